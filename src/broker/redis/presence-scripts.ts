@@ -1,0 +1,30 @@
+/**
+ * Presence lives in one sorted set per user: member = connection id, score =
+ * expiry in ms on the Redis server's clock (so nodes' clocks need not agree).
+ * The key itself expires with its last member, so a dead node leaves nothing behind.
+ */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)`
+
+const EXPIRE_WITH_LAST = `local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end`
+
+export const PRESENCE_SCRIPTS = {
+  // Returns how many live connections the user had before this one.
+  chatPresenceConnect: `${NOW}
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+${EXPIRE_WITH_LAST}
+return before`,
+  chatPresenceRefresh: `${NOW}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+${EXPIRE_WITH_LAST}
+return 1`,
+  // Returns how many live connections are left.
+  chatPresenceDisconnect: `${NOW}
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('ZCARD', KEYS[1])`,
+  chatPresenceCount: `${NOW}
+return redis.call('ZCARD', KEYS[1])`
+} as const

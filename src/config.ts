@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto'
+import envSchema from 'env-schema'
+import { Type, type Static } from '@sinclair/typebox'
+
+/** A rate limit: `max` requests per `window` milliseconds, written as "max/window", e.g. "10/60000". */
+const RateLimit = (def: string, description: string) =>
+  Type.String({ pattern: '^[0-9]+/[0-9]+$', default: def, description })
+
+/** Every setting the server reads, each from the environment variable of the same name. */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  MONGODB_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'unset: the embedded in-memory store' })),
+  MONGODB_DB: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$', default: 'chat', description: 'database name when MONGODB_URL names none' }),
+  MONGODB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'unset: the in-process broker, single node' })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret, at least 32 characters' })),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86400, default: 900 }),
+  REFRESH_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  ),
+  CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated allowed origins; * for any; empty for none' }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10485760, default: 131072 }),
+  WS_MAX_PAYLOAD_BYTES: Type.Integer({ minimum: 1024, maximum: 10485760, default: 65536 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  RATE_LIMITS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  RATE_LIMIT_REGISTER_IP: RateLimit('10/3600000', 'registrations per IP'),
+  RATE_LIMIT_LOGIN_IP: RateLimit('30/60000', 'logins per IP'),
+  RATE_LIMIT_LOGIN_NAME: RateLimit('10/60000', 'logins per login name'),
+  RATE_LIMIT_REFRESH_IP: RateLimit('60/60000', 'token refreshes per IP')
+})
+
+type RawConfig = Static<typeof ConfigSchema>
+
+export interface RateLimitSetting {
+  max: number
+  windowMs: number
+}
+
+export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
+  JWT_SECRET: string
+  /** true when JWT_SECRET was generated for this process (development only). */
+  jwtSecretGenerated: boolean
+  corsOrigins: string[]
+  rateLimits: {
+    registerIp: RateLimitSetting
+    loginIp: RateLimitSetting
+    loginName: RateLimitSetting
+    refreshIp: RateLimitSetting
+  } | null
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+function parseRateLimit (value: string): RateLimitSetting {
+  const [max, windowMs] = value.split('/').map(Number) as [number, number]
+  return { max, windowMs }
+}
+
+/**
+ * Validates the environment against ConfigSchema. Throws ConfigError naming the
+ * variable and what is wrong with it.
+ */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  let raw: RawConfig
+  try {
+    // Empty strings mean "unset", as they do in most shells and compose files.
+    const data = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+    raw = envSchema<RawConfig>({ schema: ConfigSchema, data, dotenv: false })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message.replaceAll('env/', '')}`)
+  }
+
+  if (raw.NODE_ENV === 'production') {
+    if (raw.JWT_SECRET === undefined) {
+      throw new ConfigError('invalid configuration: JWT_SECRET must be set when NODE_ENV=production')
+    }
+    if (raw.RATE_LIMITS === 'off') {
+      throw new ConfigError('invalid configuration: RATE_LIMITS=off is refused when NODE_ENV=production')
+    }
+  }
+
+  const rateLimits = raw.RATE_LIMITS === 'off'
+    ? null
+    : {
+        registerIp: parseRateLimit(raw.RATE_LIMIT_REGISTER_IP),
+        loginIp: parseRateLimit(raw.RATE_LIMIT_LOGIN_IP),
+        loginName: parseRateLimit(raw.RATE_LIMIT_LOGIN_NAME),
+        refreshIp: parseRateLimit(raw.RATE_LIMIT_REFRESH_IP)
+      }
+
+  return {
+    ...raw,
+    JWT_SECRET: raw.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+    jwtSecretGenerated: raw.JWT_SECRET === undefined,
+    corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    rateLimits
+  }
+}

@@ -1,0 +1,59 @@
+import { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError, MongoServerError } from 'mongodb'
+import { DependencyUnavailableError, DuplicateKeyError } from '../../domain/errors.js'
+
+/** Each unique index's key maps to the logical field the rest of the app speaks of. */
+const UNIQUE_KEY_FIELDS: Record<string, string> = {
+  usernameLower: 'username',
+  emailLower: 'email',
+  tokenHash: 'tokenHash',
+  parentId: 'parentId'
+}
+
+/**
+ * MongoDB names the index (keyPattern, and `index: name_unique` in the message);
+ * FerretDB 1.x names neither, so the field is 'unknown' and the repository
+ * that did the write finds out which one it was (see resolveDuplicate).
+ */
+function duplicateField (err: MongoServerError): string {
+  const key = Object.keys((err.keyPattern as Record<string, unknown> | undefined) ?? {})[0] ??
+    /index: (\w+?)_unique/.exec(err.message)?.[1]
+  return (key !== undefined ? UNIQUE_KEY_FIELDS[key] : undefined) ?? 'unknown'
+}
+
+/**
+ * Re-throws a DuplicateKeyError whose field is unknown with the first of
+ * `candidates` whose probe finds the conflicting document.
+ */
+export async function resolveDuplicate (err: unknown, candidates: Array<[field: string, probe: () => Promise<boolean>]>): Promise<never> {
+  if (err instanceof DuplicateKeyError && err.field === 'unknown') {
+    for (const [field, probe] of candidates) {
+      if (await probe()) throw new DuplicateKeyError(field)
+    }
+  }
+  throw err
+}
+
+function isUnavailable (err: unknown): boolean {
+  return err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError
+}
+
+/** Translates driver errors into the store port's errors. */
+export function translateError (err: unknown): unknown {
+  if (err instanceof MongoServerError && err.code === 11000) {
+    return new DuplicateKeyError(duplicateField(err))
+  }
+  if (isUnavailable(err)) return new DependencyUnavailableError('store', err)
+  return err
+}
+
+/** Runs a driver call, translating its errors. */
+export async function guard<T> (fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    throw translateError(err)
+  }
+}

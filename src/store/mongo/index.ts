@@ -1,0 +1,50 @@
+import { MongoClient, type Db } from 'mongodb'
+import type { Store } from '../port.js'
+import { guard } from './errors.js'
+import { createMongoUserRepository, ensureUserIndexes } from './users.js'
+import { createMongoRefreshTokenRepository, ensureRefreshTokenIndexes } from './refresh-tokens.js'
+
+export interface MongoStoreOptions {
+  url: string
+  /** Used when the URL names no database. */
+  dbName: string
+  poolSize?: number
+  /** How long an operation waits for a reachable server before failing as unavailable. */
+  serverSelectionTimeoutMs?: number
+}
+
+/**
+ * The production store on the official driver. The driver connects lazily and
+ * reconnects by itself, so a database that is down at start or goes away later
+ * makes operations fail with DependencyUnavailableError instead of killing the process.
+ */
+export function createMongoStore (options: MongoStoreOptions): Store & { db: Db } {
+  const client = new MongoClient(options.url, {
+    maxPoolSize: options.poolSize ?? 20,
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5000,
+    connectTimeoutMS: 5000,
+    appName: 'chat-backend'
+  })
+  // A database named in the URL wins over the configured default.
+  const urlDb = new URL(options.url.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1)
+  const db = client.db(urlDb !== '' ? decodeURIComponent(urlDb) : options.dbName)
+
+  return {
+    kind: 'mongo',
+    db,
+    async init () {
+      await guard(async () => {
+        await ensureUserIndexes(db)
+        await ensureRefreshTokenIndexes(db)
+      })
+    },
+    async ping () {
+      await guard(async () => { await db.command({ ping: 1 }) })
+    },
+    async close () {
+      await client.close()
+    },
+    users: createMongoUserRepository(db),
+    refreshTokens: createMongoRefreshTokenRepository(db)
+  }
+}

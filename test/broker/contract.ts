@@ -1,0 +1,128 @@
+/**
+ * The broker contract: every adapter runs these same tests. `makeNodes`
+ * returns two brokers that act as two server nodes sharing one bus.
+ */
+import type { Test } from 'tap'
+import type { Broker, BrokerMessage } from '../../src/broker/port.js'
+
+type MakeNodes = (t: Test) => Promise<[Broker, Broker] | undefined>
+
+/** Collects what a broker's handlers receive. */
+function recorder (broker: Broker) {
+  const got: BrokerMessage[] = []
+  broker.onMessage((m) => got.push(m))
+  return got
+}
+
+/** Gives the wire time to deliver, then checks nothing more arrives than expected. */
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms))
+
+async function until (check: () => boolean, ms = 3000) {
+  const deadline = Date.now() + ms
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+}
+
+export function brokerContract (t: Test, makeNodes: MakeNodes): void {
+  const withNodes = (name: string, fn: (t: Test, a: Broker, b: Broker) => Promise<void>) =>
+    t.test(name, async (t) => {
+      const nodes = await makeNodes(t)
+      if (nodes === undefined) return
+      t.teardown(async () => { await Promise.all(nodes.map((n) => n.close())) })
+      await fn(t, ...nodes)
+    })
+
+  withNodes('nodes have distinct ids and answer ping', async (t, a, b) => {
+    t.not(a.nodeId, b.nodeId)
+    await t.resolves(a.ping())
+    await t.resolves(b.ping())
+  })
+
+  withNodes('a publication reaches the other node once, with its origin', async (t, a, b) => {
+    const gotB = recorder(b)
+    await b.subscribe('conversation:1')
+    await a.publish('conversation:1', { type: 'new_message', n: 1 })
+    await until(() => gotB.length > 0)
+    await settle()
+    t.same(gotB, [{ channel: 'conversation:1', payload: { type: 'new_message', n: 1 }, origin: a.nodeId }])
+  })
+
+  withNodes('a node receives its own publication exactly once', async (t, a, b) => {
+    const gotA = recorder(a)
+    const gotB = recorder(b)
+    await a.subscribe('c')
+    await b.subscribe('c')
+    await a.publish('c', { n: 1 })
+    await until(() => gotB.length > 0)
+    await settle()
+    t.equal(gotA.length, 1, 'delivered once locally, not echoed back from the wire')
+    t.equal(gotA[0]?.origin, a.nodeId)
+    t.equal(gotB.length, 1)
+  })
+
+  withNodes('only subscribed channels are delivered; unsubscribe stops delivery', async (t, a, b) => {
+    const gotB = recorder(b)
+    await b.subscribe('yes')
+    await a.publish('no', { n: 0 })
+    await a.publish('yes', { n: 1 })
+    await until(() => gotB.length > 0)
+    await b.unsubscribe('yes')
+    await a.publish('yes', { n: 2 })
+    await settle()
+    t.same(gotB.map((m) => m.payload), [{ n: 1 }])
+  })
+
+  withNodes('order is kept per channel', async (t, a, b) => {
+    const gotB = recorder(b)
+    await b.subscribe('ordered')
+    for (let n = 0; n < 100; n++) await a.publish('ordered', { n })
+    await until(() => gotB.length >= 100)
+    t.same(gotB.map((m) => (m.payload as { n: number }).n), Array.from({ length: 100 }, (_, n) => n))
+  })
+
+  withNodes('subscribing twice delivers once; a removed handler gets nothing', async (t, a, b) => {
+    const gotB = recorder(b)
+    const extra: BrokerMessage[] = []
+    const remove = b.onMessage((m) => extra.push(m))
+    remove()
+    await b.subscribe('twice')
+    await b.subscribe('twice')
+    await a.publish('twice', { n: 1 })
+    await until(() => gotB.length > 0)
+    await settle()
+    t.equal(gotB.length, 1)
+    t.equal(extra.length, 0)
+  })
+
+  withNodes('payloads arrive as copies', async (t, a, _b) => {
+    const gotA = recorder(a)
+    await a.subscribe('copy')
+    const payload = { nested: { v: 1 } }
+    await a.publish('copy', payload)
+    payload.nested.v = 2
+    t.same(gotA[0]?.payload, { nested: { v: 1 } })
+  })
+
+  withNodes('presence: shared between nodes, counted per connection', async (t, a, b) => {
+    t.same(await a.presence.connect('u1', 'c1', 10_000), { firstConnection: true })
+    t.same(await b.presence.connect('u1', 'c2', 10_000), { firstConnection: false })
+    t.same([...await a.presence.online(['u1', 'u2'])], ['u1'])
+    t.same(await a.presence.disconnect('u1', 'c1'), { lastConnection: false })
+    t.same([...await b.presence.online(['u1'])], ['u1'])
+    t.same(await b.presence.disconnect('u1', 'c2'), { lastConnection: true })
+    t.same([...await a.presence.online(['u1'])], [])
+    t.same(await a.presence.disconnect('u1', 'never'), { lastConnection: true }, 'unknown connections are harmless')
+  })
+
+  withNodes('presence: a connection that is not refreshed expires', async (t, a, b) => {
+    await a.presence.connect('u1', 'dies', 200)
+    await a.presence.connect('u1', 'lives', 200)
+    await a.presence.refresh('u1', 'lives', 5_000)
+    await new Promise((r) => setTimeout(r, 350))
+    t.same([...await b.presence.online(['u1'])], ['u1'], 'the refreshed one keeps the user online')
+    t.same(await b.presence.disconnect('u1', 'lives'), { lastConnection: true }, 'the expired one does not count')
+    await a.presence.connect('u2', 'x', 150)
+    await new Promise((r) => setTimeout(r, 300))
+    t.same([...await b.presence.online(['u2'])], [])
+    t.same(await b.presence.connect('u2', 'y', 1000), { firstConnection: true }, 'after expiry the next connection is the first')
+  })
+}

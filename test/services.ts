@@ -1,0 +1,78 @@
+/**
+ * Where the test run's servers are. scripts/test.mjs provisions Redis and a
+ * MongoDB-compatible server and passes them in TEST_REDIS_URL and
+ * TEST_MONGODB_URL. Each test file gets its own database and key prefix.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { MongoClient } from 'mongodb'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+
+const env = process.env
+
+function unique (t: Test, label: string): string {
+  const file = basename(t.fullname.split(' ')[0] ?? 'test').replace(/\W+/g, '_').slice(0, 30)
+  return `${label}_${file}_${randomBytes(4).toString('hex')}`
+}
+
+/**
+ * Returns the URL of the run's server for `service`, or ends the test: skipped
+ * when run outside the test command, failed under CI=true, where nothing may be skipped.
+ */
+function serviceUrl (t: Test, service: 'mongo' | 'redis'): string | undefined {
+  const url = service === 'mongo' ? env.TEST_MONGODB_URL : env.TEST_REDIS_URL
+  if (url !== undefined && url !== '') return url
+  const why = `TEST_${service === 'mongo' ? 'MONGODB' : 'REDIS'}_URL is not set (run the suite with npm test)`
+  if (env.CI === 'true') t.fail(`${service} suite cannot run in CI: ${why}`)
+  else t.skip(why)
+  return undefined
+}
+
+/** A MongoDB URL naming a database of this test's own, dropped when the test ends. */
+export function mongoTestUrl (t: Test): string | undefined {
+  const base = serviceUrl(t, 'mongo')
+  if (base === undefined) return undefined
+  const dbName = unique(t, 't')
+  const url = new URL(base)
+  url.pathname = `/${dbName}`
+  t.teardown(async () => {
+    const client = new MongoClient(base, { serverSelectionTimeoutMS: 5000 })
+    try {
+      await client.db(dbName).dropDatabase()
+    } finally {
+      await client.close()
+    }
+  })
+  return url.toString()
+}
+
+/** A Redis connection for this test and a key prefix of its own; closed when the test ends. */
+export function redisTestClient (t: Test): { client: Redis, prefix: string, url: string } | undefined {
+  const url = serviceUrl(t, 'redis')
+  if (url === undefined) return undefined
+  const client = new Redis(url, { maxRetriesPerRequest: 2 })
+  const prefix = `${unique(t, 'r')}:`
+  t.teardown(async () => {
+    const keys = await client.keys(`${prefix}*`)
+    if (keys.length > 0) await client.del(...keys)
+    client.disconnect()
+  })
+  return { client, prefix, url }
+}
+
+/**
+ * Records that a suite against a real server ran to its end, so the test
+ * command can refuse a run in which the mongo or redis suites did not run.
+ */
+export function markSuiteRan (t: Test, suite: string): void {
+  const dir = env.TEST_MARKER_DIR
+  if (dir === undefined || dir === '') return
+  t.teardown(() => {
+    if (t.passing()) {
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(join(dir, suite), new Date().toISOString())
+    }
+  })
+}

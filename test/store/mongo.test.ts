@@ -1,0 +1,17 @@
+import t from 'tap'
+import { createMongoStore } from '../../src/store/mongo/index.js'
+import { storeContract } from './contract.js'
+import { markSuiteRan, mongoTestUrl } from '../services.js'
+
+markSuiteRan(t, 'store-mongo')
+storeContract(t, async (t) => {
+  const url = mongoTestUrl(t)
+  return url === undefined ? undefined : createMongoStore({ url, dbName: 'unused' })
+})
+
+t.test('an unreachable server makes operations fail as unavailable, not hang', async (t) => {
+  const store = createMongoStore({ url: 'mongodb://127.0.0.1:9/', dbName: 'x', serverSelectionTimeoutMs: 300 })
+  t.teardown(() => store.close())
+  await t.rejects(store.ping(), { name: 'DependencyUnavailableError', dependency: 'store' })
+  await t.rejects(store.users.findByLogin('x'), { name: 'DependencyUnavailableError' })
+})
