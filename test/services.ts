@@ -26,7 +26,7 @@ function serviceUrl (t: Test, service: 'mongo' | 'redis'): string | undefined {
   if (url !== undefined && url !== '') return url
   const why = `TEST_${service === 'mongo' ? 'MONGODB' : 'REDIS'}_URL is not set (run the suite with npm test)`
   if (env.CI === 'true') t.fail(`${service} suite cannot run in CI: ${why}`)
-  else t.skip(why)
+  else void t.test(`${service} suite`, { skip: why }, () => {})
   return undefined
 }
 

@@ -1,4 +1,4 @@
-import { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError, MongoServerError } from 'mongodb'
+import { type MongoClient, MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError, MongoServerError } from 'mongodb'
 import { DependencyUnavailableError, DuplicateKeyError } from '../../domain/errors.js'
 
 /** Each unique index's key maps to the logical field the rest of the app speaks of. */
@@ -49,11 +49,29 @@ export function translateError (err: unknown): unknown {
   return err
 }
 
-/** Runs a driver call, translating its errors. */
-export async function guard<T> (fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (err) {
-    throw translateError(err)
+export type Guard = <T>(fn: () => Promise<T>) => Promise<T>
+
+/**
+ * Returns the wrapper every driver call of one store goes through: it connects
+ * first when the client is not connected, and translates errors.
+ *
+ * The driver closes its topology when the first connection fails and never
+ * retries it by itself ("Topology is closed"), while an explicit connect()
+ * later succeeds; once connected, it rides out outages on its own. So the
+ * client is connected here, lazily, and again after every failed attempt.
+ */
+export function createGuard (client: MongoClient): Guard {
+  let connecting: Promise<unknown> | undefined
+  let connected = false
+  return async (fn) => {
+    try {
+      if (!connected) {
+        connecting ??= client.connect().then(() => { connected = true }).finally(() => { connecting = undefined })
+        await connecting
+      }
+      return await fn()
+    } catch (err) {
+      throw translateError(err)
+    }
   }
 }

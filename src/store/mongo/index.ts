@@ -1,6 +1,6 @@
 import { MongoClient, type Db } from 'mongodb'
 import type { Store } from '../port.js'
-import { guard } from './errors.js'
+import { createGuard } from './errors.js'
 import { createMongoUserRepository, ensureUserIndexes } from './users.js'
 import { createMongoRefreshTokenRepository, ensureRefreshTokenIndexes } from './refresh-tokens.js'
 
@@ -28,6 +28,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
   // A database named in the URL wins over the configured default.
   const urlDb = new URL(options.url.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1)
   const db = client.db(urlDb !== '' ? decodeURIComponent(urlDb) : options.dbName)
+  const guard = createGuard(client)
 
   return {
     kind: 'mongo',
@@ -44,7 +45,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
     async close () {
       await client.close()
     },
-    users: createMongoUserRepository(db),
-    refreshTokens: createMongoRefreshTokenRepository(db)
+    users: createMongoUserRepository(db, guard),
+    refreshTokens: createMongoRefreshTokenRepository(db, guard)
   }
 }

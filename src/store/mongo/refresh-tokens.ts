@@ -1,7 +1,7 @@
 import { ObjectId, type Db, type WithId } from 'mongodb'
 import type { RefreshTokenRecord } from '../../domain/types.js'
 import type { RefreshTokenRepository } from '../port.js'
-import { guard, resolveDuplicate } from './errors.js'
+import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
 
 type TokenDoc = Omit<RefreshTokenRecord, 'id'>
@@ -18,7 +18,7 @@ export async function ensureRefreshTokenIndexes (db: Db): Promise<void> {
   ])
 }
 
-export function createMongoRefreshTokenRepository (db: Db): RefreshTokenRepository {
+export function createMongoRefreshTokenRepository (db: Db, guard: Guard): RefreshTokenRepository {
   const tokens = db.collection<TokenDoc>('refreshTokens')
 
   return {

@@ -1,7 +1,7 @@
 import { ObjectId, type Db, type WithId } from 'mongodb'
 import type { UserRecord } from '../../domain/types.js'
 import type { UserRepository } from '../port.js'
-import { guard, resolveDuplicate } from './errors.js'
+import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
 
 type UserDoc = Omit<UserRecord, 'id'>
@@ -20,7 +20,7 @@ export async function ensureUserIndexes (db: Db): Promise<void> {
   ])
 }
 
-export function createMongoUserRepository (db: Db): UserRepository {
+export function createMongoUserRepository (db: Db, guard: Guard): UserRepository {
   const users = db.collection<UserDoc>('users')
 
   return {

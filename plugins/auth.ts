@@ -1,0 +1,73 @@
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
+import { unauthorized } from '../src/domain/errors.js'
+
+export interface AccessTokenClaims {
+  /** the user id */
+  sub: string
+  /** the token id */
+  jti: string
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: AccessTokenClaims
+    user: AccessTokenClaims
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook for protected folders: 401 unless a valid access token is presented. */
+    authenticate (request: FastifyRequest): Promise<void>
+    /** Verifies an access token given outside the Authorization header (the websocket's ?token=). */
+    verifyAccessToken (token: string): AccessTokenClaims
+  }
+  interface FastifyRequest {
+    /** The authenticated user's id; set by authenticate. */
+    userId: string
+  }
+}
+
+/**
+ * JWT access tokens: HS256 only (so `alg: none` and other algorithms are
+ * refused), with the configured lifetime. The expiry is checked on every request.
+ */
+export default fp(async (app) => {
+  await app.register(fastifyJwt, {
+    secret: app.config.JWT_SECRET,
+    sign: { algorithm: 'HS256', expiresIn: app.config.ACCESS_TOKEN_TTL_SECONDS },
+    verify: { algorithms: ['HS256'] }
+  })
+  app.decorateRequest('userId', '')
+
+  const isClaims = (value: unknown): value is AccessTokenClaims =>
+    typeof value === 'object' && value !== null &&
+    typeof (value as AccessTokenClaims).sub === 'string' && typeof (value as AccessTokenClaims).jti === 'string'
+
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    const header = request.headers.authorization
+    if (header === undefined || !/^Bearer \S+$/.test(header)) throw unauthorized('a Bearer access token is required')
+    let claims: unknown
+    try {
+      claims = await request.jwtVerify()
+    } catch (err) {
+      const expired = (err as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
+      throw unauthorized(expired ? 'the access token has expired' : 'the access token is invalid')
+    }
+    if (!isClaims(claims)) throw unauthorized('the access token is invalid')
+    request.userId = claims.sub
+  })
+
+  app.decorate('verifyAccessToken', (token: string) => {
+    let claims: unknown
+    try {
+      claims = app.jwt.verify(token)
+    } catch {
+      throw unauthorized('the access token is invalid or expired')
+    }
+    if (!isClaims(claims)) throw unauthorized('the access token is invalid')
+    return claims
+  })
+}, { name: 'auth', dependencies: ['config', 'errors'] })

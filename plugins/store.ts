@@ -1,0 +1,46 @@
+import fp from 'fastify-plugin'
+import { createStore, type Store } from '../src/store/index.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store
+  }
+}
+
+export interface StorePluginOptions {
+  /** Use this store instead of the one the config selects (tests share one between two apps). */
+  store?: Store
+  /** Delay between attempts to create indexes while the database is unreachable. */
+  initRetryMs?: number
+}
+
+/**
+ * Decorates `store`. A database that is down at start does not stop the
+ * start: the node serves (answering 503 where it needs the store), reports
+ * it in /health/ready, and keeps trying to create its indexes until it can.
+ */
+export default fp<StorePluginOptions>(async (app, opts) => {
+  const store = opts.store ?? createStore(app.config)
+  const retryMs = opts.initRetryMs ?? 2000
+  let timer: NodeJS.Timeout | undefined
+  let closing = false
+
+  const init = async (): Promise<void> => {
+    try {
+      await store.init()
+      app.log.info({ store: store.kind }, 'store ready: indexes ensured')
+    } catch (err) {
+      if (closing) return
+      app.log.warn({ store: store.kind, err: (err as Error).message }, `store not reachable; retrying in ${retryMs} ms`)
+      timer = setTimeout(() => { void init() }, retryMs)
+    }
+  }
+
+  app.decorate('store', store)
+  await init()
+  app.addHook('onClose', async () => {
+    closing = true
+    clearTimeout(timer)
+    if (opts.store === undefined) await store.close()
+  })
+}, { name: 'store', dependencies: ['config'] })

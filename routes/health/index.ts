@@ -1,0 +1,62 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+
+const Check = Type.Object({
+  status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+  kind: Type.String({ description: 'the adapter in use', examples: ['mongo'] }),
+  latencyMs: Type.Number(),
+  error: Type.Optional(Type.String())
+})
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  checks: Type.Object({ store: Check, broker: Check })
+}, { title: 'Readiness' })
+
+const CHECK_TIMEOUT_MS = 2000
+
+async function check (kind: string, ping: () => Promise<void>) {
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      ping(),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS) })
+    ])
+    return { status: 'up' as const, kind, latencyMs: Math.round(performance.now() - started) }
+  } catch (err) {
+    return { status: 'down' as const, kind, latencyMs: Math.round(performance.now() - started), error: (err as Error).message }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Liveness (the process answers) and readiness (its store and broker answer). Public, unauthenticated. */
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/live', {
+    schema: {
+      tags: ['health'],
+      summary: 'Liveness',
+      description: 'Answers 200 while the process serves requests; it checks no dependency.',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/ready', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness',
+      description: 'Pings the store and the broker. 200 when both answer; 503 naming the one that does not.',
+      response: { 200: Readiness, 503: Readiness }
+    }
+  }, async (_request, reply) => {
+    const [store, broker] = await Promise.all([
+      check(app.store.kind, () => app.store.ping()),
+      check(app.broker.kind, () => app.broker.ping())
+    ])
+    const ready = store.status === 'up' && broker.status === 'up'
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks: { store, broker } })
+  })
+}
+
+export default health

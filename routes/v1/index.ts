@@ -1,0 +1,35 @@
+import type { FastifyPluginAsync, RouteOptions } from 'fastify'
+import { PublicUser, SelfUser } from '../../src/schemas/users.js'
+import authRoutes from './auth/index.js'
+import usersRoutes from './users/index.js'
+
+/**
+ * The /v1 API. Public folders are registered as they are; protected folders
+ * inside one scope whose onRequest hook authenticates (auth by folder, not by
+ * URL string), and which marks each of its routes with the bearer scheme and
+ * a 401 answer in the OpenAPI document.
+ */
+const v1: FastifyPluginAsync = async (app) => {
+  app.addSchema(PublicUser)
+  app.addSchema(SelfUser)
+
+  await app.register(authRoutes, { prefix: '/auth' })
+
+  await app.register(async (authenticated) => {
+    authenticated.addHook('onRequest', app.authenticate)
+    authenticated.addHook('onRoute', (route: RouteOptions) => {
+      const schema = route.schema ?? {}
+      route.schema = {
+        ...schema,
+        security: [{ bearerAuth: [] }],
+        response: {
+          ...(schema.response as object | undefined),
+          401: { $ref: 'Error', description: 'UNAUTHORIZED: missing, malformed, expired or wrongly signed access token' }
+        }
+      }
+    })
+    await authenticated.register(usersRoutes, { prefix: '/users' })
+  })
+}
+
+export default v1

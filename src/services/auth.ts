@@ -1,0 +1,107 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { conflict, unauthorized } from '../domain/errors.js'
+import { DuplicateKeyError } from '../domain/errors.js'
+import { toSelfUser, type SelfUser } from '../domain/users.js'
+import type { RefreshTokenRecord, UserRecord } from '../domain/types.js'
+import type { Store } from '../store/port.js'
+import { newId } from '../store/ids.js'
+import { dummyHash, hashPassword, verifyPassword } from './passwords.js'
+
+export interface AuthServiceDeps {
+  store: Store
+  /** Signs an access token for the user (a JWT in production). */
+  signAccessToken (userId: string): string
+  accessTokenTtlSeconds: number
+  refreshTokenTtlDays: number
+  now?: () => Date
+}
+
+export interface Session {
+  user: SelfUser
+  accessToken: string
+  refreshToken: string
+  /** seconds until the access token expires */
+  expiresIn: number
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+
+/**
+ * Accounts and sessions. Refresh tokens are opaque random strings, stored
+ * only as SHA-256 hashes, grouped in families: each refresh rotates the token,
+ * and presenting a rotated one again revokes the whole family (a stolen token
+ * used after its owner refreshed, or the other way round, ends both).
+ */
+export function createAuthService (deps: AuthServiceDeps) {
+  const { store } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function issue (user: UserRecord, family?: { familyId: string, parentId: string }): Promise<Session> {
+    const refreshToken = randomBytes(32).toString('base64url')
+    const id = newId()
+    const createdAt = now()
+    await store.refreshTokens.insert({
+      id,
+      userId: user.id,
+      familyId: family?.familyId ?? id,
+      parentId: family?.parentId ?? `root:${id}`,
+      tokenHash: sha256(refreshToken),
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + deps.refreshTokenTtlDays * 86_400_000)
+    })
+    return { user: toSelfUser(user), accessToken: deps.signAccessToken(user.id), refreshToken, expiresIn: deps.accessTokenTtlSeconds }
+  }
+
+  /** Ends a family and refuses: the token was used after it had been rotated. */
+  async function refuseReuse (token: RefreshTokenRecord): Promise<never> {
+    await store.refreshTokens.revokeFamily(token.familyId, now())
+    throw unauthorized('the refresh token was already used; every session of its family is revoked')
+  }
+
+  return {
+    async register (input: { username: string, email: string, password: string }): Promise<Session> {
+      let user: UserRecord
+      try {
+        user = await store.users.create({ username: input.username, email: input.email, passwordHash: await hashPassword(input.password) })
+      } catch (err) {
+        if (err instanceof DuplicateKeyError) throw conflict(`${err.field} is taken`, { field: err.field })
+        throw err
+      }
+      return issue(user)
+    },
+
+    async login (input: { login: string, password: string }): Promise<Session> {
+      const user = await store.users.findByLogin(input.login.toLowerCase())
+      // Unknown users cost the same scrypt run as a wrong password.
+      const ok = await verifyPassword(input.password, user?.passwordHash ?? await dummyHash())
+      if (user === null || !ok || user.kind !== 'user') throw unauthorized('wrong login or password')
+      return issue(user)
+    },
+
+    async refresh (refreshToken: string): Promise<Session> {
+      const token = await store.refreshTokens.findByHash(sha256(refreshToken))
+      if (token === null || token.revokedAt !== undefined) throw unauthorized('the refresh token is not valid')
+      if (token.rotatedAt !== undefined) return refuseReuse(token)
+      if (token.expiresAt.getTime() <= now().getTime()) throw unauthorized('the refresh token has expired')
+      // Mark first: a crash after this point costs the user a login, never a second live token.
+      if (!await store.refreshTokens.markRotated(token.id, now())) return refuseReuse(token)
+      const user = await store.users.findById(token.userId)
+      if (user === null) throw unauthorized('the refresh token is not valid')
+      try {
+        return await issue(user, { familyId: token.familyId, parentId: token.id })
+      } catch (err) {
+        // Another request rotated the same token at the same moment (the unique parentId index saw it).
+        if (err instanceof DuplicateKeyError && err.field === 'parentId') return refuseReuse(token)
+        throw err
+      }
+    },
+
+    /** Revokes the token's family. Unknown tokens are ignored, so logout never tells whether a token existed. */
+    async logout (refreshToken: string): Promise<void> {
+      const token = await store.refreshTokens.findByHash(sha256(refreshToken))
+      if (token !== null) await store.refreshTokens.revokeFamily(token.familyId, now())
+    }
+  }
+}
+
+export type AuthService = ReturnType<typeof createAuthService>
