@@ -25,19 +25,26 @@ export default fp(async (app) => {
   const limits = app.config.rateLimits
   await app.register(rateLimit, {
     global: false,
-    ...(app.config.REDIS_URL !== undefined && { redis: app.redis, nameSpace: `${app.redisPrefix}rl:`, skipOnError: true }),
-    errorResponseBuilder: (_request, context) =>
-      new AppError('RATE_LIMITED', `rate limit exceeded: at most ${context.max} requests in ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`)
+    // Fail open while Redis is down: logins keep working, unlimited, rather than all failing.
+    ...(app.config.REDIS_URL !== undefined && { redis: app.redis, nameSpace: `${app.redisPrefix}rl:`, skipOnError: true })
   })
 
+  // createRateLimit counts without answering, so one route can apply several
+  // limits (the plugin's own hook runs only once per request).
   app.decorate('limiter', (name: LimitName, key?: (request: FastifyRequest) => string) => {
     if (limits === null) return async () => {}
     const { max, windowMs } = limits[name]
-    const hook = app.rateLimit({
+    const check = app.createRateLimit({
       max,
       timeWindow: windowMs,
       keyGenerator: (request) => `${name}:${key === undefined ? request.ip : key(request)}`
     })
-    return hook as onRequestAsyncHookHandler
+    const hook: onRequestAsyncHookHandler = async (request, reply) => {
+      const result = await check(request)
+      if (result.isAllowed || !result.isExceeded) return
+      reply.header('retry-after', String(result.ttlInSeconds))
+      throw new AppError('RATE_LIMITED', `rate limit exceeded: at most ${max} requests in ${Math.round(windowMs / 1000)} s; retry in ${result.ttlInSeconds} s`)
+    }
+    return hook
   })
 }, { name: 'rate-limit', dependencies: ['config', 'errors', 'broker'] })

@@ -108,7 +108,7 @@ function buildFerretHarness (tags) {
   if (!which('go')) throw new Error('go is not on PATH: it is needed to build the FerretDB harness (or set MONGODB_URL)')
   log(`mongo: building the FerretDB harness (tags: ${tags.join(',') || 'none'}); the first build takes a few minutes`)
   mkdirSync(cache, { recursive: true })
-  run('go', ['build', ...(tags.length ? ['-tags', tags.join(',')] : []), '-o', bin, '.'], { cwd: src })
+  run('go', ['build', '-buildvcs=false', ...(tags.length ? ['-tags', tags.join(',')] : []), '-o', bin, '.'], { cwd: src })
   return bin
 }
 

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp, type BuildOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
+import { loggerOptions } from '../src/logging.js'
 import { mongoTestUrl, redisTestClient } from './services.js'
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789'
@@ -56,7 +57,8 @@ export async function buildTestApp (t: Test, opts: TestAppOptions = {}): Promise
   if (opts.logs !== undefined) {
     const logs = opts.logs
     const stream = new Writable({ write (chunk, _enc, done) { logs.push(...String(chunk).split('\n').filter(Boolean)); done() } })
-    build.logger = { level: 'trace', stream }
+    // The production logger options, writing to this stream: the test checks what production would log.
+    build.logger = { ...(loggerOptions('trace') as object), stream }
   }
   if (redisPrefix !== undefined) build.broker = { ...build.broker, redisPrefix }
   const app = await buildApp(testConfig(env), build)

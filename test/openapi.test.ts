@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { validate } from '@readme/openapi-parser'
+import { generateOpenApi } from '../scripts/openapi.js'
+import { buildTestApp } from './helper.js'
+
+const committed = (file: string) => readFileSync(new URL(`../openapi/${file}`, import.meta.url), 'utf8')
+
+t.test('the committed documents are what the code generates (run npm run openapi)', async (t) => {
+  const { json, yaml } = await generateOpenApi()
+  t.equal(committed('openapi.json'), json, 'openapi/openapi.json is current')
+  t.equal(committed('openapi.yaml'), yaml, 'openapi/openapi.yaml is current')
+})
+
+t.test('the document is valid OpenAPI 3', async (t) => {
+  const result = await validate(JSON.parse(committed('openapi.json')))
+  t.equal(result.valid, true, JSON.stringify(result.errors ?? []).slice(0, 2000))
+})
+
+t.test('every route is documented; protected ones carry the bearer scheme and a 401', async (t) => {
+  const built = await buildTestApp(t)
+  if (built === undefined) return
+  const doc = built.app.swagger() as { paths: Record<string, Record<string, { security?: unknown[], responses: Record<string, unknown>, tags?: string[], summary?: string }>> }
+  const expected: Array<[string, string, boolean]> = [
+    ['post', '/v1/auth/register', false],
+    ['post', '/v1/auth/login', false],
+    ['post', '/v1/auth/refresh', false],
+    ['post', '/v1/auth/logout', false],
+    ['get', '/v1/users/me', true],
+    ['patch', '/v1/users/me', true],
+    ['get', '/v1/users', true],
+    ['get', '/v1/users/{id}', true],
+    ['get', '/health/live', false],
+    ['get', '/health/ready', false]
+  ]
+  for (const [method, path, secured] of expected) {
+    const op = doc.paths[path]?.[method]
+    t.ok(op, `${method} ${path} is documented`)
+    if (op === undefined) continue
+    t.ok(op.tags?.length && op.summary, `${method} ${path} has a tag and a summary`)
+    t.equal(op.security !== undefined, secured, `${method} ${path} security`)
+    if (secured) t.ok(op.responses['401'], `${method} ${path} documents 401`)
+    t.ok(op.responses['400'] ?? path.startsWith('/health'), `${method} ${path} documents 400`)
+  }
+})
