@@ -14,13 +14,13 @@ t.test('the committed documents are what the code generates (run npm run openapi
 
 t.test('the document is valid OpenAPI 3', async (t) => {
   const result = await validate(JSON.parse(committed('openapi.json')))
-  t.equal(result.valid, true, JSON.stringify(result.errors ?? []).slice(0, 2000))
+  t.equal(result.valid, true, result.valid ? 'valid' : JSON.stringify(result.errors).slice(0, 2000))
 })
 
 t.test('every route is documented; protected ones carry the bearer scheme and a 401', async (t) => {
   const built = await buildTestApp(t)
   if (built === undefined) return
-  const doc = built.app.swagger() as { paths: Record<string, Record<string, { security?: unknown[], responses: Record<string, unknown>, tags?: string[], summary?: string }>> }
+  const doc = built.app.swagger() as unknown as { paths: Record<string, Record<string, { security?: unknown[], responses: Record<string, unknown>, tags?: string[], summary?: string }>> }
   const expected: Array<[string, string, boolean]> = [
     ['post', '/v1/auth/register', false],
     ['post', '/v1/auth/login', false],
