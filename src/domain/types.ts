@@ -42,3 +42,76 @@ export interface RefreshTokenRecord {
 }
 
 export type NewRefreshToken = Omit<RefreshTokenRecord, 'rotatedAt' | 'revokedAt'>
+
+export type ConversationType = 'direct' | 'group'
+export type Role = 'owner' | 'admin' | 'member'
+export type ContentType = 'text' | 'image' | 'file' | 'location'
+
+export interface LastMessage {
+  id: string
+  seq: number
+  content: string
+  senderId: string
+  sentAt: Date
+}
+
+export interface ConversationRecord {
+  id: string
+  type: ConversationType
+  name?: string
+  avatar?: string
+  /** Derived from the memberships, which are the source of truth for who is in. */
+  participantIds: string[]
+  createdBy: string
+  /** The sorted pair of user ids for a direct conversation; `group:<id>` for a group, so the unique index needs no sparse option. */
+  directKey: string
+  lastSeq: number
+  lastMessage?: LastMessage
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface MembershipRecord {
+  conversationId: string
+  userId: string
+  role: Role
+  joinedAt: Date
+  /** Watermarks: every message with seq ≤ deliveredSeq was delivered to this member, ≤ readSeq read. */
+  deliveredSeq: number
+  readSeq: number
+  deliveredAt?: Date
+  readAt?: Date
+}
+
+export interface Attachment {
+  url: string
+  type: string
+  name?: string
+  size?: number
+}
+
+export interface MessageRecord {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  content: string
+  contentType: ContentType
+  attachments: Attachment[]
+  /** Always set: the server fills one in when the client sent none, so its unique index needs no sparse option. */
+  clientMessageId: string
+  sentAt: Date
+  editedAt?: Date
+  deletedAt?: Date
+}
+
+export interface WebhookRecord {
+  id: string
+  conversationId: string
+  name: string
+  tokenHash: string
+  /** The user (kind 'bot') that the webhook's messages are sent as. */
+  botUserId: string
+  createdBy: string
+  createdAt: Date
+}

@@ -1,4 +1,7 @@
-import type { NewRefreshToken, NewUser, RefreshTokenRecord, UserPatch, UserRecord } from '../domain/types.js'
+import type {
+  ConversationRecord, LastMessage, MembershipRecord, MessageRecord, NewRefreshToken, NewUser,
+  RefreshTokenRecord, Role, UserPatch, UserRecord, WebhookRecord
+} from '../domain/types.js'
 
 /**
  * The persistence port. Adapters: memory (embedded default) and mongo.
@@ -14,6 +17,10 @@ export interface Store {
   close (): Promise<void>
   users: UserRepository
   refreshTokens: RefreshTokenRepository
+  conversations: ConversationRepository
+  memberships: MembershipRepository
+  messages: MessageRepository
+  webhooks: WebhookRepository
 }
 
 export interface UserRepository {
@@ -36,4 +43,76 @@ export interface RefreshTokenRepository {
   /** Marks the token rotated if it is neither rotated nor revoked; false when it was. */
   markRotated (id: string, at: Date): Promise<boolean>
   revokeFamily (familyId: string, at: Date): Promise<void>
+}
+
+/** Where a page of conversations starts: after this (updatedAt, id), in descending order. */
+export interface ConversationCursor {
+  updatedAt: Date
+  id: string
+}
+
+export interface ConversationRepository {
+  /** Throws DuplicateKeyError('directKey') when a conversation with that key exists. */
+  insert (conversation: ConversationRecord): Promise<ConversationRecord>
+  findById (id: string): Promise<ConversationRecord | null>
+  findByDirectKey (directKey: string): Promise<ConversationRecord | null>
+  /** The user's conversations, most recent activity first (updatedAt desc, id desc), after the cursor. */
+  listForUser (userId: string, limit: number, after?: ConversationCursor): Promise<ConversationRecord[]>
+  /** Increments lastSeq and answers the new value; null when the conversation does not exist. */
+  allocateSeq (id: string): Promise<number | null>
+  /** Sets lastMessage (and updatedAt) unless a later message is already there. */
+  setLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>
+  /** Replaces lastMessage if it is the message with this id (after an edit or a delete). */
+  replaceLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>
+  update (id: string, patch: { name?: string, avatar?: string | null }, updatedAt: Date): Promise<ConversationRecord | null>
+  /** Replaces the derived participant list (after membership changes). */
+  setParticipants (id: string, participantIds: string[], updatedAt: Date): Promise<ConversationRecord | null>
+}
+
+export interface MembershipRepository {
+  /** Inserts the memberships that do not exist yet; answers the user ids that were added. */
+  addMany (memberships: MembershipRecord[]): Promise<string[]>
+  find (conversationId: string, userId: string): Promise<MembershipRecord | null>
+  /** Every member of a conversation, oldest first (joinedAt, then userId). */
+  listByConversation (conversationId: string): Promise<MembershipRecord[]>
+  /** One user's memberships of the given conversations. */
+  listForUser (userId: string, conversationIds: readonly string[]): Promise<MembershipRecord[]>
+  /** True when it existed. */
+  remove (conversationId: string, userId: string): Promise<boolean>
+  setRole (conversationId: string, userId: string, role: Role): Promise<boolean>
+  /** Moves the watermarks forward (never back); a read also counts as delivered. */
+  advance (conversationId: string, userId: string, kind: 'delivered' | 'read', seq: number, at: Date): Promise<void>
+}
+
+export interface MessagePage {
+  /** Sorted by seq ascending. */
+  items: MessageRecord[]
+  hasMore: boolean
+}
+
+export interface MessageRepository {
+  /** Throws DuplicateKeyError('seq') or DuplicateKeyError('clientMessageId'). */
+  insert (message: MessageRecord): Promise<MessageRecord>
+  findById (id: string): Promise<MessageRecord | null>
+  findByClientMessageId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | null>
+  /**
+   * With neither bound: the newest `limit` messages, hasMore when older exist.
+   * beforeSeq: the `limit` messages just below it, hasMore when older exist.
+   * afterSeq: the `limit` messages just above it, hasMore when newer exist (up to beforeSeq when both are given).
+   */
+  page (conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number }): Promise<MessagePage>
+  /** Messages after `afterSeq` not sent by `excludeSenderId` and not deleted, counted up to `cap`. */
+  countUnread (conversationId: string, afterSeq: number, excludeSenderId: string, cap: number): Promise<number>
+  /** Applies the edit unless the message is deleted; answers the message as it is now. */
+  edit (id: string, content: string, editedAt: Date): Promise<MessageRecord | null>
+  /** Empties content and attachments and sets deletedAt (once); answers the message as it is now. */
+  tombstone (id: string, deletedAt: Date): Promise<MessageRecord | null>
+}
+
+export interface WebhookRepository {
+  insert (webhook: WebhookRecord): Promise<WebhookRecord>
+  findById (id: string): Promise<WebhookRecord | null>
+  listByConversation (conversationId: string): Promise<WebhookRecord[]>
+  /** True when it existed. */
+  remove (id: string): Promise<boolean>
 }

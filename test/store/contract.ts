@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { DuplicateKeyError } from '../../src/domain/errors.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/port.js'
+import type { ConversationRecord, MembershipRecord, MessageRecord } from '../../src/domain/types.js'
 
 export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | undefined>): void {
   const withStore = (name: string, fn: (t: Test, store: Store) => Promise<void>) =>
@@ -143,5 +144,182 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.ok((await store.refreshTokens.findByHash(a2.tokenHash))?.revokedAt instanceof Date)
     t.equal((await store.refreshTokens.findByHash(b.tokenHash))?.revokedAt, undefined)
     t.equal(await store.refreshTokens.markRotated(a2.id, new Date()), false, 'a revoked token cannot rotate')
+  })
+
+  const conversation = (over: Partial<ConversationRecord> = {}): ConversationRecord => {
+    const id = over.id ?? newId()
+    const at = over.updatedAt ?? new Date()
+    return { id, type: 'group', name: 'g', participantIds: [], createdBy: newId(), directKey: `group:${id}`, lastSeq: 0, createdAt: at, updatedAt: at, ...over }
+  }
+
+  withStore('conversations: a direct key exists once, even when created concurrently', async (t, store) => {
+    const key = `${newId()}:${newId()}`
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => store.conversations.insert(conversation({ type: 'direct', directKey: key }))))
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+    for (const r of results) if (r.status === 'rejected') t.same(r.reason, new DuplicateKeyError('directKey'))
+    t.equal((await store.conversations.findByDirectKey(key))?.directKey, key)
+    t.equal(await store.conversations.findByDirectKey('none'), null)
+  })
+
+  withStore('conversations: listed by activity, newest first, paged by (updatedAt, id)', async (t, store) => {
+    const me = newId()
+    const base = Date.now()
+    const made: ConversationRecord[] = []
+    for (let i = 0; i < 7; i++) {
+      // Two share each timestamp, so the id breaks ties.
+      made.push(await store.conversations.insert(conversation({ participantIds: [me, newId()], updatedAt: new Date(base - Math.floor(i / 2) * 1000) })))
+    }
+    await store.conversations.insert(conversation({ participantIds: [newId()] }))
+    const seen: string[] = []
+    let after: { updatedAt: Date, id: string } | undefined
+    for (;;) {
+      const page = await store.conversations.listForUser(me, 3, after)
+      seen.push(...page.map((c) => c.id))
+      if (page.length < 3) break
+      const last = page[page.length - 1]!
+      after = { updatedAt: last.updatedAt, id: last.id }
+    }
+    const expected = [...made].sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : -1)).map((c) => c.id)
+    t.same(seen, expected, 'each once, in order, none of another user')
+  })
+
+  withStore('conversations: seq allocation, lastMessage never moves back, replace only the same message', async (t, store) => {
+    const c = await store.conversations.insert(conversation())
+    t.equal(await store.conversations.allocateSeq(c.id), 1)
+    t.equal(await store.conversations.allocateSeq(c.id), 2)
+    t.equal(await store.conversations.allocateSeq(newId()), null)
+    const later = new Date(Date.now() + 5000)
+    const m2 = { id: newId(), seq: 2, content: 'two', senderId: newId(), sentAt: later }
+    await store.conversations.setLastMessage(c.id, m2, later)
+    await store.conversations.setLastMessage(c.id, { ...m2, id: newId(), seq: 1, content: 'one' }, new Date())
+    let now = await store.conversations.findById(c.id)
+    t.equal(now?.lastMessage?.content, 'two')
+    t.equal(now?.lastSeq, 2)
+    t.equal(now?.updatedAt.getTime(), later.getTime())
+    await store.conversations.replaceLastMessage(c.id, { ...m2, id: newId(), content: 'other' }, new Date())
+    await store.conversations.replaceLastMessage(c.id, { ...m2, content: '' }, new Date())
+    now = await store.conversations.findById(c.id)
+    t.equal(now?.lastMessage?.content, '')
+    t.equal(now?.lastMessage?.id, m2.id)
+  })
+
+  withStore('conversations: update and participants', async (t, store) => {
+    const c = await store.conversations.insert(conversation({ avatar: 'https://a/x.png' }))
+    const at = new Date(Date.now() + 1000)
+    const renamed = await store.conversations.update(c.id, { name: 'renamed', avatar: null }, at)
+    t.equal(renamed?.name, 'renamed')
+    t.equal(renamed?.avatar, undefined)
+    t.equal(renamed?.updatedAt.getTime(), at.getTime())
+    const ids = [newId(), newId()]
+    t.same((await store.conversations.setParticipants(c.id, ids, at))?.participantIds, ids)
+    t.equal(await store.conversations.update(newId(), { name: 'x' }, at), null)
+  })
+
+  const membership = (conversationId: string, userId: string, joinedAt = new Date()): MembershipRecord =>
+    ({ conversationId, userId, role: 'member', joinedAt, deliveredSeq: 0, readSeq: 0 })
+
+  withStore('memberships: add is idempotent, listed oldest first, removable', async (t, store) => {
+    const c = newId()
+    const [a, b, x] = [newId(), newId(), newId()]
+    const t0 = Date.now()
+    t.same(await store.memberships.addMany([membership(c, b, new Date(t0 + 10)), membership(c, a, new Date(t0))]), [b, a])
+    t.same(await store.memberships.addMany([membership(c, a), membership(c, x, new Date(t0 + 20))]), [x], 'an existing member is not added twice')
+    t.same((await store.memberships.listByConversation(c)).map((m) => m.userId), [a, b, x])
+    t.same((await store.memberships.listForUser(a, [c, newId()])).map((m) => m.conversationId), [c])
+    t.equal(await store.memberships.setRole(c, b, 'admin'), true)
+    t.equal((await store.memberships.find(c, b))?.role, 'admin')
+    t.equal(await store.memberships.remove(c, b), true)
+    t.equal(await store.memberships.remove(c, b), false)
+    t.equal(await store.memberships.find(c, b), null)
+    t.equal(await store.memberships.setRole(c, b, 'admin'), false)
+  })
+
+  withStore('memberships: watermarks only move forward; a read is also a delivery', async (t, store) => {
+    const c = newId()
+    const u = newId()
+    await store.memberships.addMany([membership(c, u)])
+    const at = new Date()
+    await store.memberships.advance(c, u, 'delivered', 5, at)
+    await store.memberships.advance(c, u, 'delivered', 3, new Date())
+    let m = await store.memberships.find(c, u)
+    t.equal(m?.deliveredSeq, 5)
+    t.equal(m?.deliveredAt?.getTime(), at.getTime(), 'the time moves only with the mark')
+    t.equal(m?.readSeq, 0)
+    await store.memberships.advance(c, u, 'read', 7, at)
+    await store.memberships.advance(c, u, 'read', 6, new Date())
+    m = await store.memberships.find(c, u)
+    t.equal(m?.readSeq, 7)
+    t.equal(m?.deliveredSeq, 7)
+    await store.memberships.advance(c, newId(), 'read', 1, at)
+  })
+
+  const message = (conversationId: string, seq: number, over: Partial<MessageRecord> = {}): MessageRecord => ({
+    id: newId(), conversationId, seq, senderId: 'sender', content: `m${seq}`, contentType: 'text', attachments: [], clientMessageId: `c${seq}`, sentAt: new Date(), ...over
+  })
+
+  withStore('messages: seq and clientMessageId are unique per conversation', async (t, store) => {
+    const c = newId()
+    await store.messages.insert(message(c, 1))
+    await t.rejects(store.messages.insert(message(c, 1, { clientMessageId: 'other' })), new DuplicateKeyError('seq'))
+    await t.rejects(store.messages.insert(message(c, 2, { clientMessageId: 'c1' })), new DuplicateKeyError('clientMessageId'))
+    await store.messages.insert(message(c, 2, { clientMessageId: 'c1', senderId: 'someone-else' }))
+    await store.messages.insert(message(newId(), 1))
+    t.equal((await store.messages.findByClientMessageId(c, 'sender', 'c1'))?.seq, 1)
+    t.equal(await store.messages.findByClientMessageId(c, 'nobody', 'c1'), null)
+    t.equal((await store.messages.page(c, { limit: 10 })).items.length, 2, 'nothing half-written')
+  })
+
+  withStore('messages: pages back and forward return each seq once, in order', async (t, store) => {
+    const c = newId()
+    for (let seq = 1; seq <= 25; seq++) if (seq !== 13) await store.messages.insert(message(c, seq))
+    const seqs = (p: { items: MessageRecord[] }) => p.items.map((m) => m.seq)
+    const newest = await store.messages.page(c, { limit: 10 })
+    t.same(seqs(newest), [16, 17, 18, 19, 20, 21, 22, 23, 24, 25])
+    t.equal(newest.hasMore, true)
+    const back = await store.messages.page(c, { limit: 10, beforeSeq: 16 })
+    t.same(seqs(back), [5, 6, 7, 8, 9, 10, 11, 12, 14, 15], 'the gap is skipped')
+    const first = await store.messages.page(c, { limit: 10, beforeSeq: 5 })
+    t.same(seqs(first), [1, 2, 3, 4])
+    t.equal(first.hasMore, false)
+    const fwd = await store.messages.page(c, { limit: 10, afterSeq: 20 })
+    t.same(seqs(fwd), [21, 22, 23, 24, 25])
+    t.equal(fwd.hasMore, false)
+    const range = await store.messages.page(c, { limit: 3, afterSeq: 10, beforeSeq: 20 })
+    t.same(seqs(range), [11, 12, 14])
+    t.equal(range.hasMore, true)
+    t.same(await store.messages.page(newId(), { limit: 5 }), { items: [], hasMore: false })
+  })
+
+  withStore('messages: edit, tombstone (edits of a deleted message are refused), unread count', async (t, store) => {
+    const c = newId()
+    const m = await store.messages.insert(message(c, 1, { attachments: [{ url: 'https://x/y.png', type: 'image/png' }], contentType: 'image' }))
+    await store.messages.insert(message(c, 2, { senderId: 'me' }))
+    await store.messages.insert(message(c, 3))
+    t.equal(await store.messages.countUnread(c, 0, 'me', 100), 2)
+    t.equal(await store.messages.countUnread(c, 1, 'me', 100), 1)
+    t.equal(await store.messages.countUnread(c, 0, 'me', 1), 1, 'capped')
+    const edited = await store.messages.edit(m.id, 'new', new Date())
+    t.equal(edited?.content, 'new')
+    t.ok(edited?.editedAt instanceof Date)
+    const gone = await store.messages.tombstone(m.id, new Date())
+    t.match(gone, { content: '', attachments: [], seq: 1 })
+    t.ok(gone?.deletedAt instanceof Date)
+    const again = await store.messages.tombstone(m.id, new Date(Date.now() + 1000))
+    t.equal(again?.deletedAt?.getTime(), gone?.deletedAt?.getTime(), 'deleted once')
+    t.equal((await store.messages.edit(m.id, 'revived', new Date()))?.content, '', 'a tombstone stays empty')
+    t.equal(await store.messages.countUnread(c, 0, 'me', 100), 1, 'deleted messages are not unread')
+    t.equal(await store.messages.edit(newId(), 'x', new Date()), null)
+  })
+
+  withStore('webhooks: insert, find, list by conversation, remove', async (t, store) => {
+    const c = newId()
+    const w = { id: newId(), conversationId: c, name: 'ci', tokenHash: 'h', botUserId: newId(), createdBy: newId(), createdAt: new Date() }
+    await store.webhooks.insert(w)
+    await store.webhooks.insert({ ...w, id: newId(), conversationId: newId() })
+    t.same(await store.webhooks.findById(w.id), w)
+    t.same((await store.webhooks.listByConversation(c)).map((x) => x.id), [w.id])
+    t.equal(await store.webhooks.remove(w.id), true)
+    t.equal(await store.webhooks.remove(w.id), false)
+    t.equal(await store.webhooks.findById(w.id), null)
   })
 }

@@ -1,6 +1,10 @@
 import type { Store } from '../port.js'
 import { createMemoryUserRepository } from './users.js'
 import { createMemoryRefreshTokenRepository } from './refresh-tokens.js'
+import { createMemoryConversationRepository } from './conversations.js'
+import { createMemoryMembershipRepository } from './memberships.js'
+import { createMemoryMessageRepository } from './messages.js'
+import { createMemoryWebhookRepository } from './webhooks.js'
 
 /**
  * The embedded store: real, in-process, and not durable. Everything is lost
@@ -18,6 +22,10 @@ export function createMemoryStore (): Store {
       closed = true
     },
     users: createMemoryUserRepository(),
-    refreshTokens: createMemoryRefreshTokenRepository()
+    refreshTokens: createMemoryRefreshTokenRepository(),
+    conversations: createMemoryConversationRepository(),
+    memberships: createMemoryMembershipRepository(),
+    messages: createMemoryMessageRepository(),
+    webhooks: createMemoryWebhookRepository()
   }
 }

@@ -1,23 +1,26 @@
 import { type MongoClient, MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError, MongoServerError } from 'mongodb'
 import { DependencyUnavailableError, DuplicateKeyError } from '../../domain/errors.js'
 
-/** Each unique index's key maps to the logical field the rest of the app speaks of. */
-const UNIQUE_KEY_FIELDS: Record<string, string> = {
-  usernameLower: 'username',
-  emailLower: 'email',
-  tokenHash: 'tokenHash',
-  parentId: 'parentId'
+/** Each unique index's name, and the logical field the rest of the app speaks of. */
+const UNIQUE_INDEX_FIELDS: Record<string, string> = {
+  usernameLower_unique: 'username',
+  emailLower_unique: 'email',
+  tokenHash_unique: 'tokenHash',
+  parentId_unique: 'parentId',
+  directKey_unique: 'directKey',
+  membership_unique: 'membership',
+  conversation_seq_unique: 'seq',
+  conversation_sender_clientMessageId_unique: 'clientMessageId'
 }
 
 /**
- * MongoDB names the index (keyPattern, and `index: name_unique` in the message);
- * FerretDB 1.x names neither, so the field is 'unknown' and the repository
- * that did the write finds out which one it was (see resolveDuplicate).
+ * MongoDB names the index in the message (`index: name_unique dup key …`);
+ * FerretDB 1.x does not, so the field is 'unknown' and the repository that
+ * did the write finds out which one it was (see resolveDuplicate).
  */
 function duplicateField (err: MongoServerError): string {
-  const key = Object.keys((err.keyPattern as Record<string, unknown> | undefined) ?? {})[0] ??
-    /index: (\w+?)_unique/.exec(err.message)?.[1]
-  return (key !== undefined ? UNIQUE_KEY_FIELDS[key] : undefined) ?? 'unknown'
+  const name = /index: (\w+_unique)/.exec(err.message)?.[1]
+  return (name !== undefined ? UNIQUE_INDEX_FIELDS[name] : undefined) ?? 'unknown'
 }
 
 /**

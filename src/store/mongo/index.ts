@@ -3,6 +3,10 @@ import type { Store } from '../port.js'
 import { createGuard } from './errors.js'
 import { createMongoUserRepository, ensureUserIndexes } from './users.js'
 import { createMongoRefreshTokenRepository, ensureRefreshTokenIndexes } from './refresh-tokens.js'
+import { createMongoConversationRepository, ensureConversationIndexes } from './conversations.js'
+import { createMongoMembershipRepository, ensureMembershipIndexes } from './memberships.js'
+import { createMongoMessageRepository, ensureMessageIndexes } from './messages.js'
+import { createMongoWebhookRepository, ensureWebhookIndexes } from './webhooks.js'
 
 export interface MongoStoreOptions {
   url: string
@@ -37,6 +41,10 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
       await guard(async () => {
         await ensureUserIndexes(db)
         await ensureRefreshTokenIndexes(db)
+        await ensureConversationIndexes(db)
+        await ensureMembershipIndexes(db)
+        await ensureMessageIndexes(db)
+        await ensureWebhookIndexes(db)
       })
     },
     async ping () {
@@ -46,6 +54,10 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
       await client.close()
     },
     users: createMongoUserRepository(db, guard),
-    refreshTokens: createMongoRefreshTokenRepository(db, guard)
+    refreshTokens: createMongoRefreshTokenRepository(db, guard),
+    conversations: createMongoConversationRepository(db, guard),
+    memberships: createMongoMembershipRepository(db, guard),
+    messages: createMongoMessageRepository(db, guard),
+    webhooks: createMongoWebhookRepository(db, guard)
   }
 }

@@ -3,13 +3,12 @@ import type { UserRecord } from '../../domain/types.js'
 import type { UserRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
+import { oid } from './ids.js'
 
 type UserDoc = Omit<UserRecord, 'id'>
 
 const toRecord = ({ _id, ...rest }: WithId<UserDoc>): UserRecord => ({ id: _id.toHexString(), ...rest })
 
-/** Any string that is not an ObjectId's hex form matches no document. */
-const oid = (id: string): ObjectId | null => (ObjectId.isValid(id) && /^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null)
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 

@@ -1,0 +1,100 @@
+import { ObjectId, type Db, type Filter, type WithId } from 'mongodb'
+import type { ConversationRecord } from '../../domain/types.js'
+import type { ConversationRepository } from '../port.js'
+import { resolveDuplicate, type Guard } from './errors.js'
+import { ensureIndexes } from './indexes.js'
+import { oid } from './ids.js'
+
+type ConversationDoc = Omit<ConversationRecord, 'id'>
+
+const toRecord = ({ _id, ...rest }: WithId<ConversationDoc>): ConversationRecord => ({ id: _id.toHexString(), ...rest })
+
+export async function ensureConversationIndexes (db: Db): Promise<void> {
+  await ensureIndexes(db, 'conversations', [
+    { key: { directKey: 1 }, name: 'directKey_unique', unique: true },
+    { key: { participantIds: 1, updatedAt: -1 }, name: 'participant_activity' }
+  ])
+}
+
+export function createMongoConversationRepository (db: Db, guard: Guard): ConversationRepository {
+  const conversations = db.collection<ConversationDoc>('conversations')
+  const byId = async (id: string) => {
+    const _id = oid(id)
+    if (_id === null) return null
+    const doc = await guard(() => conversations.findOne({ _id }))
+    return doc === null ? null : toRecord(doc)
+  }
+
+  return {
+    async insert ({ id, ...doc }) {
+      const _id = new ObjectId(id)
+      try {
+        await guard(() => conversations.insertOne({ _id, ...doc }))
+      } catch (err) {
+        await resolveDuplicate(err, [['directKey', async () => true]])
+      }
+      return toRecord({ _id, ...doc })
+    },
+
+    findById: byId,
+
+    async findByDirectKey (directKey) {
+      const doc = await guard(() => conversations.findOne({ directKey }))
+      return doc === null ? null : toRecord(doc)
+    },
+
+    async listForUser (userId, limit, after) {
+      const filter: Filter<ConversationDoc> = { participantIds: userId }
+      if (after !== undefined) {
+        filter.$or = [
+          { updatedAt: { $lt: after.updatedAt } },
+          { updatedAt: after.updatedAt, _id: { $lt: new ObjectId(after.id) } }
+        ]
+      }
+      const docs = await guard(() => conversations.find(filter).sort({ updatedAt: -1, _id: -1 }).limit(limit).toArray())
+      return docs.map(toRecord)
+    },
+
+    async allocateSeq (id) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const doc = await guard(() => conversations.findOneAndUpdate({ _id }, { $inc: { lastSeq: 1 } }, { returnDocument: 'after' }))
+      return doc === null ? null : doc.lastSeq
+    },
+
+    async setLastMessage (id, lastMessage, updatedAt) {
+      await guard(() => conversations.updateOne(
+        { _id: new ObjectId(id), $or: [{ lastMessage: { $exists: false } }, { 'lastMessage.seq': { $lt: lastMessage.seq } }] },
+        { $set: { lastMessage }, $max: { updatedAt } }
+      ))
+    },
+
+    async replaceLastMessage (id, lastMessage, updatedAt) {
+      await guard(() => conversations.updateOne(
+        { _id: new ObjectId(id), 'lastMessage.id': lastMessage.id },
+        { $set: { lastMessage }, $max: { updatedAt } }
+      ))
+    },
+
+    async update (id, patch, updatedAt) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const $set: Partial<ConversationDoc> = { updatedAt }
+      if (patch.name !== undefined) $set.name = patch.name
+      if (typeof patch.avatar === 'string') $set.avatar = patch.avatar
+      const doc = await guard(() => conversations.findOneAndUpdate(
+        { _id },
+        { $set, ...(patch.avatar === null && { $unset: { avatar: '' as const } }) },
+        { returnDocument: 'after' }
+      ))
+      return doc === null ? null : toRecord(doc)
+    },
+
+    async setParticipants (id, participantIds, updatedAt) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const doc = await guard(() => conversations.findOneAndUpdate({ _id }, { $set: { participantIds, updatedAt } }, { returnDocument: 'after' }))
+      return doc === null ? null : toRecord(doc)
+    }
+  }
+}

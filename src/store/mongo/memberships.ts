@@ -1,0 +1,73 @@
+import type { Db } from 'mongodb'
+import { DuplicateKeyError } from '../../domain/errors.js'
+import type { MembershipRecord } from '../../domain/types.js'
+import type { MembershipRepository } from '../port.js'
+import type { Guard } from './errors.js'
+import { ensureIndexes } from './indexes.js'
+
+export async function ensureMembershipIndexes (db: Db): Promise<void> {
+  await ensureIndexes(db, 'memberships', [
+    { key: { conversationId: 1, userId: 1 }, name: 'membership_unique', unique: true },
+    { key: { userId: 1 }, name: 'user' }
+  ])
+}
+
+const PROJECTION = { projection: { _id: 0 } } as const
+
+export function createMongoMembershipRepository (db: Db, guard: Guard): MembershipRepository {
+  const memberships = db.collection<MembershipRecord>('memberships')
+
+  return {
+    async addMany (input) {
+      if (input.length === 0) return []
+      const conversationId = input[0]!.conversationId
+      const existing = new Set((await guard(() => memberships
+        .find({ conversationId, userId: { $in: input.map((m) => m.userId) } }, { projection: { userId: 1 } })
+        .toArray())).map((m) => m.userId))
+      const added: string[] = []
+      // One insert each: the unique index settles races with a concurrent add, whatever the server.
+      for (const m of input) {
+        if (existing.has(m.userId)) continue
+        try {
+          await guard(() => memberships.insertOne({ ...m }))
+          added.push(m.userId)
+          existing.add(m.userId)
+        } catch (err) {
+          if (!(err instanceof DuplicateKeyError)) throw err
+        }
+      }
+      return added
+    },
+
+    async find (conversationId, userId) {
+      return guard(() => memberships.findOne({ conversationId, userId }, PROJECTION))
+    },
+
+    async listByConversation (conversationId) {
+      return guard(() => memberships.find({ conversationId }, PROJECTION).sort({ joinedAt: 1, userId: 1 }).toArray())
+    },
+
+    async listForUser (userId, conversationIds) {
+      if (conversationIds.length === 0) return []
+      return guard(() => memberships.find({ userId, conversationId: { $in: [...conversationIds] } }, PROJECTION).toArray())
+    },
+
+    async remove (conversationId, userId) {
+      const result = await guard(() => memberships.deleteOne({ conversationId, userId }))
+      return result.deletedCount === 1
+    },
+
+    async setRole (conversationId, userId, role) {
+      const result = await guard(() => memberships.updateOne({ conversationId, userId }, { $set: { role } }))
+      return result.matchedCount === 1
+    },
+
+    async advance (conversationId, userId, kind, seq, at) {
+      // The filter keeps each watermark from moving back, and its time from moving without it.
+      await guard(() => memberships.updateOne({ conversationId, userId, deliveredSeq: { $lt: seq } }, { $set: { deliveredSeq: seq, deliveredAt: at } }))
+      if (kind === 'read') {
+        await guard(() => memberships.updateOne({ conversationId, userId, readSeq: { $lt: seq } }, { $set: { readSeq: seq, readAt: at } }))
+      }
+    }
+  }
+}

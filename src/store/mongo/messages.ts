@@ -1,0 +1,89 @@
+import { ObjectId, type Db, type Filter, type WithId } from 'mongodb'
+import type { MessageRecord } from '../../domain/types.js'
+import type { MessageRepository } from '../port.js'
+import { resolveDuplicate, type Guard } from './errors.js'
+import { ensureIndexes } from './indexes.js'
+import { oid } from './ids.js'
+
+type MessageDoc = Omit<MessageRecord, 'id'>
+
+const toRecord = ({ _id, ...rest }: WithId<MessageDoc>): MessageRecord => ({ id: _id.toHexString(), ...rest })
+
+export async function ensureMessageIndexes (db: Db): Promise<void> {
+  await ensureIndexes(db, 'messages', [
+    // The safety net of seq allocation: a duplicate means take a new seq and insert again.
+    { key: { conversationId: 1, seq: 1 }, name: 'conversation_seq_unique', unique: true },
+    // Idempotent sends: one message per (conversation, sender, clientMessageId).
+    { key: { conversationId: 1, senderId: 1, clientMessageId: 1 }, name: 'conversation_sender_clientMessageId_unique', unique: true }
+  ])
+}
+
+export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepository {
+  const messages = db.collection<MessageDoc>('messages')
+
+  const byId = async (id: string) => {
+    const _id = oid(id)
+    if (_id === null) return null
+    const doc = await guard(() => messages.findOne({ _id }))
+    return doc === null ? null : toRecord(doc)
+  }
+
+  return {
+    async insert ({ id, ...doc }) {
+      const _id = new ObjectId(id)
+      try {
+        await guard(() => messages.insertOne({ _id, ...doc }))
+      } catch (err) {
+        await resolveDuplicate(err, [
+          ['clientMessageId', async () => (await messages.countDocuments({ conversationId: doc.conversationId, senderId: doc.senderId, clientMessageId: doc.clientMessageId }, { limit: 1 })) > 0],
+          ['seq', async () => true]
+        ])
+      }
+      return toRecord({ _id, ...doc })
+    },
+
+    findById: byId,
+
+    async findByClientMessageId (conversationId, senderId, clientMessageId) {
+      const doc = await guard(() => messages.findOne({ conversationId, senderId, clientMessageId }))
+      return doc === null ? null : toRecord(doc)
+    },
+
+    async page (conversationId, { limit, beforeSeq, afterSeq }) {
+      const seq: { $lt?: number, $gt?: number } = {}
+      if (beforeSeq !== undefined) seq.$lt = beforeSeq
+      if (afterSeq !== undefined) seq.$gt = afterSeq
+      const filter: Filter<MessageDoc> = { conversationId, ...(Object.keys(seq).length > 0 && { seq }) }
+      const forward = afterSeq !== undefined
+      const docs = await guard(() => messages.find(filter).sort({ seq: forward ? 1 : -1 }).limit(limit + 1).toArray())
+      const hasMore = docs.length > limit
+      const items = docs.slice(0, limit).map(toRecord)
+      return { items: forward ? items : items.reverse(), hasMore }
+    },
+
+    async countUnread (conversationId, afterSeq, excludeSenderId, cap) {
+      return guard(() => messages.countDocuments(
+        { conversationId, seq: { $gt: afterSeq }, senderId: { $ne: excludeSenderId }, deletedAt: { $exists: false } },
+        { limit: cap }
+      ))
+    },
+
+    async edit (id, content, editedAt) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false } }, { $set: { content, editedAt } }, { returnDocument: 'after' }))
+      return doc === null ? byId(id) : toRecord(doc)
+    },
+
+    async tombstone (id, deletedAt) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const doc = await guard(() => messages.findOneAndUpdate(
+        { _id, deletedAt: { $exists: false } },
+        { $set: { content: '', attachments: [], deletedAt } },
+        { returnDocument: 'after' }
+      ))
+      return doc === null ? byId(id) : toRecord(doc)
+    }
+  }
+}
