@@ -20,9 +20,9 @@ interface Mapped {
 function validationField (err: FastifyError): string | undefined {
   const first = err.validation?.[0]
   if (first === undefined) return undefined
-  const missing = (first.params as { missingProperty?: string, additionalProperty?: string })
+  const missing = (first.params as { missingProperty?: string, additionalProperty?: string, tag?: string })
   const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
-  const leaf = missing.missingProperty ?? missing.additionalProperty
+  const leaf = missing.missingProperty ?? missing.additionalProperty ?? missing.tag
   return [path, leaf].filter((p) => p !== undefined && p !== '').join('.') || undefined
 }
 
@@ -64,6 +64,9 @@ export default fp(async (app) => {
 
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
     const mapped = map(err)
+    if (err instanceof AppError && typeof err.details?.retryAfterSeconds === 'number') {
+      reply.header('retry-after', String(err.details.retryAfterSeconds))
+    }
     if (mapped.statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: mapped.code, msg: mapped.message }, 'request refused')
     return reply.code(mapped.statusCode).send({

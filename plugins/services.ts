@@ -2,19 +2,35 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createAuthService, type AuthService } from '../src/services/auth.js'
 import { createUserService, type UserService } from '../src/services/users.js'
+import { createConversationService, type ConversationService } from '../src/services/conversations.js'
+import { createMessageService, type MessageService } from '../src/services/messages.js'
+import { createWebhookService, type WebhookService } from '../src/services/webhooks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     services: {
       auth: AuthService
       users: UserService
+      conversations: ConversationService
+      messages: MessageService
+      webhooks: WebhookService
     }
   }
 }
 
 /** Wires the use cases from src/services to the store, broker and token signer. */
 export default fp(async (app) => {
-  const { store, config } = app
+  const { store, broker, config } = app
+  const onPublishError = (err: unknown, channel: string) => {
+    app.log.warn({ err: (err as Error).message, channel }, 'broker publish failed; the message is stored and clients recover it by sync')
+  }
+  const messages = createMessageService({
+    store,
+    broker,
+    limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
+    rateLimits: config.rateLimits,
+    onPublishError
+  })
   app.decorate('services', {
     auth: createAuthService({
       store,
@@ -22,6 +38,9 @@ export default fp(async (app) => {
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS
     }),
-    users: createUserService({ store })
+    users: createUserService({ store }),
+    conversations: createConversationService({ store, broker, groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS, onPublishError }),
+    messages,
+    webhooks: createWebhookService({ store, broker, messages, rateLimit: config.rateLimits?.webhook ?? null })
   })
 }, { name: 'services', dependencies: ['config', 'store', 'broker', 'auth'] })

@@ -20,6 +20,9 @@ export default fp(async (app) => {
       tags: [
         { name: 'auth', description: 'Registration, login and tokens' },
         { name: 'users', description: 'Profiles and search' },
+        { name: 'conversations', description: 'Direct conversations and groups, participants and roles' },
+        { name: 'messages', description: 'History, sending, editing, deleting, read watermarks' },
+        { name: 'webhooks', description: 'Incoming webhooks for integrators' },
         { name: 'health', description: 'Liveness and readiness' }
       ]
     },

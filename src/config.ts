@@ -27,11 +27,17 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10485760, default: 131072 }),
   WS_MAX_PAYLOAD_BYTES: Type.Integer({ minimum: 1024, maximum: 10485760, default: 65536 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, maximum: 100000, default: 10000, description: 'characters of a message' }),
+  MESSAGE_MAX_ATTACHMENTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  GROUP_MAX_PARTICIPANTS: Type.Integer({ minimum: 2, maximum: 100000, default: 1000 }),
   RATE_LIMITS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   RATE_LIMIT_REGISTER_IP: RateLimit('10/3600000', 'registrations per IP'),
   RATE_LIMIT_LOGIN_IP: RateLimit('30/60000', 'logins per IP'),
   RATE_LIMIT_LOGIN_NAME: RateLimit('10/60000', 'logins per login name'),
-  RATE_LIMIT_REFRESH_IP: RateLimit('60/60000', 'token refreshes per IP')
+  RATE_LIMIT_REFRESH_IP: RateLimit('60/60000', 'token refreshes per IP'),
+  RATE_LIMIT_SEND_DIRECT: RateLimit('120/60000', 'messages per user into direct conversations'),
+  RATE_LIMIT_SEND_GROUP: RateLimit('60/60000', 'messages per user into groups'),
+  RATE_LIMIT_WEBHOOK: RateLimit('60/60000', 'messages per webhook')
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -51,6 +57,9 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
     loginIp: RateLimitSetting
     loginName: RateLimitSetting
     refreshIp: RateLimitSetting
+    sendDirect: RateLimitSetting
+    sendGroup: RateLimitSetting
+    webhook: RateLimitSetting
   } | null
 }
 
@@ -92,7 +101,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
         registerIp: parseRateLimit(raw.RATE_LIMIT_REGISTER_IP),
         loginIp: parseRateLimit(raw.RATE_LIMIT_LOGIN_IP),
         loginName: parseRateLimit(raw.RATE_LIMIT_LOGIN_NAME),
-        refreshIp: parseRateLimit(raw.RATE_LIMIT_REFRESH_IP)
+        refreshIp: parseRateLimit(raw.RATE_LIMIT_REFRESH_IP),
+        sendDirect: parseRateLimit(raw.RATE_LIMIT_SEND_DIRECT),
+        sendGroup: parseRateLimit(raw.RATE_LIMIT_SEND_GROUP),
+        webhook: parseRateLimit(raw.RATE_LIMIT_WEBHOOK)
       }
 
   return {

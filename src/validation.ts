@@ -6,7 +6,8 @@ const common: Options = {
   removeAdditional: false, // unknown fields are refused (additionalProperties: false), never silently dropped
   useDefaults: true,
   allErrors: false,
-  strict: false
+  strict: false,
+  discriminator: true // unions keyed on `type` report the errors of the matching branch
 }
 
 /**

@@ -2,6 +2,9 @@ import type { FastifyPluginAsync, RouteOptions } from 'fastify'
 import { PublicUser, SelfUser } from '../../src/schemas/users.js'
 import authRoutes from './auth/index.js'
 import usersRoutes from './users/index.js'
+import conversationRoutes from './conversations/index.js'
+import webhookSendRoutes from './webhooks/index.js'
+import { Conversation, Message } from '../../src/schemas/conversations.js'
 
 /**
  * The /v1 API. Public folders are registered as they are; protected folders
@@ -12,8 +15,11 @@ import usersRoutes from './users/index.js'
 const v1: FastifyPluginAsync = async (app) => {
   app.addSchema(PublicUser)
   app.addSchema(SelfUser)
+  app.addSchema(Conversation)
+  app.addSchema(Message)
 
   await app.register(authRoutes, { prefix: '/auth' })
+  await app.register(webhookSendRoutes, { prefix: '/webhooks' })
 
   await app.register(async (authenticated) => {
     authenticated.addHook('onRequest', app.authenticate)
@@ -29,6 +35,7 @@ const v1: FastifyPluginAsync = async (app) => {
       }
     })
     await authenticated.register(usersRoutes, { prefix: '/users' })
+    await authenticated.register(conversationRoutes, { prefix: '/conversations' })
   })
 }
 

@@ -26,6 +26,7 @@ export interface Broker {
   /** Adds a handler for messages on subscribed channels; returns its remover. */
   onMessage (handler: BrokerHandler): () => void
   presence: PresenceRegistry
+  counters: WindowCounters
   ping (): Promise<void>
   close (): Promise<void>
 }
@@ -44,4 +45,10 @@ export interface PresenceRegistry {
   disconnect (userId: string, connectionId: string): Promise<{ lastConnection: boolean }>
   /** The subset of userIds with at least one live connection. */
   online (userIds: readonly string[]): Promise<Set<string>>
+}
+
+/** Fixed-window counters shared by every node: the basis of per-user rate limits in services. */
+export interface WindowCounters {
+  /** Counts one hit on `key`; the window starts with the first hit and lasts `windowMs`. */
+  hit (key: string, windowMs: number): Promise<{ count: number, resetInMs: number }>
 }

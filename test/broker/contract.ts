@@ -125,4 +125,15 @@ export function brokerContract (t: Test, makeNodes: MakeNodes): void {
     t.same([...await b.presence.online(['u2'])], [])
     t.same(await b.presence.connect('u2', 'y', 1000), { firstConnection: true }, 'after expiry the next connection is the first')
   })
+
+  withNodes('counters: one fixed window shared by the nodes', async (t, a, b) => {
+    t.match(await a.counters.hit('k', 300), { count: 1 })
+    t.match(await b.counters.hit('k', 300), { count: 2 })
+    const third = await a.counters.hit('k', 300)
+    t.equal(third.count, 3)
+    t.ok(third.resetInMs > 0 && third.resetInMs <= 300, `resets in ${third.resetInMs} ms`)
+    t.match(await a.counters.hit('other', 300), { count: 1 })
+    await new Promise((r) => setTimeout(r, 400))
+    t.match(await b.counters.hit('k', 300), { count: 1 }, 'a new window after expiry')
+  })
 }

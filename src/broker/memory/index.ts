@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Broker, BrokerHandler, BrokerMessage, PresenceRegistry } from '../port.js'
+import type { Broker, BrokerHandler, BrokerMessage, PresenceRegistry, WindowCounters } from '../port.js'
 
 /**
  * What several memory brokers in one process share: subscribers per channel and
@@ -10,6 +10,8 @@ export class MemoryBus {
   readonly nodes = new Set<MemoryNode>()
   /** userId -> connectionId -> expiry (epoch ms) */
   readonly presence = new Map<string, Map<string, number>>()
+  /** counter key -> count and window end (epoch ms) */
+  readonly counters = new Map<string, { count: number, resetAt: number }>()
 }
 
 interface MemoryNode {
@@ -70,6 +72,19 @@ export function createMemoryBroker (options: MemoryBrokerOptions = {}): Broker {
     }
   }
 
+  const counters: WindowCounters = {
+    async hit (key, windowMs) {
+      const t = now()
+      let c = bus.counters.get(key)
+      if (c === undefined || c.resetAt <= t) {
+        c = { count: 0, resetAt: t + windowMs }
+        bus.counters.set(key, c)
+      }
+      c.count += 1
+      return { count: c.count, resetInMs: c.resetAt - t }
+    }
+  }
+
   const assertOpen = () => {
     if (closed) throw new Error('memory broker is closed')
   }
@@ -97,6 +112,7 @@ export function createMemoryBroker (options: MemoryBrokerOptions = {}): Broker {
       return () => handlers.delete(handler)
     },
     presence,
+    counters,
     async ping () {
       assertOpen()
     },

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../../domain/errors.js'
-import type { Broker, BrokerHandler, PresenceRegistry } from '../port.js'
-import { PRESENCE_SCRIPTS } from './presence-scripts.js'
+import type { Broker, BrokerHandler, PresenceRegistry, WindowCounters } from '../port.js'
+import { REDIS_SCRIPTS } from './scripts.js'
 
 export interface RedisBrokerOptions {
   /** The command connection; the broker duplicates it for subscribing and leaves this one to its owner to close. */
@@ -24,6 +24,7 @@ type PresenceClient = Redis & {
   chatPresenceRefresh (key: string, connectionId: string, ttlMs: number): Promise<number>
   chatPresenceDisconnect (key: string, connectionId: string): Promise<number>
   chatPresenceCount (key: string): Promise<number>
+  chatCounterHit (key: string, windowMs: number): Promise<[number, number]>
 }
 
 export function createRedisBroker (options: RedisBrokerOptions): Broker {
@@ -31,7 +32,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
   const prefix = options.prefix ?? 'chat:'
   const pingTimeoutMs = options.pingTimeoutMs ?? 2000
   const client = options.client as PresenceClient
-  for (const [name, script] of Object.entries(PRESENCE_SCRIPTS)) {
+  for (const [name, script] of Object.entries(REDIS_SCRIPTS)) {
     if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua: script })
   }
   const subscriber = options.client.duplicate()
@@ -85,6 +86,13 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     }
   }
 
+  const counters: WindowCounters = {
+    async hit (key, windowMs) {
+      const [count, resetInMs] = await call(() => client.chatCounterHit(`${prefix}counter:${key}`, windowMs))
+      return { count, resetInMs }
+    }
+  }
+
   return {
     kind: 'redis',
     nodeId,
@@ -112,6 +120,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
       return () => handlers.delete(handler)
     },
     presence,
+    counters,
     async ping () {
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_, reject) => {

@@ -10,7 +10,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)`
 const EXPIRE_WITH_LAST = `local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end`
 
-export const PRESENCE_SCRIPTS = {
+export const REDIS_SCRIPTS = {
   // Returns how many live connections the user had before this one.
   chatPresenceConnect: `${NOW}
 local before = redis.call('ZCARD', KEYS[1])
@@ -26,5 +26,11 @@ return 1`,
 redis.call('ZREM', KEYS[1], ARGV[1])
 return redis.call('ZCARD', KEYS[1])`,
   chatPresenceCount: `${NOW}
-return redis.call('ZCARD', KEYS[1])`
+return redis.call('ZCARD', KEYS[1])`,
+  // A fixed window: the first hit starts it. Returns { count, ms left }.
+  chatCounterHit: `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return { n, ttl }`
 } as const

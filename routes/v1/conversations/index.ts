@@ -1,0 +1,100 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { responses } from '../../../src/schemas/common.js'
+import { Conversation } from '../../../src/schemas/conversations.js'
+import {
+  AddParticipantsBody, ConversationPage, ConversationParams, CreateConversationBody, ListQuery,
+  ParticipantList, ParticipantParams, SetRoleBody, UpdateConversationBody
+} from './schemas.js'
+import messageRoutes from './messages.js'
+import webhookRoutes from './webhooks.js'
+
+const ConversationRef = Type.Ref(Conversation.$id!)
+
+/** Protected: conversations and their participants. Non-participants get 403 for everything about a conversation. */
+const conversations: FastifyPluginAsyncTypebox = async (app) => {
+  const service = app.services.conversations
+  const tags = ['conversations']
+
+  app.post('/', {
+    schema: {
+      tags,
+      summary: 'Start a conversation',
+      description: 'A direct conversation with one other user (answered with 200 when it exists already, also when both ask at once), or a group with a name; its creator is the owner.',
+      body: CreateConversationBody,
+      response: responses({ 200: ConversationRef, 201: ConversationRef })
+    }
+  }, async (request, reply) => {
+    const { conversation, created } = await service.create(request.userId, request.body)
+    return reply.code(created ? 201 : 200).send(conversation)
+  })
+
+  app.get('/', {
+    schema: {
+      tags,
+      summary: 'My conversations',
+      description: 'Most recent activity first, with lastMessage, lastSeq and unreadCount. Pass nextCursor as cursor for the next page.',
+      querystring: ListQuery,
+      response: responses({ 200: ConversationPage })
+    }
+  }, async (request) => service.list(request.userId, request.query.limit, request.query.cursor))
+
+  app.get('/:id', {
+    schema: { tags, summary: 'A conversation', params: ConversationParams, response: responses({ 200: ConversationRef }, 403, 404) }
+  }, async (request) => service.get(request.userId, request.params.id))
+
+  app.patch('/:id', {
+    schema: {
+      tags,
+      summary: 'Rename a group or set its avatar',
+      description: 'Group owner and admins only.',
+      params: ConversationParams,
+      body: UpdateConversationBody,
+      response: responses({ 200: ConversationRef }, 403, 404)
+    }
+  }, async (request) => service.update(request.userId, request.params.id, request.body))
+
+  app.get('/:id/participants', {
+    schema: { tags, summary: 'Participants with their roles and watermarks', params: ConversationParams, response: responses({ 200: ParticipantList }, 403, 404) }
+  }, async (request) => ({ items: await service.participants(request.userId, request.params.id) }))
+
+  app.post('/:id/participants', {
+    schema: {
+      tags,
+      summary: 'Add participants to a group',
+      description: 'Group owner and admins only; existing participants are ignored.',
+      params: ConversationParams,
+      body: AddParticipantsBody,
+      response: responses({ 200: ConversationRef }, 403, 404)
+    }
+  }, async (request) => service.addParticipants(request.userId, request.params.id, request.body.userIds))
+
+  app.delete('/:id/participants/:userId', {
+    schema: {
+      tags,
+      summary: 'Remove a participant, or leave',
+      description: 'Anyone may remove themself (leave); the owner may remove anyone, admins may remove members. When the last owner leaves, the oldest admin (else the oldest member) becomes the owner.',
+      params: ParticipantParams,
+      response: responses({ 204: Type.Null({ description: 'removed' }) }, 403, 404)
+    }
+  }, async (request, reply) => {
+    await service.removeParticipant(request.userId, request.params.id, request.params.userId)
+    return reply.code(204).send(null)
+  })
+
+  app.put('/:id/participants/:userId/role', {
+    schema: {
+      tags,
+      summary: 'Set a participant\'s role',
+      description: 'Owner only. Setting `owner` hands ownership on and makes the old owner an admin.',
+      params: ParticipantParams,
+      body: SetRoleBody,
+      response: responses({ 200: ConversationRef }, 403, 404)
+    }
+  }, async (request) => service.setRole(request.userId, request.params.id, request.params.userId, request.body.role))
+
+  await app.register(messageRoutes)
+  await app.register(webhookRoutes)
+}
+
+export default conversations

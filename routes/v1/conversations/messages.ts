@@ -1,0 +1,91 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { validationError } from '../../../src/domain/errors.js'
+import { responses } from '../../../src/schemas/common.js'
+import { Message } from '../../../src/schemas/conversations.js'
+import { ConversationParams, EditMessageBody, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReadBody, SendMessageBody } from './schemas.js'
+
+const MessageRef = Type.Ref(Message.$id!)
+
+/** Protected: history, sending, editing, deleting, and the read watermark. */
+const messages: FastifyPluginAsyncTypebox = async (app) => {
+  const service = app.services.messages
+  const tags = ['messages']
+
+  app.get('/:id/messages', {
+    schema: {
+      tags,
+      summary: 'History',
+      description: 'Sorted by seq ascending. With no bound: the newest page. `beforeSeq` pages back, `afterSeq` pages forward; `hasMore` says whether more exist in that direction.',
+      params: ConversationParams,
+      querystring: HistoryQuery,
+      response: responses({ 200: MessagePage }, 403, 404)
+    }
+  }, async (request) => service.history(request.userId, request.params.id, request.query))
+
+  app.post('/:id/messages', {
+    schema: {
+      tags,
+      summary: 'Send a message',
+      description: 'Stored with the next seq and delivered live to every participant. The same `clientMessageId` (or `Idempotency-Key` header) from the same sender answers the first message with 200 instead of creating another.',
+      params: ConversationParams,
+      headers: IdempotencyHeaders,
+      body: SendMessageBody,
+      response: responses({ 200: MessageRef, 201: MessageRef }, 403, 404, 429)
+    }
+  }, async (request, reply) => {
+    const key = request.headers['idempotency-key']
+    const { clientMessageId } = request.body
+    if (key !== undefined && clientMessageId !== undefined && key !== clientMessageId) {
+      throw validationError('Idempotency-Key and clientMessageId differ', { field: 'clientMessageId' })
+    }
+    const { message, created } = await service.send({
+      ...request.body,
+      conversationId: request.params.id,
+      senderId: request.userId,
+      clientMessageId: clientMessageId ?? key,
+      source: 'rest'
+    })
+    return reply.code(created ? 201 : 200).send(message)
+  })
+
+  app.patch('/:id/messages/:messageId', {
+    schema: {
+      tags,
+      summary: 'Edit my message',
+      description: 'Sets content and editedAt. Only the sender may edit; a deleted message cannot be edited (409).',
+      params: MessageParams,
+      body: EditMessageBody,
+      response: responses({ 200: MessageRef }, 403, 404, 409)
+    }
+  }, async (request) => service.edit(request.userId, request.params.id, request.params.messageId, request.body.content))
+
+  app.delete('/:id/messages/:messageId', {
+    schema: {
+      tags,
+      summary: 'Delete a message',
+      description: 'Own messages; group owners and admins may delete any. The message stays in history as a tombstone: seq kept, content and attachments emptied, deletedAt set.',
+      params: MessageParams,
+      response: responses({ 204: Type.Null({ description: 'deleted' }) }, 403, 404)
+    }
+  }, async (request, reply) => {
+    await service.remove(request.userId, request.params.id, request.params.messageId)
+    return reply.code(204).send(null)
+  })
+
+  app.post('/:id/read', {
+    schema: {
+      tags,
+      summary: 'Move my read watermark',
+      description: 'Marks every message up to seq as read (and delivered). The watermark never moves backwards; a seq past the last message counts as the last.',
+      params: ConversationParams,
+      body: ReadBody,
+      response: responses({ 204: Type.Null({ description: 'recorded' }) }, 403, 404)
+    }
+  }, async (request, reply) => {
+    await service.acknowledge(request.userId, request.params.id, 'read', request.body.seq)
+    return reply.code(204).send(null)
+  })
+}
+
+export default messages

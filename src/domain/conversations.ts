@@ -1,0 +1,103 @@
+import type { ConversationRecord, MembershipRecord, MessageRecord, Role } from './types.js'
+
+/** The key that makes a direct conversation exist once: the two user ids, sorted. */
+export const directKeyOf = (a: string, b: string): string => (a < b ? `${a}:${b}` : `${b}:${a}`)
+
+export const isManager = (role: Role | undefined): boolean => role === 'owner' || role === 'admin'
+
+/** Who may do what in a conversation (no I/O: the caller brings the memberships). */
+export const policy = {
+  canEditDetails: (c: ConversationRecord, actor: MembershipRecord) => c.type === 'group' && isManager(actor.role),
+  canAddParticipants: (c: ConversationRecord, actor: MembershipRecord) => c.type === 'group' && isManager(actor.role),
+  /** Anyone may leave a group; managers may remove members, and only the owner may remove an admin or owner. */
+  canRemoveParticipant: (c: ConversationRecord, actor: MembershipRecord, target: MembershipRecord) => {
+    if (c.type !== 'group') return false
+    if (actor.userId === target.userId) return true
+    if (actor.role === 'owner') return true
+    return actor.role === 'admin' && target.role === 'member'
+  },
+  canSetRole: (c: ConversationRecord, actor: MembershipRecord) => c.type === 'group' && actor.role === 'owner',
+  canEditMessage: (m: MessageRecord, actorId: string) => m.senderId === actorId,
+  /** Own messages; in groups, owners and admins may delete any. */
+  canDeleteMessage: (c: ConversationRecord, m: MessageRecord, actor: MembershipRecord) =>
+    m.senderId === actor.userId || (c.type === 'group' && isManager(actor.role))
+}
+
+/**
+ * Who inherits ownership when the last owner leaves: the oldest admin, else
+ * the oldest member. `members` is oldest first and no longer holds the leaver.
+ */
+export function nextOwner (members: MembershipRecord[]): MembershipRecord | undefined {
+  if (members.some((m) => m.role === 'owner')) return undefined
+  return members.find((m) => m.role === 'admin') ?? members[0]
+}
+
+export interface ConversationView {
+  id: string
+  type: ConversationRecord['type']
+  name?: string
+  avatar?: string
+  participantIds: string[]
+  createdBy: string
+  lastMessage?: { id: string, seq: number, content: string, senderId: string, sentAt: string }
+  lastSeq: number
+  unreadCount: number
+  createdAt: string
+  updatedAt: string
+}
+
+export function toConversationView (c: ConversationRecord, unreadCount: number): ConversationView {
+  return {
+    id: c.id,
+    type: c.type,
+    ...(c.name !== undefined && { name: c.name }),
+    ...(c.avatar !== undefined && { avatar: c.avatar }),
+    participantIds: c.participantIds,
+    createdBy: c.createdBy,
+    ...(c.lastMessage !== undefined && { lastMessage: { ...c.lastMessage, sentAt: c.lastMessage.sentAt.toISOString() } }),
+    lastSeq: c.lastSeq,
+    unreadCount,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString()
+  }
+}
+
+export interface MessageView {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  content: string
+  contentType: MessageRecord['contentType']
+  attachments: MessageRecord['attachments']
+  clientMessageId: string
+  sentAt: string
+  editedAt?: string
+  deletedAt?: string
+  deliveredTo: Array<{ userId: string, deliveredAt: string }>
+  readBy: Array<{ userId: string, readAt: string }>
+}
+
+/**
+ * A message as clients see it. deliveredTo and readBy are derived from the
+ * members' watermarks (O(1) per receipt to store): a member whose watermark
+ * reached the seq has it, at the time the watermark last moved.
+ */
+export function toMessageView (m: MessageRecord, members: readonly MembershipRecord[]): MessageView {
+  const others = members.filter((x) => x.userId !== m.senderId)
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    seq: m.seq,
+    senderId: m.senderId,
+    content: m.content,
+    contentType: m.contentType,
+    attachments: m.attachments,
+    clientMessageId: m.clientMessageId,
+    sentAt: m.sentAt.toISOString(),
+    ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
+    ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),
+    deliveredTo: others.filter((x) => x.deliveredSeq >= m.seq).map((x) => ({ userId: x.userId, deliveredAt: (x.deliveredAt ?? m.sentAt).toISOString() })),
+    readBy: others.filter((x) => x.readSeq >= m.seq).map((x) => ({ userId: x.userId, readAt: (x.readAt ?? m.sentAt).toISOString() }))
+  }
+}

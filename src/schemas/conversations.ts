@@ -1,0 +1,55 @@
+import { Type } from '@sinclair/typebox'
+import { DateTime, Id } from './common.js'
+
+export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'position in the conversation, assigned by the server; strictly increasing, gaps allowed', examples: [42] })
+
+export const ClientMessageId = Type.String({
+  minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$',
+  description: 'chosen by the client; a resend with the same value from the same sender answers the first message instead of creating a second',
+  examples: ['c-7f3a9e2b']
+})
+
+export const ContentType = Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file'), Type.Literal('location')], { default: 'text' })
+
+export const MessageContent = Type.String({
+  maxLength: 100000,
+  description: 'text (up to MESSAGE_MAX_LENGTH characters, 10,000 by default); a caption for image and file; "<latitude>,<longitude>" for location',
+  examples: ['Hello!']
+})
+
+export const Attachment = Type.Object({
+  url: Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048, examples: ['https://cdn.example.com/cat.png'] }),
+  type: Type.String({ minLength: 1, maxLength: 255, description: 'a media type', examples: ['image/png'] }),
+  name: Type.Optional(Type.String({ maxLength: 255, examples: ['cat.png'] })),
+  size: Type.Optional(Type.Integer({ minimum: 0, description: 'bytes', examples: [48213] }))
+}, { additionalProperties: false, title: 'Attachment' })
+
+export const Message = Type.Object({
+  id: Id,
+  conversationId: Id,
+  seq: Seq,
+  senderId: Id,
+  content: Type.String(),
+  contentType: ContentType,
+  attachments: Type.Array(Attachment),
+  clientMessageId: Type.Optional(Type.String()),
+  sentAt: DateTime,
+  editedAt: Type.Optional(DateTime),
+  deletedAt: Type.Optional(DateTime),
+  deliveredTo: Type.Array(Type.Object({ userId: Id, deliveredAt: DateTime })),
+  readBy: Type.Array(Type.Object({ userId: Id, readAt: DateTime }))
+}, { $id: 'Message', title: 'Message', description: 'deliveredTo and readBy list the other participants whose watermark reached this seq' })
+
+export const Conversation = Type.Object({
+  id: Id,
+  type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+  name: Type.Optional(Type.String()),
+  avatar: Type.Optional(Type.String()),
+  participantIds: Type.Array(Id),
+  createdBy: Id,
+  lastMessage: Type.Optional(Type.Object({ id: Id, seq: Seq, content: Type.String(), senderId: Id, sentAt: DateTime })),
+  lastSeq: Seq,
+  unreadCount: Type.Integer({ minimum: 0, description: 'messages after my read watermark, not sent by me, not deleted (counted up to 1000)' }),
+  createdAt: DateTime,
+  updatedAt: DateTime
+}, { $id: 'Conversation', title: 'Conversation' })

@@ -1,0 +1,214 @@
+import { forbidden, notFound, validationError } from '../domain/errors.js'
+import { directKeyOf, nextOwner, policy, toConversationView, type ConversationView } from '../domain/conversations.js'
+import { DuplicateKeyError } from '../domain/errors.js'
+import type { ConversationRecord, MembershipRecord, Role } from '../domain/types.js'
+import type { Broker } from '../broker/port.js'
+import type { ConversationCursor, Store } from '../store/port.js'
+import { newId } from '../store/ids.js'
+import { channels, requireMember } from './access.js'
+
+export interface ConversationServiceDeps {
+  store: Store
+  broker: Broker
+  groupMaxParticipants: number
+  onPublishError?: (err: unknown, channel: string) => void
+  now?: () => Date
+}
+
+export type CreateInput =
+  | { type: 'direct', participantIds: string[] }
+  | { type: 'group', name: string, avatar?: string, participantIds: string[] }
+
+/** Counted exactly up to this many; more shows as this number. */
+const UNREAD_CAP = 1000
+
+const encodeCursor = (c: ConversationRecord) => Buffer.from(JSON.stringify([c.updatedAt.toISOString(), c.id])).toString('base64url')
+
+function decodeCursor (cursor: string): ConversationCursor {
+  try {
+    const [updatedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
+    const date = new Date(updatedAt)
+    if (Number.isNaN(date.getTime()) || !/^[0-9a-f]{24}$/.test(id)) throw new Error('bad cursor')
+    return { updatedAt: date, id }
+  } catch {
+    throw validationError('cursor is not one this server issued', { field: 'cursor' })
+  }
+}
+
+export function createConversationService (deps: ConversationServiceDeps) {
+  const { store, broker } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function publish (channel: string, event: Record<string, unknown>) {
+    try {
+      await broker.publish(channel, event)
+    } catch (err) {
+      deps.onPublishError?.(err, channel)
+    }
+  }
+
+  async function unreadFor (c: ConversationRecord, m: MembershipRecord | undefined, userId: string) {
+    if (m === undefined || c.lastSeq <= m.readSeq) return 0
+    return store.messages.countUnread(c.id, m.readSeq, userId, UNREAD_CAP)
+  }
+
+  async function viewFor (c: ConversationRecord, userId: string): Promise<ConversationView> {
+    const m = await store.memberships.find(c.id, userId)
+    return toConversationView(c, await unreadFor(c, m ?? undefined, userId))
+  }
+
+  /** Re-derives participantIds from the memberships (the source of truth) and tells everyone concerned. */
+  async function syncParticipants (conversationId: string, alsoNotify: string[] = []): Promise<ConversationRecord> {
+    const members = await store.memberships.listByConversation(conversationId)
+    const updated = await store.conversations.setParticipants(conversationId, members.map((m) => m.userId), now())
+    if (updated === null) throw notFound('conversation')
+    // unreadCount differs per reader; live events carry the shared fields and clients keep their own count.
+    const event = { type: 'conversation_updated', conversation: toConversationView(updated, 0) }
+    await publish(channels.conversation(conversationId), event)
+    for (const userId of new Set([...updated.participantIds, ...alsoNotify])) await publish(channels.user(userId), event)
+    return updated
+  }
+
+  async function requireUsers (ids: string[], field: string) {
+    const found = await store.users.findByIds(ids)
+    const missing = ids.filter((id) => !found.some((u) => u.id === id && u.kind === 'user'))
+    if (missing.length > 0) throw validationError(`unknown users: ${missing.join(', ')}`, { field })
+  }
+
+  const member = (conversationId: string, userId: string, role: Role, at: Date): MembershipRecord =>
+    ({ conversationId, userId, role, joinedAt: at, deliveredSeq: 0, readSeq: 0 })
+
+  async function createDirect (userId: string, otherId: string): Promise<{ conversation: ConversationView, created: boolean }> {
+    if (otherId === userId) throw validationError('a direct conversation is with someone else', { field: 'participantIds' })
+    await requireUsers([otherId], 'participantIds')
+    const directKey = directKeyOf(userId, otherId)
+    let conversation = await store.conversations.findByDirectKey(directKey)
+    let created = false
+    if (conversation === null) {
+      const at = now()
+      try {
+        conversation = await store.conversations.insert({
+          id: newId(), type: 'direct', participantIds: [userId, otherId], createdBy: userId, directKey, lastSeq: 0, createdAt: at, updatedAt: at
+        })
+        created = true
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err
+        conversation = await store.conversations.findByDirectKey(directKey)
+        if (conversation === null) throw err
+      }
+    }
+    // Idempotent, so a crash between the two writes is finished by the next request.
+    const at = now()
+    await store.memberships.addMany([member(conversation.id, userId, 'member', at), member(conversation.id, otherId, 'member', at)])
+    if (created) {
+      const event = { type: 'conversation_updated', conversation: toConversationView(conversation, 0) }
+      for (const id of conversation.participantIds) await publish(channels.user(id), event)
+    }
+    return { conversation: await viewFor(conversation, userId), created }
+  }
+
+  return {
+    /** A direct conversation between the same two users exists once (created: false when it did). */
+    async create (userId: string, input: CreateInput): Promise<{ conversation: ConversationView, created: boolean }> {
+      if (input.type === 'direct') {
+        if (input.participantIds.length !== 1) throw validationError('a direct conversation names exactly one other participant', { field: 'participantIds' })
+        return createDirect(userId, input.participantIds[0]!)
+      }
+      const others = [...new Set(input.participantIds)].filter((id) => id !== userId)
+      if (others.length + 1 < 2 || others.length + 1 > deps.groupMaxParticipants) {
+        throw validationError(`a group has 2 to ${deps.groupMaxParticipants} participants, you included`, { field: 'participantIds' })
+      }
+      await requireUsers(others, 'participantIds')
+      const at = now()
+      const id = newId()
+      const conversation = await store.conversations.insert({
+        id, type: 'group', name: input.name, ...(input.avatar !== undefined && { avatar: input.avatar }),
+        participantIds: [userId, ...others], createdBy: userId, directKey: `group:${id}`, lastSeq: 0, createdAt: at, updatedAt: at
+      })
+      await store.memberships.addMany([member(id, userId, 'owner', at), ...others.map((o) => member(id, o, 'member', at))])
+      const event = { type: 'conversation_updated', conversation: toConversationView(conversation, 0) }
+      for (const p of conversation.participantIds) await publish(channels.user(p), event)
+      return { conversation: toConversationView(conversation, 0), created: true }
+    },
+
+    /** Most recent activity first; nextCursor is null on the last page. */
+    async list (userId: string, limit: number, cursor?: string): Promise<{ items: ConversationView[], nextCursor: string | null }> {
+      const after = cursor === undefined ? undefined : decodeCursor(cursor)
+      const page = await store.conversations.listForUser(userId, limit + 1, after)
+      const shown = page.slice(0, limit)
+      const memberships = await store.memberships.listForUser(userId, shown.map((c) => c.id))
+      const byId = new Map(memberships.map((m) => [m.conversationId, m]))
+      const items = await Promise.all(shown.map(async (c) => toConversationView(c, await unreadFor(c, byId.get(c.id), userId))))
+      const last = shown[shown.length - 1]
+      return { items, nextCursor: page.length > limit && last !== undefined ? encodeCursor(last) : null }
+    },
+
+    async get (userId: string, conversationId: string): Promise<ConversationView> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      return toConversationView(conversation, await unreadFor(conversation, membership, userId))
+    },
+
+    async update (userId: string, conversationId: string, patch: { name?: string, avatar?: string | null }): Promise<ConversationView> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      if (!policy.canEditDetails(conversation, membership)) {
+        throw forbidden(conversation.type === 'direct' ? 'a direct conversation has no name or avatar' : 'only the owner and admins may change the group')
+      }
+      const updated = await store.conversations.update(conversationId, patch, now())
+      if (updated === null) throw notFound('conversation')
+      await publish(channels.conversation(conversationId), { type: 'conversation_updated', conversation: toConversationView(updated, 0) })
+      return viewFor(updated, userId)
+    },
+
+    async addParticipants (userId: string, conversationId: string, userIds: string[]): Promise<ConversationView> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      if (!policy.canAddParticipants(conversation, membership)) {
+        throw forbidden(conversation.type === 'direct' ? 'a direct conversation has two participants, always' : 'only the owner and admins may add participants')
+      }
+      const wanted = [...new Set(userIds)].filter((id) => !conversation.participantIds.includes(id))
+      await requireUsers(wanted, 'userIds')
+      if (conversation.participantIds.length + wanted.length > deps.groupMaxParticipants) {
+        throw validationError(`a group has at most ${deps.groupMaxParticipants} participants`, { field: 'userIds' })
+      }
+      const at = now()
+      await store.memberships.addMany(wanted.map((id) => member(conversationId, id, 'member', at)))
+      return viewFor(await syncParticipants(conversationId), userId)
+    },
+
+    /** Removes a participant, or leaves (target = self). The last owner leaving hands ownership on. */
+    async removeParticipant (userId: string, conversationId: string, targetId: string): Promise<void> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      const target = targetId === userId ? membership : await store.memberships.find(conversationId, targetId)
+      if (target === null) throw notFound('participant')
+      if (!policy.canRemoveParticipant(conversation, membership, target)) {
+        throw forbidden(conversation.type === 'direct' ? 'nobody leaves a direct conversation' : 'you may not remove this participant')
+      }
+      await store.memberships.remove(conversationId, targetId)
+      if (target.role === 'owner') {
+        const heir = nextOwner(await store.memberships.listByConversation(conversationId))
+        if (heir !== undefined) await store.memberships.setRole(conversationId, heir.userId, 'owner')
+      }
+      await syncParticipants(conversationId, [targetId])
+    },
+
+    /** The owner makes members admins (or back), or hands ownership on (the old owner becomes an admin). */
+    async setRole (userId: string, conversationId: string, targetId: string, role: Role): Promise<ConversationView> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      if (!policy.canSetRole(conversation, membership)) throw forbidden('only the owner may change roles')
+      const target = await store.memberships.find(conversationId, targetId)
+      if (target === null) throw notFound('participant')
+      if (targetId === userId) throw validationError('hand ownership to someone else instead', { field: 'userId' })
+      await store.memberships.setRole(conversationId, targetId, role)
+      if (role === 'owner') await store.memberships.setRole(conversationId, userId, 'admin')
+      return viewFor(await syncParticipants(conversationId), userId)
+    },
+
+    /** Every member with their role, oldest first. */
+    async participants (userId: string, conversationId: string) {
+      await requireMember(store, conversationId, userId)
+      const members = await store.memberships.listByConversation(conversationId)
+      return members.map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt.toISOString(), deliveredSeq: m.deliveredSeq, readSeq: m.readSeq }))
+    }
+  }
+}
+
+export type ConversationService = ReturnType<typeof createConversationService>

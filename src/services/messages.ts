@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import { AppError, DuplicateKeyError, conflict, forbidden, notFound, validationError } from '../domain/errors.js'
+import { policy, toMessageView, type MessageView } from '../domain/conversations.js'
+import { validateMessageContent, type MessageLimits } from '../domain/messages.js'
+import type { Attachment, ContentType, ConversationRecord, MessageRecord } from '../domain/types.js'
+import type { Broker } from '../broker/port.js'
+import type { Store } from '../store/port.js'
+import { newId } from '../store/ids.js'
+import type { RateLimitSetting } from '../config.js'
+import { channels, enforceLimit, requireMember } from './access.js'
+
+export type MessageSource = 'rest' | 'ws' | 'webhook'
+
+export interface SendInput {
+  conversationId: string
+  senderId: string
+  content?: string
+  contentType?: ContentType
+  attachments?: Attachment[]
+  clientMessageId?: string
+  source: MessageSource
+}
+
+export interface SendResult {
+  message: MessageView
+  /** false when the clientMessageId was seen before and the first message is answered. */
+  created: boolean
+}
+
+export interface MessageServiceDeps {
+  store: Store
+  broker: Broker
+  limits: MessageLimits
+  rateLimits: { sendDirect: RateLimitSetting, sendGroup: RateLimitSetting } | null
+  /** Called after each new message is stored and published (metrics, logs). */
+  onSent?: (message: MessageView, source: MessageSource) => void
+  onPublishError?: (err: unknown, channel: string) => void
+  now?: () => Date
+}
+
+/** How often a send takes a new seq after losing a race for one (FerretDB's $inc is not atomic). */
+const SEQ_ATTEMPTS = 5
+
+export function createMessageService (deps: MessageServiceDeps) {
+  const { store, broker } = deps
+  const now = deps.now ?? (() => new Date())
+
+  /** Publishes after the write is acknowledged; a broker failure never undoes a stored message (clients catch up by sync). */
+  async function publish (conversationId: string, event: Record<string, unknown>) {
+    const channel = channels.conversation(conversationId)
+    try {
+      await broker.publish(channel, event)
+    } catch (err) {
+      deps.onPublishError?.(err, channel)
+    }
+  }
+
+  async function persist (conversation: ConversationRecord, draft: Omit<MessageRecord, 'id' | 'seq'>): Promise<SendResult> {
+    for (let attempt = 1; ; attempt++) {
+      const seq = await store.conversations.allocateSeq(conversation.id)
+      if (seq === null) throw notFound('conversation')
+      try {
+        const message = await store.messages.insert({ id: newId(), seq, ...draft })
+        return { message: toMessageView(message, []), created: true }
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err
+        if (err.field === 'clientMessageId') {
+          // A racing resend stored it first: answer that one.
+          const first = await store.messages.findByClientMessageId(conversation.id, draft.senderId, draft.clientMessageId)
+          if (first !== null) return { message: toMessageView(first, []), created: false }
+        }
+        if (attempt >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
+      }
+    }
+  }
+
+  /** Loads a message of this conversation; 404 for a message of another one. */
+  async function messageIn (conversationId: string, messageId: string): Promise<MessageRecord> {
+    const message = await store.messages.findById(messageId)
+    if (message === null || message.conversationId !== conversationId) throw notFound('message')
+    return message
+  }
+
+  const lastMessageOf = (m: MessageRecord) => ({ id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt })
+
+  return {
+    /**
+     * The one path for a new message, whoever sends it (REST, websocket,
+     * webhook): validate, authorise, deduplicate, rate limit, persist with
+     * the next seq, then publish. `asBot` skips the membership check: a
+     * webhook's own record authorises its bot.
+     */
+    async send (input: SendInput, opts: { asBot?: boolean } = {}): Promise<SendResult> {
+      const contentType = input.contentType ?? 'text'
+      const content = input.content ?? ''
+      const attachments = input.attachments ?? []
+      validateMessageContent(contentType, content, attachments, deps.limits)
+
+      let conversation: ConversationRecord
+      if (opts.asBot === true) {
+        const found = await store.conversations.findById(input.conversationId)
+        if (found === null) throw notFound('conversation')
+        conversation = found
+      } else {
+        conversation = (await requireMember(store, input.conversationId, input.senderId)).conversation
+      }
+
+      if (input.clientMessageId !== undefined) {
+        const first = await store.messages.findByClientMessageId(conversation.id, input.senderId, input.clientMessageId)
+        if (first !== null) return { message: toMessageView(first, await store.memberships.listByConversation(conversation.id)), created: false }
+      }
+      if (opts.asBot !== true && deps.rateLimits !== null) {
+        const limit = conversation.type === 'group' ? deps.rateLimits.sendGroup : deps.rateLimits.sendDirect
+        await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)
+      }
+
+      const sentAt = now()
+      const result = await persist(conversation, {
+        conversationId: conversation.id,
+        senderId: input.senderId,
+        content,
+        contentType,
+        attachments,
+        clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
+        sentAt
+      })
+      if (!result.created) return result
+
+      const stored = result.message
+      await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
+      // One's own message counts as delivered to and read by oneself.
+      if (opts.asBot !== true) await store.memberships.advance(conversation.id, input.senderId, 'read', stored.seq, sentAt)
+      await publish(conversation.id, { type: 'new_message', message: stored })
+      deps.onSent?.(stored, input.source)
+      return result
+    },
+
+    /** A page of history, sorted by seq ascending (see MessageRepository.page for the bounds). */
+    async history (userId: string, conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number }) {
+      if (query.beforeSeq !== undefined && query.afterSeq !== undefined && query.afterSeq >= query.beforeSeq) {
+        throw validationError('afterSeq must be below beforeSeq', { field: 'afterSeq' })
+      }
+      await requireMember(store, conversationId, userId)
+      const [page, members] = await Promise.all([
+        store.messages.page(conversationId, query),
+        store.memberships.listByConversation(conversationId)
+      ])
+      return { items: page.items.map((m) => toMessageView(m, members)), hasMore: page.hasMore }
+    },
+
+    async edit (userId: string, conversationId: string, messageId: string, content: string): Promise<MessageView> {
+      await requireMember(store, conversationId, userId)
+      const message = await messageIn(conversationId, messageId)
+      if (!policy.canEditMessage(message, userId)) throw forbidden('only the sender may edit a message')
+      if (message.deletedAt !== undefined) throw conflict('the message was deleted')
+      validateMessageContent(message.contentType, content, message.attachments, deps.limits)
+      const at = now()
+      const edited = await store.messages.edit(messageId, content, at)
+      if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
+      await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
+      const view = toMessageView(edited, await store.memberships.listByConversation(conversationId))
+      await publish(conversationId, { type: 'message_updated', message: view })
+      return view
+    },
+
+    /** Leaves a tombstone: seq kept, content and attachments emptied, deletedAt set. Deleting twice is harmless. */
+    async remove (userId: string, conversationId: string, messageId: string): Promise<void> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      const message = await messageIn(conversationId, messageId)
+      if (!policy.canDeleteMessage(conversation, message, membership)) throw forbidden('you may delete only your own messages')
+      if (message.deletedAt !== undefined) return
+      const at = now()
+      const gone = await store.messages.tombstone(messageId, at)
+      if (gone === null) throw notFound('message')
+      await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
+      await publish(conversationId, { type: 'message_deleted', conversationId, messageId, seq: gone.seq })
+    },
+
+    /**
+     * Moves the caller's watermark forward (never back; capped at the last
+     * seq) and tells the other participants with a receipt.
+     */
+    async acknowledge (userId: string, conversationId: string, kind: 'delivered' | 'read', seq: number): Promise<{ seq: number, at: Date }> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      const capped = Math.min(seq, conversation.lastSeq)
+      const current = kind === 'read' ? membership.readSeq : membership.deliveredSeq
+      const at = now()
+      if (capped <= current) return { seq: current, at }
+      await store.memberships.advance(conversationId, userId, kind, capped, at)
+      await publish(conversationId, { type: 'receipt', conversationId, userId, kind, seq: capped, at: at.toISOString() })
+      return { seq: capped, at }
+    }
+  }
+}
+
+export type MessageService = ReturnType<typeof createMessageService>

@@ -1,0 +1,91 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { forbidden, notFound, unauthorized } from '../domain/errors.js'
+import { isManager } from '../domain/conversations.js'
+import type { WebhookRecord } from '../domain/types.js'
+import type { Broker } from '../broker/port.js'
+import type { Store } from '../store/port.js'
+import { newId } from '../store/ids.js'
+import type { RateLimitSetting } from '../config.js'
+import { enforceLimit, requireMember } from './access.js'
+import type { MessageService, SendInput, SendResult } from './messages.js'
+
+export interface WebhookServiceDeps {
+  store: Store
+  broker: Broker
+  messages: MessageService
+  rateLimit: RateLimitSetting | null
+  now?: () => Date
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest()
+
+export interface WebhookView {
+  id: string
+  name: string
+  conversationId: string
+  botUserId: string
+  createdBy: string
+  createdAt: string
+}
+
+const toView = (w: WebhookRecord): WebhookView => ({
+  id: w.id, name: w.name, conversationId: w.conversationId, botUserId: w.botUserId, createdBy: w.createdBy, createdAt: w.createdAt.toISOString()
+})
+
+/**
+ * Incoming webhooks for integrators: a secret URL that posts into one
+ * conversation as the webhook's own bot user. The token is shown once and
+ * stored only as a SHA-256 hash.
+ */
+export function createWebhookService (deps: WebhookServiceDeps) {
+  const { store } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function webhookIn (conversationId: string, webhookId: string) {
+    const webhook = await store.webhooks.findById(webhookId)
+    if (webhook === null || webhook.conversationId !== conversationId) throw notFound('webhook')
+    return webhook
+  }
+
+  return {
+    async create (userId: string, conversationId: string, name: string): Promise<WebhookView & { token: string }> {
+      await requireMember(store, conversationId, userId)
+      const id = newId()
+      // The bot can never log in: its kind is 'bot' and its hash matches no password.
+      const bot = await store.users.create({
+        username: `wh.${id}`, email: `${id}@webhooks.invalid`, displayName: name, passwordHash: '!', kind: 'bot'
+      })
+      const token = randomBytes(32).toString('base64url')
+      const webhook = await store.webhooks.insert({
+        id, conversationId, name, tokenHash: sha256(token).toString('hex'), botUserId: bot.id, createdBy: userId, createdAt: now()
+      })
+      return { ...toView(webhook), token }
+    },
+
+    async list (userId: string, conversationId: string): Promise<WebhookView[]> {
+      await requireMember(store, conversationId, userId)
+      return (await store.webhooks.listByConversation(conversationId)).map(toView)
+    },
+
+    /** Its creator may delete it, and in a group the owner and admins. */
+    async remove (userId: string, conversationId: string, webhookId: string): Promise<void> {
+      const { conversation, membership } = await requireMember(store, conversationId, userId)
+      const webhook = await webhookIn(conversationId, webhookId)
+      if (webhook.createdBy !== userId && !(conversation.type === 'group' && isManager(membership.role))) {
+        throw forbidden('only its creator or a group admin may delete a webhook')
+      }
+      await store.webhooks.remove(webhookId)
+    },
+
+    /** Posts a message as the webhook's bot: 404 for an unknown (or deleted) webhook, 401 for a wrong token. */
+    async post (webhookId: string, token: string, input: Pick<SendInput, 'content' | 'contentType' | 'clientMessageId' | 'attachments'>): Promise<SendResult> {
+      const webhook = await store.webhooks.findById(webhookId)
+      if (webhook === null) throw notFound('webhook')
+      if (!timingSafeEqual(sha256(token), Buffer.from(webhook.tokenHash, 'hex'))) throw unauthorized('the webhook token is wrong')
+      if (deps.rateLimit !== null) await enforceLimit(deps.broker, `webhook:${webhook.id}`, deps.rateLimit)
+      return deps.messages.send({ ...input, conversationId: webhook.conversationId, senderId: webhook.botUserId, source: 'webhook' }, { asBot: true })
+    }
+  }
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>
