@@ -6,7 +6,7 @@ import swaggerUi from '@fastify/swagger-ui'
 export default fp(async (app) => {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'Chat backend API',
         version: '0.1.0',

@@ -102,3 +102,34 @@ export async function register (app: FastifyInstance, base = 'user'): Promise<Re
   const body = res.json()
   return { id: body.user.id, username, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken, auth: { authorization: `Bearer ${body.accessToken}` } }
 }
+
+export interface Reply {
+  status: number
+  body: any // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Record<string, unknown>
+}
+
+/** A signed-in user's client for inject: `api.post('/v1/…', body)`. */
+export function client (app: FastifyInstance, user: Registered) {
+  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+    const res = await app.inject({ method, url, headers: { ...user.auth, ...headers }, ...(payload !== undefined && { payload: payload as object }) })
+    return { status: res.statusCode, body: res.body === '' ? undefined : res.json(), headers: res.headers }
+  }
+  return {
+    user,
+    get: (url: string) => call('GET', url),
+    post: (url: string, payload?: unknown, headers?: Record<string, string>) => call('POST', url, payload ?? {}, headers),
+    patch: (url: string, payload: unknown) => call('PATCH', url, payload),
+    put: (url: string, payload: unknown) => call('PUT', url, payload),
+    del: (url: string) => call('DELETE', url)
+  }
+}
+
+export type Client = ReturnType<typeof client>
+
+/** Registers `n` users and returns their clients. */
+export async function users (app: FastifyInstance, n: number, base = 'u'): Promise<Client[]> {
+  const out: Client[] = []
+  for (let i = 0; i < n; i++) out.push(client(app, await register(app, base)))
+  return out
+}

@@ -8,6 +8,7 @@ import type { Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { channels, enforceLimit, requireMember } from './access.js'
+import { createKeyedLock } from './keyed-lock.js'
 
 export type MessageSource = 'rest' | 'ws' | 'webhook'
 
@@ -38,12 +39,13 @@ export interface MessageServiceDeps {
   now?: () => Date
 }
 
-/** How often a send takes a new seq after losing a race for one (FerretDB's $inc is not atomic). */
-const SEQ_ATTEMPTS = 5
+/** How often a send takes a new seq after losing a race for one to another node. */
+const SEQ_ATTEMPTS = 8
 
 export function createMessageService (deps: MessageServiceDeps) {
   const { store, broker } = deps
   const now = deps.now ?? (() => new Date())
+  const withLock = createKeyedLock()
 
   /** Publishes after the write is acknowledged; a broker failure never undoes a stored message (clients catch up by sync). */
   async function publish (conversationId: string, event: Record<string, unknown>) {
@@ -55,6 +57,7 @@ export function createMessageService (deps: MessageServiceDeps) {
     }
   }
 
+  /** Allocates the next seq and inserts; a lost race for a seq takes a new one. */
   async function persist (conversation: ConversationRecord, draft: Omit<MessageRecord, 'id' | 'seq'>): Promise<SendResult> {
     for (let attempt = 1; ; attempt++) {
       const seq = await store.conversations.allocateSeq(conversation.id)
@@ -70,6 +73,8 @@ export function createMessageService (deps: MessageServiceDeps) {
           if (first !== null) return { message: toMessageView(first, []), created: false }
         }
         if (attempt >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
+        // Another node is sending into this conversation too: step aside for a moment.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt))
       }
     }
   }
@@ -114,24 +119,31 @@ export function createMessageService (deps: MessageServiceDeps) {
         await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)
       }
 
-      const sentAt = now()
-      const result = await persist(conversation, {
-        conversationId: conversation.id,
-        senderId: input.senderId,
-        content,
-        contentType,
-        attachments,
-        clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
-        sentAt
+      // One send at a time per conversation on this node, from seq to publish.
+      // This node's messages are then stored and published in seq order (a
+      // reader paging forward never sees n+1 before n from one node), and
+      // FerretDB, whose $inc is a read-modify-write, never hands one seq to two
+      // local sends. Sends from other nodes can still collide: the unique
+      // (conversationId, seq) index refuses the second, which takes a new seq.
+      const result = await withLock(conversation.id, async () => {
+        const sentAt = now()
+        const persisted = await persist(conversation, {
+          conversationId: conversation.id,
+          senderId: input.senderId,
+          content,
+          contentType,
+          attachments,
+          clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
+          sentAt
+        })
+        if (persisted.created) {
+          const stored = persisted.message
+          await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
+          await publish(conversation.id, { type: 'new_message', message: stored })
+        }
+        return persisted
       })
-      if (!result.created) return result
-
-      const stored = result.message
-      await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
-      // One's own message counts as delivered to and read by oneself.
-      if (opts.asBot !== true) await store.memberships.advance(conversation.id, input.senderId, 'read', stored.seq, sentAt)
-      await publish(conversation.id, { type: 'new_message', message: stored })
-      deps.onSent?.(stored, input.source)
+      if (result.created) deps.onSent?.(result.message, input.source)
       return result
     },
 
