@@ -26,7 +26,7 @@ export interface BrokerPluginOptions {
  */
 export default fp<BrokerPluginOptions>(async (app, opts) => {
   let broker: Broker
-  const prefix = opts.redisPrefix ?? 'chat:'
+  const prefix = opts.redisPrefix ?? app.config.REDIS_PREFIX
   app.decorate('redisPrefix', prefix)
   if (opts.broker !== undefined) {
     broker = opts.broker

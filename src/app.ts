@@ -14,6 +14,7 @@ import rateLimitPlugin from '../plugins/rate-limit.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import websocketPlugin from '../plugins/websocket.js'
 import servicesPlugin from '../plugins/services.js'
+import realtimePlugin from '../plugins/realtime.js'
 import healthRoutes from '../routes/health/index.js'
 import v1Routes from '../routes/v1/index.js'
 
@@ -61,6 +62,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(swaggerPlugin)
   await app.register(websocketPlugin)
   await app.register(servicesPlugin)
+  await app.register(realtimePlugin)
 
   await app.register(healthRoutes, { prefix: '/health' })
   await app.register(v1Routes, { prefix: '/v1' })

@@ -4,6 +4,8 @@ import authRoutes from './auth/index.js'
 import usersRoutes from './users/index.js'
 import conversationRoutes from './conversations/index.js'
 import webhookSendRoutes from './webhooks/index.js'
+import wsRoutes from './ws/index.js'
+import presenceRoutes from './presence/index.js'
 import { Conversation, Message } from '../../src/schemas/conversations.js'
 
 /**
@@ -20,6 +22,8 @@ const v1: FastifyPluginAsync = async (app) => {
 
   await app.register(authRoutes, { prefix: '/auth' })
   await app.register(webhookSendRoutes, { prefix: '/webhooks' })
+  // Authenticates itself before the upgrade (the token may come in the query).
+  await app.register(wsRoutes)
 
   await app.register(async (authenticated) => {
     authenticated.addHook('onRequest', app.authenticate)
@@ -36,6 +40,7 @@ const v1: FastifyPluginAsync = async (app) => {
     })
     await authenticated.register(usersRoutes, { prefix: '/users' })
     await authenticated.register(conversationRoutes, { prefix: '/conversations' })
+    await authenticated.register(presenceRoutes, { prefix: '/presence' })
   })
 }
 

@@ -6,6 +6,7 @@ import type { Broker } from '../broker/port.js'
 import type { ConversationCursor, Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
 import { channels, requireMember } from './access.js'
+import type { LiveEvent } from '../domain/events.js'
 
 export interface ConversationServiceDeps {
   store: Store
@@ -39,9 +40,9 @@ export function createConversationService (deps: ConversationServiceDeps) {
   const { store, broker } = deps
   const now = deps.now ?? (() => new Date())
 
-  async function publish (channel: string, event: Record<string, unknown>) {
+  async function publish (channel: string, live: LiveEvent) {
     try {
-      await broker.publish(channel, event)
+      await broker.publish(channel, live)
     } catch (err) {
       deps.onPublishError?.(err, channel)
     }
@@ -62,11 +63,19 @@ export function createConversationService (deps: ConversationServiceDeps) {
     const members = await store.memberships.listByConversation(conversationId)
     const updated = await store.conversations.setParticipants(conversationId, members.map((m) => m.userId), now())
     if (updated === null) throw notFound('conversation')
-    // unreadCount differs per reader; live events carry the shared fields and clients keep their own count.
-    const event = { type: 'conversation_updated', conversation: toConversationView(updated, 0) }
-    await publish(channels.conversation(conversationId), event)
-    for (const userId of new Set([...updated.participantIds, ...alsoNotify])) await publish(channels.user(userId), event)
+    await announce(updated, alsoNotify)
     return updated
+  }
+
+  /**
+   * conversation_updated on each concerned user's channel (participants, and
+   * users just removed), so each device gets it once and the hub can move the
+   * user's sockets into or out of the conversation. unreadCount differs per
+   * reader: live events carry 0 and clients keep their own count.
+   */
+  async function announce (c: ConversationRecord, alsoNotify: string[] = []) {
+    const live = { event: { type: 'conversation_updated', conversation: toConversationView(c, 0) } }
+    for (const userId of new Set([...c.participantIds, ...alsoNotify])) await publish(channels.user(userId), live)
   }
 
   async function requireUsers (ids: string[], field: string) {
@@ -100,10 +109,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
     // Idempotent, so a crash between the two writes is finished by the next request.
     const at = now()
     await store.memberships.addMany([member(conversation.id, userId, 'member', at), member(conversation.id, otherId, 'member', at)])
-    if (created) {
-      const event = { type: 'conversation_updated', conversation: toConversationView(conversation, 0) }
-      for (const id of conversation.participantIds) await publish(channels.user(id), event)
-    }
+    if (created) await announce(conversation)
     return { conversation: await viewFor(conversation, userId), created }
   }
 
@@ -126,8 +132,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
         participantIds: [userId, ...others], createdBy: userId, directKey: `group:${id}`, lastSeq: 0, createdAt: at, updatedAt: at
       })
       await store.memberships.addMany([member(id, userId, 'owner', at), ...others.map((o) => member(id, o, 'member', at))])
-      const event = { type: 'conversation_updated', conversation: toConversationView(conversation, 0) }
-      for (const p of conversation.participantIds) await publish(channels.user(p), event)
+      await announce(conversation)
       return { conversation: toConversationView(conversation, 0), created: true }
     },
 
@@ -155,7 +160,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       }
       const updated = await store.conversations.update(conversationId, patch, now())
       if (updated === null) throw notFound('conversation')
-      await publish(channels.conversation(conversationId), { type: 'conversation_updated', conversation: toConversationView(updated, 0) })
+      await announce(updated)
       return viewFor(updated, userId)
     },
 

@@ -9,6 +9,7 @@ import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { channels, enforceLimit, requireMember } from './access.js'
 import { createKeyedLock } from './keyed-lock.js'
+import type { LiveEvent } from '../domain/events.js'
 
 export type MessageSource = 'rest' | 'ws' | 'webhook'
 
@@ -20,6 +21,8 @@ export interface SendInput {
   attachments?: Attachment[]
   clientMessageId?: string
   source: MessageSource
+  /** The websocket connection that sent it: it gets message_sent, not new_message. */
+  originConnectionId?: string
 }
 
 export interface SendResult {
@@ -48,10 +51,10 @@ export function createMessageService (deps: MessageServiceDeps) {
   const withLock = createKeyedLock()
 
   /** Publishes after the write is acknowledged; a broker failure never undoes a stored message (clients catch up by sync). */
-  async function publish (conversationId: string, event: Record<string, unknown>) {
+  async function publish (conversationId: string, live: LiveEvent) {
     const channel = channels.conversation(conversationId)
     try {
-      await broker.publish(channel, event)
+      await broker.publish(channel, live)
     } catch (err) {
       deps.onPublishError?.(err, channel)
     }
@@ -139,7 +142,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         if (persisted.created) {
           const stored = persisted.message
           await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
-          await publish(conversation.id, { type: 'new_message', message: stored })
+          await publish(conversation.id, { event: { type: 'new_message', message: stored }, ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }) })
         }
         return persisted
       })
@@ -171,7 +174,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
       await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
       const view = toMessageView(edited, await store.memberships.listByConversation(conversationId))
-      await publish(conversationId, { type: 'message_updated', message: view })
+      await publish(conversationId, { event: { type: 'message_updated', message: view } })
       return view
     },
 
@@ -185,7 +188,31 @@ export function createMessageService (deps: MessageServiceDeps) {
       const gone = await store.messages.tombstone(messageId, at)
       if (gone === null) throw notFound('message')
       await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
-      await publish(conversationId, { type: 'message_deleted', conversationId, messageId, seq: gone.seq })
+      await publish(conversationId, { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq } })
+    },
+
+    /**
+     * For a sync: per conversation of the user, the messages after its cursor
+     * (the device's own, else the user's delivered watermark), oldest first,
+     * at most `perConversation`. Cursors of conversations the user is not in are ignored.
+     */
+    async missedMessages (userId: string, cursors: Record<string, number> | undefined, perConversation: number) {
+      const ids = await store.memberships.conversationIdsOf(userId)
+      const mine = new Map((await store.memberships.listForUser(userId, ids)).map((m) => [m.conversationId, m]))
+      const out: Array<{ conversationId: string, messages: MessageView[], truncated: boolean }> = []
+      for (const conversationId of ids) {
+        const afterSeq = cursors?.[conversationId] ?? mine.get(conversationId)?.deliveredSeq ?? 0
+        const page = await store.messages.page(conversationId, { afterSeq, limit: perConversation })
+        if (page.items.length === 0) continue
+        const members = await store.memberships.listByConversation(conversationId)
+        out.push({ conversationId, messages: page.items.map((m) => toMessageView(m, members)), truncated: page.hasMore })
+      }
+      return out
+    },
+
+    /** Relays typing to the conversation's other participants (membership is checked by the caller's hub). */
+    async typing (conversationId: string, userId: string, isTyping: boolean): Promise<void> {
+      await publish(conversationId, { event: { type: 'typing', conversationId, userId, isTyping }, skipUser: userId })
     },
 
     /**
@@ -199,7 +226,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       const at = now()
       if (capped <= current) return { seq: current, at }
       await store.memberships.advance(conversationId, userId, kind, capped, at)
-      await publish(conversationId, { type: 'receipt', conversationId, userId, kind, seq: capped, at: at.toISOString() })
+      await publish(conversationId, { event: { type: 'receipt', conversationId, userId, kind, seq: capped, at: at.toISOString() }, skipUser: userId })
       return { seq: capped, at }
     }
   }

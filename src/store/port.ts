@@ -75,6 +75,8 @@ export interface MembershipRepository {
   find (conversationId: string, userId: string): Promise<MembershipRecord | null>
   /** Every member of a conversation, oldest first (joinedAt, then userId). */
   listByConversation (conversationId: string): Promise<MembershipRecord[]>
+  /** Every conversation the user is in. */
+  conversationIdsOf (userId: string): Promise<string[]>
   /** One user's memberships of the given conversations. */
   listForUser (userId: string, conversationIds: readonly string[]): Promise<MembershipRecord[]>
   /** True when it existed. */

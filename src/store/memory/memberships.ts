@@ -36,6 +36,10 @@ export function createMemoryMembershipRepository (): MembershipRepository {
       return [...(byConversation.get(conversationId)?.values() ?? [])].sort(bySeniority).map(copy)
     },
 
+    async conversationIdsOf (userId) {
+      return [...byConversation].filter(([, m]) => m.has(userId)).map(([id]) => id)
+    },
+
     async listForUser (userId, conversationIds) {
       return conversationIds.flatMap((id) => {
         const m = byConversation.get(id)?.get(userId)

@@ -47,6 +47,11 @@ export function createMongoMembershipRepository (db: Db, guard: Guard): Membersh
       return guard(() => memberships.find({ conversationId }, PROJECTION).sort({ joinedAt: 1, userId: 1 }).toArray())
     },
 
+    async conversationIdsOf (userId) {
+      const docs = await guard(() => memberships.find({ userId }, { projection: { _id: 0, conversationId: 1 } }).toArray())
+      return docs.map((m) => m.conversationId)
+    },
+
     async listForUser (userId, conversationIds) {
       if (conversationIds.length === 0) return []
       return guard(() => memberships.find({ userId, conversationId: { $in: [...conversationIds] } }, PROJECTION).toArray())

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import { unauthorized } from '../../../src/domain/errors.js'
+import type { Connection } from '../../../src/realtime/hub.js'
+import { createSession } from '../../../src/realtime/session.js'
+
+/** Close code when the access token expires on an open socket: refresh, then reconnect. */
+export const CLOSE_TOKEN_EXPIRED = 4401
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    wsAuth?: { userId: string, expiresAt: number }
+  }
+}
+
+function tokenOf (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header !== undefined && /^Bearer \S+$/.test(header)) return header.slice(7)
+  const query = request.query as { token?: unknown }
+  return typeof query.token === 'string' && query.token !== '' ? query.token : undefined
+}
+
+/**
+ * GET /v1/ws: one socket per client for live events. The access token comes
+ * in `?token=` or an Authorization header and is checked before the upgrade
+ * (401 otherwise). Listeners are attached synchronously, before any await.
+ */
+const ws: FastifyPluginAsync = async (app) => {
+  const { hub, sessionDeps, heartbeats } = app.realtime
+
+  app.get('/ws', {
+    websocket: true,
+    schema: { hide: true },
+    onRequest: async (request) => {
+      const token = tokenOf(request)
+      if (token === undefined) throw unauthorized('an access token is required (?token= or Authorization: Bearer)')
+      const claims = app.verifyAccessToken(token) as { sub: string, exp?: number }
+      request.wsAuth = { userId: claims.sub, expiresAt: (claims.exp ?? 0) * 1000 }
+    }
+  }, (socket: WebSocket, request) => {
+    const auth = request.wsAuth!
+    const conn: Connection = {
+      id: randomUUID(),
+      userId: auth.userId,
+      send (frame) {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame))
+      },
+      close (code, reason) { socket.close(code, reason) }
+    }
+    const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
+    const ready = hub.add(conn)
+    const session = createSession(conn, sessionDeps, ready)
+    const beat = { alive: true, ping: () => socket.ping(), terminate: () => socket.terminate() }
+
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) session.receiveBinary()
+      else session.receive(data.toString())
+    })
+    socket.on('pong', () => { beat.alive = true })
+    socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'))
+    const expiry = setTimeout(() => conn.close(CLOSE_TOKEN_EXPIRED, 'access token expired'), Math.max(0, auth.expiresAt - Date.now()))
+    socket.on('close', (code) => {
+      clearTimeout(expiry)
+      heartbeats.delete(conn.id)
+      app.realtimeSessions.delete(conn.id)
+      session.end()
+      log.debug({ code }, 'socket closed')
+      ready.finally(() => hub.remove(conn)).catch((err) => log.warn({ err: (err as Error).message }, 'leaving the hub failed'))
+    })
+    heartbeats.set(conn.id, beat)
+    app.realtimeSessions.set(conn.id, (err) => session.receiptFailed(err))
+    ready.then(() => log.debug('socket joined'), (err) => {
+      log.warn({ err: (err as Error).message }, 'could not join the hub; closing')
+      conn.close(1011, 'could not join')
+    })
+  })
+}
+
+export default ws

@@ -1,0 +1,12 @@
+/**
+ * What travels on the broker's channels: the frame to hand to clients, and
+ * whom among the channel's listeners to leave out.
+ */
+export interface LiveEvent {
+  /** A server frame: `{type, ...}` as the websocket protocol defines it. */
+  event: { type: string } & Record<string, unknown>
+  /** Leave out every connection of this user (typing, receipts: "others get …"). */
+  skipUser?: string
+  /** Leave out this one connection (the websocket that sent a message already has its ack). */
+  skipConnection?: string
+}

@@ -1,0 +1,178 @@
+import type { Broker, BrokerMessage } from '../broker/port.js'
+import type { LiveEvent } from '../domain/events.js'
+import type { ServerFrame } from './protocol.js'
+
+/** One client socket, as the hub sees it. */
+export interface Connection {
+  readonly id: string
+  readonly userId: string
+  send (frame: ServerFrame): void
+  close (code: number, reason: string): void
+}
+
+export interface HubDeps {
+  broker: Broker
+  /** The conversations a user is in (the store's memberships). */
+  conversationIdsOf (userId: string): Promise<string[]>
+  /** How long a presence lease lives without a heartbeat. */
+  presenceTtlMs: number
+  /** Called when a user's last connection anywhere goes (to store lastSeen). */
+  onOffline?: (userId: string, at: Date) => void
+  onError?: (err: unknown, what: string) => void
+}
+
+const PRESENCE_CHANNEL = 'presence'
+const conversationChannel = (id: string) => `conversation:${id}`
+const userChannel = (id: string) => `user:${id}`
+
+interface PresenceEvent {
+  userId: string
+  status: 'online' | 'offline'
+  lastSeen?: string
+  conversationIds: string[]
+}
+
+/**
+ * The node-local hub: which sockets are here, which rooms (broker channels)
+ * they are in, and delivery of what the broker brings to them. The first
+ * local join of a room subscribes this node to its channel; the last leave
+ * unsubscribes. Every node runs one; the broker joins them.
+ */
+export function createHub (deps: HubDeps) {
+  const { broker } = deps
+  const connections = new Map<string, Connection>()
+  const rooms = new Map<string, Set<string>>()
+  const roomsOf = new Map<string, Set<string>>()
+  /** Users announced online somewhere, with their conversations: swept to notice a dead node's users going offline. */
+  const knownOnline = new Map<string, string[]>()
+  const fail = (what: string) => (err: unknown) => deps.onError?.(err, what)
+
+  async function join (conn: Connection, channel: string) {
+    let room = rooms.get(channel)
+    if (room === undefined) {
+      rooms.set(channel, (room = new Set()))
+      room.add(conn.id)
+      await broker.subscribe(channel)
+    } else {
+      room.add(conn.id)
+    }
+    roomsOf.get(conn.id)?.add(channel)
+  }
+
+  async function leave (connId: string, channel: string) {
+    roomsOf.get(connId)?.delete(channel)
+    const room = rooms.get(channel)
+    if (room === undefined || !room.delete(connId) || room.size > 0) return
+    rooms.delete(channel)
+    await broker.unsubscribe(channel)
+  }
+
+  const localConnectionsOf = (userId: string) => [...connections.values()].filter((c) => c.userId === userId)
+
+  function deliverToRoom (channel: string, live: LiveEvent) {
+    for (const connId of rooms.get(channel) ?? []) {
+      const conn = connections.get(connId)
+      if (conn === undefined || conn.id === live.skipConnection || conn.userId === live.skipUser) continue
+      conn.send(live.event as ServerFrame)
+    }
+  }
+
+  /** A user channel: events for one user's devices. conversation_updated also moves them into or out of the conversation. */
+  async function deliverToUser (userId: string, live: LiveEvent) {
+    const conns = localConnectionsOf(userId)
+    for (const conn of conns) if (conn.id !== live.skipConnection) conn.send(live.event as ServerFrame)
+    if (live.event.type !== 'conversation_updated') return
+    const conversation = live.event.conversation as { id: string, participantIds: string[] }
+    const channel = conversationChannel(conversation.id)
+    const isIn = conversation.participantIds.includes(userId)
+    for (const conn of conns) await (isIn ? join(conn, channel) : leave(conn.id, channel))
+  }
+
+  function deliverPresence (p: PresenceEvent) {
+    if (p.status === 'online') knownOnline.set(p.userId, p.conversationIds)
+    else knownOnline.delete(p.userId)
+    const frame: ServerFrame = { type: 'presence_update', userId: p.userId, status: p.status, ...(p.lastSeen !== undefined && { lastSeen: p.lastSeen }) }
+    const told = new Set<string>()
+    for (const cid of p.conversationIds) {
+      for (const connId of rooms.get(conversationChannel(cid)) ?? []) {
+        const conn = connections.get(connId)
+        if (conn === undefined || conn.userId === p.userId || told.has(connId)) continue
+        told.add(connId)
+        conn.send(frame)
+      }
+    }
+  }
+
+  function onMessage ({ channel, payload }: BrokerMessage) {
+    if (channel === PRESENCE_CHANNEL) return deliverPresence(payload as PresenceEvent)
+    const live = payload as LiveEvent
+    if (typeof live?.event?.type !== 'string') return
+    if (channel.startsWith('conversation:')) return deliverToRoom(channel, live)
+    if (channel.startsWith('user:')) void deliverToUser(channel.slice('user:'.length), live).catch(fail('room change'))
+  }
+
+  const removeListener = broker.onMessage(onMessage)
+  const ready = broker.subscribe(PRESENCE_CHANNEL)
+
+  return {
+    /** Registers a socket: its user's rooms, and presence (online when it is the user's first connection anywhere). */
+    async add (conn: Connection): Promise<void> {
+      await ready
+      connections.set(conn.id, conn)
+      roomsOf.set(conn.id, new Set())
+      const conversationIds = await deps.conversationIdsOf(conn.userId)
+      await join(conn, userChannel(conn.userId))
+      for (const id of conversationIds) await join(conn, conversationChannel(id))
+      const { firstConnection } = await broker.presence.connect(conn.userId, conn.id, deps.presenceTtlMs)
+      if (firstConnection) await broker.publish(PRESENCE_CHANNEL, { userId: conn.userId, status: 'online', conversationIds } satisfies PresenceEvent)
+    },
+
+    /** Unregisters a socket; offline when it was the user's last connection anywhere. */
+    async remove (conn: Connection): Promise<void> {
+      if (!connections.delete(conn.id)) return
+      for (const channel of [...roomsOf.get(conn.id) ?? []]) await leave(conn.id, channel)
+      roomsOf.delete(conn.id)
+      const { lastConnection } = await broker.presence.disconnect(conn.userId, conn.id)
+      if (lastConnection) {
+        const at = new Date()
+        deps.onOffline?.(conn.userId, at)
+        const conversationIds = await deps.conversationIdsOf(conn.userId)
+        await broker.publish(PRESENCE_CHANNEL, { userId: conn.userId, status: 'offline', lastSeen: at.toISOString(), conversationIds } satisfies PresenceEvent)
+      }
+    },
+
+    isIn (conn: Connection, conversationId: string): boolean {
+      return roomsOf.get(conn.id)?.has(conversationChannel(conversationId)) ?? false
+    },
+
+    /** Refreshes every local connection's presence lease (the heartbeat). */
+    async refreshPresence (): Promise<void> {
+      await Promise.all([...connections.values()].map((c) => broker.presence.refresh(c.userId, c.id, deps.presenceTtlMs)))
+    },
+
+    /**
+     * Tells local sockets about users whose leases ran out without an
+     * offline event: their node died. Each node tells only its own sockets.
+     */
+    async sweepPresence (): Promise<void> {
+      const users = [...knownOnline.keys()]
+      if (users.length === 0) return
+      const online = await broker.presence.online(users)
+      for (const userId of users) {
+        if (online.has(userId)) continue
+        const conversationIds = knownOnline.get(userId) ?? []
+        deliverPresence({ userId, status: 'offline', conversationIds })
+      }
+    },
+
+    get size () { return connections.size },
+    connections: () => [...connections.values()],
+
+    async close (): Promise<void> {
+      removeListener()
+      for (const conn of [...connections.values()]) await this.remove(conn).catch(fail('remove on close'))
+    }
+  }
+}
+
+export type Hub = ReturnType<typeof createHub>

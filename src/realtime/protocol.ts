@@ -1,0 +1,105 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import { Id } from '../schemas/common.js'
+import { Attachment, ClientMessageId, ContentType, Conversation, Message, MessageContent, Seq } from '../schemas/conversations.js'
+
+/**
+ * The websocket protocol: every frame is JSON text `{type, ...}`. The client
+ * frames form one union keyed on `type`, compiled once; the server frames are
+ * described here too, so the AsyncAPI document and the server cannot drift.
+ */
+
+const frame = <K extends string, T extends Record<string, TSchema>>(type: K, props: T, description: string) =>
+  Type.Object({ type: Type.Literal(type), ...props }, { additionalProperties: false, title: type, description })
+
+export const ClientFrames = {
+  send_message: frame('send_message', {
+    conversationId: Id,
+    content: Type.Optional(MessageContent),
+    contentType: Type.Optional(ContentType),
+    attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
+    clientMessageId: ClientMessageId
+  }, 'Send a message. Answered by message_sent; a resend with the same clientMessageId gets the same answer and creates nothing.'),
+  typing: frame('typing', { conversationId: Id, isTyping: Type.Boolean() }, 'Start or stop typing; a start not renewed expires after a few seconds.'),
+  delivered: frame('delivered', { conversationId: Id, seq: Seq }, 'Every message up to seq reached this device (watermark).'),
+  read: frame('read', { conversationId: Id, seq: Seq }, 'Every message up to seq was read (watermark).'),
+  sync: frame('sync', {
+    cursors: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9a-fA-F]{24}$' }), Seq, { description: 'conversationId → last seq this device has' }))
+  }, 'Replays missed messages as new_message, oldest first per conversation, then sync_complete.'),
+  ping: frame('ping', {}, 'Answered by pong.')
+}
+
+export type ClientFrame = { [K in keyof typeof ClientFrames]: Static<typeof ClientFrames[K]> }[keyof typeof ClientFrames]
+
+const ErrorCode = Type.Union(['UNAUTHORIZED', 'VALIDATION_ERROR', 'NOT_FOUND', 'RATE_LIMITED', 'INTERNAL_ERROR', 'UNAVAILABLE'].map((c) => Type.Literal(c)))
+
+export const ServerFrames = {
+  new_message: frame('new_message', { message: Type.Ref(Message.$id!) }, 'A new message in one of my conversations (also sent by me from another device).'),
+  message_updated: frame('message_updated', { message: Type.Ref(Message.$id!) }, 'A message was edited.'),
+  message_deleted: frame('message_deleted', { conversationId: Id, messageId: Id, seq: Seq }, 'A message became a tombstone.'),
+  conversation_updated: frame('conversation_updated', { conversation: Type.Ref(Conversation.$id!) }, 'Created, renamed, or participants changed (a removed user gets it once more, without themself in participantIds). unreadCount is 0 here: keep your own.'),
+  presence_update: frame('presence_update', {
+    userId: Id,
+    status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    lastSeen: Type.Optional(Type.String({ format: 'date-time' }))
+  }, 'A user who shares a conversation with me came online or went offline.'),
+  typing: frame('typing', { conversationId: Id, userId: Id, isTyping: Type.Boolean() }, 'Someone else is typing, or stopped.'),
+  receipt: frame('receipt', {
+    conversationId: Id,
+    userId: Id,
+    kind: Type.Union([Type.Literal('delivered'), Type.Literal('read')]),
+    seq: Seq,
+    at: Type.String({ format: 'date-time' })
+  }, 'Someone else\'s watermark moved.'),
+  message_sent: frame('message_sent', {
+    clientMessageId: ClientMessageId,
+    messageId: Id,
+    conversationId: Id,
+    seq: Seq,
+    sentAt: Type.String({ format: 'date-time' })
+  }, 'The ack of send_message: the message is stored.'),
+  sync_complete: frame('sync_complete', { truncated: Type.Array(Id, { description: 'conversations with more missed messages than one sync replays; page them over REST' }) }, 'The end of a sync replay.'),
+  pong: frame('pong', {}, 'The answer to ping.'),
+  error: frame('error', {
+    code: ErrorCode,
+    message: Type.String(),
+    clientMessageId: Type.Optional(ClientMessageId)
+  }, 'A frame was refused; the socket stays open. UNAUTHORIZED: not a participant.')
+}
+
+export type ServerFrame = { type: keyof typeof ServerFrames } & Record<string, unknown>
+
+/** The union the server validates every client frame against. */
+export const ClientFrameSchema = Type.Unsafe<ClientFrame>({
+  oneOf: Object.values(ClientFrames),
+  discriminator: { propertyName: 'type' }
+})
+
+export type ParseResult =
+  | { ok: true, frame: ClientFrame }
+  | { ok: false, message: string, clientMessageId?: string }
+
+const ajv = new Ajv({ discriminator: true, strict: false, allErrors: false, coerceTypes: false, removeAdditional: false })
+addFormats.default(ajv)
+const validate = ajv.compile<ClientFrame>(ClientFrameSchema)
+
+/** Parses and validates one text frame; the error names the offending field. */
+export function parseClientFrame (text: string): ParseResult {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return { ok: false, message: 'a frame must be JSON text' }
+  }
+  if (validate(data)) return { ok: true, frame: data }
+  const err = validate.errors?.[0]
+  const params = (err?.params ?? {}) as { missingProperty?: string, additionalProperty?: string, tag?: string }
+  const field = [err?.instancePath.replace(/^\//, '').replaceAll('/', '.'), params.missingProperty ?? params.additionalProperty ?? params.tag]
+    .filter((p) => p !== undefined && p !== '').join('.')
+  const clientMessageId = typeof (data as { clientMessageId?: unknown })?.clientMessageId === 'string' ? (data as { clientMessageId: string }).clientMessageId : undefined
+  const what = err?.keyword === 'additionalProperties'
+    ? 'is not an allowed property'
+    : err?.keyword === 'discriminator' ? `must be one of ${Object.keys(ClientFrames).join(', ')}` : (err?.message ?? 'is invalid')
+  return { ok: false, message: `${field === '' ? 'frame' : field} ${what}`, ...(clientMessageId !== undefined && { clientMessageId }) }
+}

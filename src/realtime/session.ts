@@ -1,0 +1,125 @@
+import { AppError } from '../domain/errors.js'
+import type { MessageView } from '../domain/conversations.js'
+import type { Attachment, ContentType } from '../domain/types.js'
+import type { Connection, Hub } from './hub.js'
+import { parseClientFrame, type ClientFrame, type ServerFrame } from './protocol.js'
+import type { ReceiptBatcher } from './receipts.js'
+
+/** What a session needs from the services, as functions (realtime sits below services). */
+export interface SessionDeps {
+  hub: Hub
+  receipts: ReceiptBatcher
+  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, source: 'ws', originConnectionId: string }): Promise<{ message: MessageView }>
+  /** Checks membership and answers each of the user's conversations with the messages after its cursor. */
+  missedMessages (userId: string, cursors: Record<string, number> | undefined, perConversation: number): Promise<Array<{ conversationId: string, messages: MessageView[], truncated: boolean }>>
+  publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>
+  typingTtlMs: number
+  syncLimit: number
+  onFrame?: (direction: 'in' | 'out', type: string) => void
+  onError?: (err: unknown, frameType: string) => void
+}
+
+/** Contract codes for error frames: FORBIDDEN (not a participant) is UNAUTHORIZED on the socket. */
+function frameCode (err: unknown): string {
+  if (err instanceof AppError) {
+    if (err.code === 'FORBIDDEN') return 'UNAUTHORIZED'
+    if (err.code === 'CONFLICT' || err.code === 'PAYLOAD_TOO_LARGE') return 'VALIDATION_ERROR'
+    return err.code
+  }
+  if ((err as { name?: string }).name === 'DependencyUnavailableError') return 'UNAVAILABLE'
+  return 'INTERNAL_ERROR'
+}
+
+/**
+ * One socket's conversation with the server: validates each frame and
+ * dispatches it, one at a time in arrival order.
+ */
+export function createSession (conn: Connection, deps: SessionDeps, ready: Promise<void> = Promise.resolve()) {
+  const typing = new Map<string, NodeJS.Timeout>()
+  // Frames wait for the hub to have joined the socket to its rooms.
+  let queue: Promise<void> = ready
+
+  const reply = (frame: ServerFrame) => conn.send(frame)
+  const refuse = (code: string, message: string, clientMessageId?: string) =>
+    reply({ type: 'error', code, message, ...(clientMessageId !== undefined && { clientMessageId }) })
+
+  function fail (err: unknown, frame: ClientFrame) {
+    const code = frameCode(err)
+    if (code === 'INTERNAL_ERROR') deps.onError?.(err, frame.type)
+    const message = code === 'INTERNAL_ERROR' ? 'internal error' : code === 'UNAVAILABLE' ? 'a dependency is unavailable; retry later' : (err as Error).message
+    refuse(code, message, frame.type === 'send_message' ? frame.clientMessageId : undefined)
+  }
+
+  function stopTyping (conversationId: string, notify: boolean) {
+    const timer = typing.get(conversationId)
+    if (timer === undefined) return
+    clearTimeout(timer)
+    typing.delete(conversationId)
+    if (notify) void deps.publishTyping(conversationId, conn.userId, false).catch(() => {})
+  }
+
+  async function handle (frame: ClientFrame): Promise<void> {
+    switch (frame.type) {
+      case 'ping':
+        return reply({ type: 'pong' })
+      case 'send_message': {
+        const { type: _type, ...input } = frame
+        const { message } = await deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id })
+        stopTyping(frame.conversationId, true)
+        return reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, sentAt: message.sentAt })
+      }
+      case 'typing': {
+        if (!deps.hub.isIn(conn, frame.conversationId)) throw new AppError('FORBIDDEN', 'you are not a participant of this conversation')
+        if (!frame.isTyping) return stopTyping(frame.conversationId, true)
+        const renewed = typing.has(frame.conversationId)
+        clearTimeout(typing.get(frame.conversationId))
+        // A start that is not renewed in time ends on the typer's behalf.
+        typing.set(frame.conversationId, setTimeout(() => stopTyping(frame.conversationId, true), deps.typingTtlMs))
+        if (!renewed) await deps.publishTyping(frame.conversationId, conn.userId, true)
+        return
+      }
+      case 'delivered':
+      case 'read':
+        if (!deps.hub.isIn(conn, frame.conversationId)) throw new AppError('FORBIDDEN', 'you are not a participant of this conversation')
+        deps.receipts.add(conn.id, conn.userId, frame.conversationId, frame.type, frame.seq)
+        return
+      case 'sync': {
+        const missed = await deps.missedMessages(conn.userId, frame.cursors, deps.syncLimit)
+        for (const { messages } of missed) for (const message of messages) reply({ type: 'new_message', message })
+        return reply({ type: 'sync_complete', truncated: missed.filter((m) => m.truncated).map((m) => m.conversationId) })
+      }
+    }
+  }
+
+  return {
+    /** Called for every text frame, synchronously; frames are handled in order. */
+    receive (text: string): void {
+      const parsed = parseClientFrame(text)
+      if (!parsed.ok) {
+        deps.onFrame?.('in', 'invalid')
+        refuse('VALIDATION_ERROR', parsed.message, parsed.clientMessageId)
+        return
+      }
+      deps.onFrame?.('in', parsed.frame.type)
+      queue = queue.then(() => handle(parsed.frame)).catch((err) => fail(err, parsed.frame))
+    },
+
+    /** A frame that is not text. */
+    receiveBinary (): void {
+      deps.onFrame?.('in', 'invalid')
+      refuse('VALIDATION_ERROR', 'frames must be JSON text')
+    },
+
+    /** The socket closed: typing stops for the others. */
+    end (): void {
+      for (const conversationId of [...typing.keys()]) stopTyping(conversationId, true)
+    },
+
+    /** Reports receipt write failures to the socket that sent them. */
+    receiptFailed (err: unknown): void {
+      refuse(frameCode(err), err instanceof AppError ? err.message : 'receipt not recorded')
+    }
+  }
+}
+
+export type Session = ReturnType<typeof createSession>
