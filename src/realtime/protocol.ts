@@ -25,7 +25,13 @@ export const ClientFrames = {
   delivered: frame('delivered', { conversationId: Id, seq: Seq }, 'Every message up to seq reached this device (watermark).'),
   read: frame('read', { conversationId: Id, seq: Seq }, 'Every message up to seq was read (watermark).'),
   sync: frame('sync', {
-    cursors: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9a-fA-F]{24}$' }), Seq, { description: 'conversationId → last seq this device has' }))
+    cursors: Type.Optional(Type.Unsafe<Record<string, number>>({
+      type: 'object',
+      patternProperties: { '^[0-9a-fA-F]{24}$': Seq },
+      additionalProperties: false,
+      maxProperties: 10000,
+      description: 'conversationId → the last seq this device has'
+    }))
   }, 'Replays missed messages as new_message, oldest first per conversation, then sync_complete.'),
   ping: frame('ping', {}, 'Answered by pong.')
 }
@@ -72,6 +78,8 @@ export type ServerFrame = { type: keyof typeof ServerFrames } & Record<string, u
 
 /** The union the server validates every client frame against. */
 export const ClientFrameSchema = Type.Unsafe<ClientFrame>({
+  type: 'object',
+  required: ['type'],
   oneOf: Object.values(ClientFrames),
   discriminator: { propertyName: 'type' }
 })

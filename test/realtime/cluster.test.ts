@@ -3,7 +3,7 @@
  * of one deployment (memory: shared store and bus; mongo+redis: shared
  * database and Redis).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { client, register, type Client } from '../helper.js'
 import { WsClient } from '../ws-client.js'
 import { forEachDeployment, type Node } from './nodes.js'
@@ -12,7 +12,7 @@ async function user (node: Node, base = 'live'): Promise<Client> {
   return client(node.app, await register(node.app, base))
 }
 
-async function connect (t: Parameters<Parameters<typeof forEachDeployment>[2]>[0], node: Node, who: Client): Promise<WsClient> {
+async function connect (t: Test, node: Node, who: Client): Promise<WsClient> {
   const ws = await WsClient.connect(node.base, who.user.accessToken)
   t.teardown(() => ws.close())
   await ws.roundTrip()

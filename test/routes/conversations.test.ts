@@ -40,6 +40,10 @@ forEachStore(t, 'create: bad input gets 400 naming the field', async (t, app) =>
     [{ type: 'group', name: 'g', participantIds: [FAKE_ID], extra: 1 }, 'extra'],
     [{ type: 'channel', participantIds: [FAKE_ID] }, 'type']
   ]
+  for (const payload of [null, [1], 'direct', 5]) {
+    const res = await app.inject({ method: 'POST', url: '/v1/conversations', headers: { ...a!.user.auth, 'content-type': 'application/json' }, payload: JSON.stringify(payload) })
+    t.equal(res.statusCode, 400, `body ${JSON.stringify(payload)}`)
+  }
   for (const [payload, field] of cases) {
     const res = await a!.post('/v1/conversations', payload)
     t.equal(res.status, 400, JSON.stringify(payload))

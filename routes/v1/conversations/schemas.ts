@@ -19,6 +19,8 @@ const CreateGroup = Type.Object({
 
 /** oneOf with a discriminator: a body is checked against the branch its `type` names, so errors name the right field. */
 export const CreateConversationBody = Type.Unsafe<Static<typeof CreateDirect> | Static<typeof CreateGroup>>({
+  type: 'object',
+  required: ['type'],
   oneOf: [CreateDirect, CreateGroup],
   discriminator: { propertyName: 'type' }
 })

@@ -1,0 +1,135 @@
+/** The websocket protocol's edges on one node: auth before the upgrade, token expiry, bad frames, heartbeats, shutdown. */
+import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import { buildTestApp, client, register, TEST_JWT_SECRET } from '../helper.js'
+import { makeJwt } from '../jwt.js'
+import { WsClient } from '../ws-client.js'
+import { FAST_ENV } from './nodes.js'
+
+async function node (t: Test, env: Record<string, string> = {}) {
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_MAX_PAYLOAD_BYTES: '4096', ...env } })
+  if (built === undefined) throw new Error('no app')
+  return { app: built.app, base: await built.app.listen({ port: 0, host: '127.0.0.1' }) }
+}
+
+t.test('a missing, bad, forged or unsigned token is refused before the upgrade with 401', async (t) => {
+  const { app, base } = await node(t)
+  const u = await register(app, 'wsauth')
+  const now = Math.floor(Date.now() / 1000)
+  for (const [name, token] of [
+    ['none', undefined],
+    ['garbage', 'not-a-token'],
+    ['wrong secret', makeJwt({ sub: u.id, jti: 'x', iat: now, exp: now + 60 }, { secret: 'x'.repeat(40) })],
+    ['alg none', makeJwt({ sub: u.id, jti: 'x', iat: now, exp: now + 60 }, { alg: 'none' })],
+    ['expired', makeJwt({ sub: u.id, jti: 'x', iat: now - 100, exp: now - 1 }, { secret: TEST_JWT_SECRET })]
+  ] as const) {
+    const err = await WsClient.connect(base, token).then(() => undefined, (e: { statusCode?: number }) => e)
+    t.equal(err?.statusCode, 401, name)
+  }
+  const viaHeader = await WsClient.connect(base, u.accessToken, { header: true })
+  await viaHeader.roundTrip()
+  viaHeader.close()
+  t.pass('the Authorization header works too')
+})
+
+t.test('a socket whose token expires is closed with 4401', async (t) => {
+  const { app, base } = await node(t)
+  const u = await register(app, 'wsexp')
+  const now = Math.floor(Date.now() / 1000)
+  const ws = await WsClient.connect(base, makeJwt({ sub: u.id, jti: 'short', iat: now, exp: now + 1 }, { secret: TEST_JWT_SECRET }))
+  const closed = await ws.waitClosed(4000)
+  t.equal(closed.code, 4401)
+})
+
+t.test('bad frames get error frames and the socket stays open; oversized ones close it with 1009', async (t) => {
+  const { app, base } = await node(t)
+  const alice = client(app, await register(app, 'wsbad'))
+  const bob = client(app, await register(app, 'wsbad'))
+  const mallory = client(app, await register(app, 'wsbad'))
+  const id = (await alice.post('/v1/conversations', { type: 'direct', participantIds: [bob.user.id] })).body.id
+  const ws = await WsClient.connect(base, mallory.user.accessToken)
+  t.teardown(() => ws.close())
+  const cases: Array<[unknown, RegExp, string?]> = [
+    ['{not json', /JSON/],
+    [[1, 2], /frame/],
+    [{ type: 'launch_missiles' }, /type must be one of send_message/],
+    [{ type: 'send_message', conversationId: id, content: 'x' }, /clientMessageId/],
+    [{ type: 'send_message', conversationId: 'nope', content: 'x', clientMessageId: 'c1' }, /conversationId/, 'c1'],
+    [{ type: 'send_message', conversationId: id, content: 'x', clientMessageId: 'c2', senderId: bob.user.id }, /senderId is not an allowed property/, 'c2'],
+    [{ type: 'typing', conversationId: id, isTyping: 'yes' }, /isTyping/],
+    [{ type: 'read', conversationId: id, seq: -1 }, /seq/],
+    [{ type: 'sync', cursors: { nope: 1 } }, /cursors/],
+    [{ type: 'ping', __proto__: { polluted: true }, constructor: 1 }, /constructor/]
+  ]
+  for (const [frame] of cases) ws.send(frame)
+  const errors = await ws.waitFor('error', () => true, cases.length)
+  cases.forEach(([, message, clientMessageId], i) => {
+    t.equal(errors[i]!.code, 'VALIDATION_ERROR')
+    t.match(errors[i]!.message, message)
+    t.equal(errors[i]!.clientMessageId, clientMessageId)
+  })
+
+  ws.send({ type: 'send_message', conversationId: id, content: 'let me in', clientMessageId: 'intruder' })
+  ws.send({ type: 'typing', conversationId: id, isTyping: true })
+  ws.send({ type: 'read', conversationId: id, seq: 1 })
+  ws.send({ type: 'send_message', conversationId: 'ffffffffffffffffffffffff', content: 'x', clientMessageId: 'ghost' })
+  const more = await ws.waitFor('error', () => true, cases.length + 4)
+  t.match(more.slice(cases.length), [
+    { code: 'UNAUTHORIZED', clientMessageId: 'intruder' },
+    { code: 'UNAUTHORIZED' },
+    { code: 'UNAUTHORIZED' },
+    { code: 'NOT_FOUND', clientMessageId: 'ghost' }
+  ])
+  ws.socket.send(Buffer.from([1, 2, 3]), { binary: true })
+  const [binary] = (await ws.waitFor('error', () => true, cases.length + 5)).slice(-1)
+  t.match(binary, { code: 'VALIDATION_ERROR', message: /JSON text/ })
+  await ws.roundTrip()
+  t.equal((await alice.get(`/v1/conversations/${id}/messages`)).body.items.length, 0, 'nothing was stored')
+
+  ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(5000) }))
+  const closed = await ws.waitClosed()
+  t.equal(closed.code, 1009, 'over maxPayload')
+})
+
+t.test('oversized message content gets VALIDATION_ERROR with its clientMessageId', async (t) => {
+  const { app, base } = await node(t, { MESSAGE_MAX_LENGTH: '100' })
+  const a = client(app, await register(app, 'wslen'))
+  const b = client(app, await register(app, 'wslen'))
+  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const ws = await WsClient.connect(base, a.user.accessToken)
+  t.teardown(() => ws.close())
+  ws.send({ type: 'send_message', conversationId: id, content: 'x'.repeat(101), clientMessageId: 'long' })
+  const [err] = await ws.waitFor('error')
+  t.match(err, { code: 'VALIDATION_ERROR', clientMessageId: 'long', message: /at most 100/ })
+})
+
+t.test('the server pings; a socket that stops answering is closed', async (t) => {
+  const { app, base } = await node(t)
+  const u = await register(app, 'wssilent')
+  const silent = new WebSocket(`${base.replace('http', 'ws')}/v1/ws?token=${u.accessToken}`, { autoPong: false })
+  let pings = 0
+  silent.on('ping', () => { pings++ })
+  const code = await new Promise<number>((resolve) => silent.on('close', (c) => resolve(c)))
+  t.ok(pings >= 1, 'pinged')
+  t.equal(code, 1006, 'terminated without a close frame')
+  const lively = await WsClient.connect(base, u.accessToken)
+  await new Promise((r) => setTimeout(r, 1000))
+  t.equal(lively.closed, undefined, 'a socket that answers stays open')
+  lively.close()
+})
+
+t.test('shutdown closes sockets with 1012 and takes their users offline', async (t) => {
+  const built = await buildTestApp(t, { env: FAST_ENV })
+  if (built === undefined) return
+  const base = await built.app.listen({ port: 0, host: '127.0.0.1' })
+  const u = await register(built.app, 'wsbye')
+  const ws = await WsClient.connect(base, u.accessToken)
+  await ws.roundTrip()
+  t.same([...await built.app.broker.presence.online([u.id])], [u.id])
+  const broker = built.app.broker
+  const closing = built.app.close()
+  const closed = await ws.waitClosed()
+  await closing
+  t.equal(closed.code, 1012)
+  t.equal(broker.kind, 'memory')
+})
