@@ -62,6 +62,10 @@ export default fp(async (app) => {
     publishTyping: (conversationId, userId, isTyping) => services.messages.typing(conversationId, userId, isTyping),
     typingTtlMs: config.TYPING_TTL_MS,
     syncLimit: config.SYNC_MAX_PER_CONVERSATION,
+    takeFrameToken: config.rateLimits === null
+      ? null
+      : (userId) => broker.buckets.take(`ws:${userId}`, config.WS_FRAME_BURST, config.WS_FRAMES_PER_SECOND),
+    floodCloseAfter: config.WS_FLOOD_CLOSE_AFTER,
     onError: (err, frameType) => app.log.error({ err, frameType }, 'websocket frame failed')
   }
 

@@ -27,6 +27,7 @@ export interface Broker {
   onMessage (handler: BrokerHandler): () => void
   presence: PresenceRegistry
   counters: WindowCounters
+  buckets: TokenBuckets
   ping (): Promise<void>
   close (): Promise<void>
 }
@@ -51,4 +52,10 @@ export interface PresenceRegistry {
 export interface WindowCounters {
   /** Counts one hit on `key`; the window starts with the first hit and lasts `windowMs`. */
   hit (key: string, windowMs: number): Promise<{ count: number, resetInMs: number }>
+}
+
+/** Token buckets shared by every node: bursts up to `capacity`, refilled at `perSecond`. */
+export interface TokenBuckets {
+  /** Takes one token; when none is left, allowed is false and retryInMs says when one will be. */
+  take (key: string, capacity: number, perSecond: number): Promise<{ allowed: boolean, retryInMs: number }>
 }

@@ -7,6 +7,8 @@ export interface Connection {
   readonly id: string
   readonly userId: string
   send (frame: ServerFrame): void
+  /** A frame already serialised: fan-out serialises an event once, not once per socket. */
+  sendText (text: string): void
   close (code: number, reason: string): void
 }
 
@@ -70,10 +72,12 @@ export function createHub (deps: HubDeps) {
   const localConnectionsOf = (userId: string) => [...connections.values()].filter((c) => c.userId === userId)
 
   function deliverToRoom (channel: string, live: LiveEvent) {
+    let text: string | undefined
     for (const connId of rooms.get(channel) ?? []) {
       const conn = connections.get(connId)
       if (conn === undefined || conn.id === live.skipConnection || conn.userId === live.skipUser) continue
-      conn.send(live.event as ServerFrame)
+      text ??= JSON.stringify(live.event)
+      conn.sendText(text)
     }
   }
 
@@ -91,14 +95,14 @@ export function createHub (deps: HubDeps) {
   function deliverPresence (p: PresenceEvent) {
     if (p.status === 'online') knownOnline.set(p.userId, p.conversationIds)
     else knownOnline.delete(p.userId)
-    const frame: ServerFrame = { type: 'presence_update', userId: p.userId, status: p.status, ...(p.lastSeen !== undefined && { lastSeen: p.lastSeen }) }
+    const text = JSON.stringify({ type: 'presence_update', userId: p.userId, status: p.status, ...(p.lastSeen !== undefined && { lastSeen: p.lastSeen }) })
     const told = new Set<string>()
     for (const cid of p.conversationIds) {
       for (const connId of rooms.get(conversationChannel(cid)) ?? []) {
         const conn = connections.get(connId)
         if (conn === undefined || conn.userId === p.userId || told.has(connId)) continue
         told.add(connId)
-        conn.send(frame)
+        conn.sendText(text)
       }
     }
   }

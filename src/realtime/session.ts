@@ -15,6 +15,10 @@ export interface SessionDeps {
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>
   typingTtlMs: number
   syncLimit: number
+  /** Takes a token from the user's frame bucket; null when frames are not limited. */
+  takeFrameToken: ((userId: string) => Promise<{ allowed: boolean, retryInMs: number }>) | null
+  /** Refused frames in a row after which the socket is closed with 1008. */
+  floodCloseAfter: number
   onFrame?: (direction: 'in' | 'out', type: string) => void
   onError?: (err: unknown, frameType: string) => void
 }
@@ -34,8 +38,12 @@ function frameCode (err: unknown): string {
  * One socket's conversation with the server: validates each frame and
  * dispatches it, one at a time in arrival order.
  */
+/** Close code for a client that keeps flooding after being refused. */
+export const CLOSE_POLICY_VIOLATION = 1008
+
 export function createSession (conn: Connection, deps: SessionDeps, ready: Promise<void> = Promise.resolve()) {
   const typing = new Map<string, NodeJS.Timeout>()
+  let refusedInARow = 0
   // Frames wait for the hub to have joined the socket to its rooms.
   let queue: Promise<void> = ready
 
@@ -101,7 +109,18 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
         return
       }
       deps.onFrame?.('in', parsed.frame.type)
-      queue = queue.then(() => handle(parsed.frame)).catch((err) => fail(err, parsed.frame))
+      const frame = parsed.frame
+      queue = queue.then(async () => {
+        if (deps.takeFrameToken !== null && frame.type !== 'ping') {
+          const token = await deps.takeFrameToken(conn.userId)
+          if (!token.allowed) {
+            if (++refusedInARow >= deps.floodCloseAfter) return conn.close(CLOSE_POLICY_VIOLATION, 'rate limit: too many frames')
+            return refuse('RATE_LIMITED', `too many frames; retry in ${token.retryInMs} ms`, frame.type === 'send_message' ? frame.clientMessageId : undefined)
+          }
+          refusedInARow = 0
+        }
+        await handle(frame)
+      }).catch((err) => fail(err, frame))
     },
 
     /** A frame that is not text. */

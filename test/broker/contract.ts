@@ -136,4 +136,15 @@ export function brokerContract (t: Test, makeNodes: MakeNodes): void {
     await new Promise((r) => setTimeout(r, 400))
     t.match(await b.counters.hit('k', 300), { count: 1 }, 'a new window after expiry')
   })
+
+  withNodes('token buckets: a burst up to capacity, then refills at the rate; shared by the nodes', async (t, a, b) => {
+    const results = []
+    for (let i = 0; i < 4; i++) results.push(await (i % 2 === 0 ? a : b).buckets.take('u1', 3, 10))
+    t.same(results.map((r) => r.allowed), [true, true, true, false])
+    const refused = results[3]!
+    t.ok(refused.retryInMs > 0 && refused.retryInMs <= 100, `retry in ${refused.retryInMs} ms`)
+    t.equal((await a.buckets.take('u2', 3, 10)).allowed, true, 'another key has its own bucket')
+    await new Promise((r) => setTimeout(r, 250))
+    t.equal((await b.buckets.take('u1', 3, 10)).allowed, true, 'refilled')
+  })
 }

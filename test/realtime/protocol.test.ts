@@ -118,7 +118,7 @@ t.test('the server pings; a socket that stops answering is closed', async (t) =>
   lively.close()
 })
 
-t.test('shutdown closes sockets with 1012 and takes their users offline', async (t) => {
+t.test('shutdown closes sockets with 1012 and releases their presence', async (t) => {
   const built = await buildTestApp(t, { env: FAST_ENV })
   if (built === undefined) return
   const base = await built.app.listen({ port: 0, host: '127.0.0.1' })
@@ -126,10 +126,54 @@ t.test('shutdown closes sockets with 1012 and takes their users offline', async 
   const ws = await WsClient.connect(base, u.accessToken)
   await ws.roundTrip()
   t.same([...await built.app.broker.presence.online([u.id])], [u.id])
-  const broker = built.app.broker
+  const { broker, realtime } = built.app
   const closing = built.app.close()
   const closed = await ws.waitClosed()
   await closing
   t.equal(closed.code, 1012)
-  t.equal(broker.kind, 'memory')
+  t.equal(realtime.hub.size, 0, 'the hub let go of the socket')
+  t.same([...await broker.presence.online([u.id])], [], 'its lease was released, not left to expire')
+})
+
+t.test('frames are rate limited per user (token bucket); a client that keeps flooding is closed with 1008', async (t) => {
+  const { app, base } = await node(t, { RATE_LIMITS: 'on', WS_FRAME_BURST: '5', WS_FRAMES_PER_SECOND: '1', WS_FLOOD_CLOSE_AFTER: '10' })
+  const a = client(app, await register(app, 'wsflood'))
+  const b = client(app, await register(app, 'wsflood'))
+  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const ws = await WsClient.connect(base, a.user.accessToken)
+  t.teardown(() => ws.close())
+  for (let i = 0; i < 8; i++) ws.send({ type: 'send_message', conversationId: id, content: `m${i}`, clientMessageId: `f-${i}` })
+  const acks = await ws.waitFor('message_sent', () => true, 5)
+  const limited = await ws.waitFor('error', (f) => f.code === 'RATE_LIMITED', 3)
+  t.equal(acks.length, 5, 'the burst passes')
+  t.same(limited.map((f) => f.clientMessageId), ['f-5', 'f-6', 'f-7'], 'the excess is refused, each with its clientMessageId')
+  t.equal((await a.get(`/v1/conversations/${id}/messages`)).body.items.length, 5, 'refused frames stored nothing')
+  for (let i = 0; i < 20; i++) ws.send({ type: 'typing', conversationId: id, isTyping: true })
+  const closed = await ws.waitClosed()
+  t.equal(closed.code, 1008, 'closed after 10 refusals in a row')
+})
+
+t.test('a client that stops reading is closed with 1013 before its buffer grows without bound', async (t) => {
+  const { app, base } = await node(t, { WS_MAX_BUFFERED_BYTES: '65536', MESSAGE_MAX_LENGTH: '100000' })
+  const a = client(app, await register(app, 'wsslow'))
+  const b = client(app, await register(app, 'wsslow'))
+  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const slow = await WsClient.connect(base, b.user.accessToken)
+  await slow.roundTrip()
+  const raw = (slow.socket as unknown as { _socket: { pause (): void, resume (): void } })._socket
+  raw.pause()
+  const big = 'x'.repeat(99_000)
+  let sent = 0
+  const started = Date.now()
+  while (Date.now() - started < 20_000) {
+    await a.post(`/v1/conversations/${id}/messages`, { content: big })
+    sent++
+    const conns = app.realtime.hub.connections().filter((c) => c.userId === b.user.id)
+    if (conns.length === 0) break
+  }
+  t.ok(app.realtime.hub.connections().every((c) => c.userId !== b.user.id), `dropped after ${sent} messages of 99 kB`)
+  raw.resume()
+  const closed = await slow.waitClosed(5000)
+  t.ok([1013, 1006].includes(closed.code), `closed with ${closed.code}`)
+  t.equal((await a.get(`/v1/conversations/${id}/messages?limit=1`)).body.items[0].seq, sent, 'every send was stored all the same')
 })

@@ -7,6 +7,8 @@ import { createSession } from '../../../src/realtime/session.js'
 
 /** Close code when the access token expires on an open socket: refresh, then reconnect. */
 export const CLOSE_TOKEN_EXPIRED = 4401
+/** Close code for a socket whose send buffer overflowed (a slow consumer). */
+export const CLOSE_TRY_AGAIN_LATER = 1013
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,13 +42,24 @@ const ws: FastifyPluginAsync = async (app) => {
     }
   }, (socket: WebSocket, request) => {
     const auth = request.wsAuth!
+    const maxBuffered = app.config.WS_MAX_BUFFERED_BYTES
     const conn: Connection = {
       id: randomUUID(),
       userId: auth.userId,
-      send (frame) {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame))
+      send (frame) { this.sendText(JSON.stringify(frame)) },
+      sendText (text) {
+        if (socket.readyState !== socket.OPEN) return
+        // A client that stops reading must not grow our memory without bound.
+        if (socket.bufferedAmount + text.length > maxBuffered) return dropSlow()
+        socket.send(text)
       },
       close (code, reason) { socket.close(code, reason) }
+    }
+    const dropSlow = () => {
+      log.info({ buffered: socket.bufferedAmount }, 'closing a socket that stopped reading')
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'too slow: the send buffer is full')
+      // Its close frame waits behind the unread data; do not wait for a reader that is gone.
+      setTimeout(() => socket.terminate(), 1000).unref()
     }
     const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
     const ready = hub.add(conn)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Broker, BrokerHandler, BrokerMessage, PresenceRegistry, WindowCounters } from '../port.js'
+import type { Broker, BrokerHandler, BrokerMessage, PresenceRegistry, TokenBuckets, WindowCounters } from '../port.js'
 
 /**
  * What several memory brokers in one process share: subscribers per channel and
@@ -12,6 +12,8 @@ export class MemoryBus {
   readonly presence = new Map<string, Map<string, number>>()
   /** counter key -> count and window end (epoch ms) */
   readonly counters = new Map<string, { count: number, resetAt: number }>()
+  /** bucket key -> tokens left and when they were counted (epoch ms) */
+  readonly buckets = new Map<string, { tokens: number, at: number }>()
 }
 
 interface MemoryNode {
@@ -85,6 +87,21 @@ export function createMemoryBroker (options: MemoryBrokerOptions = {}): Broker {
     }
   }
 
+  const buckets: TokenBuckets = {
+    async take (key, capacity, perSecond) {
+      const t = now()
+      const b = bus.buckets.get(key) ?? { tokens: capacity, at: t }
+      b.tokens = Math.min(capacity, b.tokens + ((t - b.at) * perSecond) / 1000)
+      b.at = t
+      bus.buckets.set(key, b)
+      if (b.tokens >= 1) {
+        b.tokens -= 1
+        return { allowed: true, retryInMs: 0 }
+      }
+      return { allowed: false, retryInMs: Math.ceil(((1 - b.tokens) * 1000) / perSecond) }
+    }
+  }
+
   const assertOpen = () => {
     if (closed) throw new Error('memory broker is closed')
   }
@@ -113,6 +130,7 @@ export function createMemoryBroker (options: MemoryBrokerOptions = {}): Broker {
     },
     presence,
     counters,
+    buckets,
     async ping () {
       assertOpen()
     },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../../domain/errors.js'
-import type { Broker, BrokerHandler, PresenceRegistry, WindowCounters } from '../port.js'
+import type { Broker, BrokerHandler, PresenceRegistry, TokenBuckets, WindowCounters } from '../port.js'
 import { REDIS_SCRIPTS } from './scripts.js'
 
 export interface RedisBrokerOptions {
@@ -25,6 +25,7 @@ type PresenceClient = Redis & {
   chatPresenceDisconnect (key: string, connectionId: string): Promise<number>
   chatPresenceCount (key: string): Promise<number>
   chatCounterHit (key: string, windowMs: number): Promise<[number, number]>
+  chatBucketTake (key: string, capacity: number, perSecond: number): Promise<[number, number]>
 }
 
 export function createRedisBroker (options: RedisBrokerOptions): Broker {
@@ -93,6 +94,13 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     }
   }
 
+  const buckets: TokenBuckets = {
+    async take (key, capacity, perSecond) {
+      const [allowed, retryInMs] = await call(() => client.chatBucketTake(`${prefix}bucket:${key}`, capacity, perSecond))
+      return { allowed: allowed === 1, retryInMs }
+    }
+  }
+
   return {
     kind: 'redis',
     nodeId,
@@ -121,6 +129,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     },
     presence,
     counters,
+    buckets,
     async ping () {
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_, reject) => {
