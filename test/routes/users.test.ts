@@ -61,7 +61,7 @@ forEachStore(t, 'PATCH me sets and clears the display name and avatar', async (t
 })
 
 t.test('rate limits: 429 RATE_LIMITED with Retry-After, per IP and per login name', async (t) => {
-  const built = await buildTestApp(t, { env: { RATE_LIMITS: 'on', RATE_LIMIT_LOGIN_NAME: '3/60000', RATE_LIMIT_LOGIN_IP: '100/60000', RATE_LIMIT_REGISTER_IP: '2/60000' } })
+  const built = await buildTestApp(t, { env: { RATE_LIMITS: 'on', RATE_LIMIT_LOGIN_NAME: '3/60000', RATE_LIMIT_LOGIN_IP: '100/60000', RATE_LIMIT_REGISTER_IP: '2/60000', RATE_LIMIT_REFRESH_IP: '2/60000' } })
   if (built === undefined) return
   const { app } = built
   const u = await register(app, 'Limited')
@@ -78,6 +78,11 @@ t.test('rate limits: 429 RATE_LIMITED with Retry-After, per IP and per login nam
   t.equal((await reg(1)).statusCode, 201, 'register() above used another address')
   t.equal((await reg(2)).statusCode, 201)
   t.equal((await reg(3)).statusCode, 429, 'registrations per IP')
+
+  const refresh = () => app.inject({ method: 'POST', url: '/v1/auth/refresh', remoteAddress: '10.2.2.2', payload: { refreshToken: 'whatever' } })
+  t.equal((await refresh()).statusCode, 401)
+  t.equal((await refresh()).statusCode, 401)
+  t.equal((await refresh()).statusCode, 429, 'refreshes per IP')
 })
 
 t.test('rate limits are shared across nodes through Redis', async (t) => {
