@@ -4,6 +4,7 @@ import fastifyRedis from '@fastify/redis'
 import type { Broker } from '../src/broker/port.js'
 import { createMemoryBroker } from '../src/broker/memory/index.js'
 import { createRedisBroker } from '../src/broker/redis/index.js'
+import { countedBroker } from '../src/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,6 +27,7 @@ export interface BrokerPluginOptions {
  */
 export default fp<BrokerPluginOptions>(async (app, opts) => {
   let broker: Broker
+  let closeClient = async () => {}
   const prefix = opts.redisPrefix ?? app.config.REDIS_PREFIX
   app.decorate('redisPrefix', prefix)
   if (opts.broker !== undefined) {
@@ -33,16 +35,22 @@ export default fp<BrokerPluginOptions>(async (app, opts) => {
   } else if (app.config.REDIS_URL !== undefined) {
     await app.register(fastifyRedis, {
       url: app.config.REDIS_URL,
-      closeClient: true,
+      // Closed below, after the broker, and without failing the shutdown when Redis is already gone.
+      closeClient: false,
       maxRetriesPerRequest: 2,
       connectionName: 'chat-backend'
     })
-    broker = createRedisBroker({ client: app.redis, nodeId: randomUUID(), prefix })
+    const client = app.redis
+    // Connection errors surface in failed commands and /health/ready; without a listener ioredis prints them as unhandled.
+    client.on('error', (err: Error) => app.log.debug({ err: err.message }, 'redis connection error'))
+    broker = createRedisBroker({ client, nodeId: randomUUID(), prefix })
+    closeClient = async () => { await client.quit().catch(() => client.disconnect()) }
   } else {
     broker = createMemoryBroker()
   }
-  app.decorate('broker', broker)
+  app.decorate('broker', countedBroker(broker, app.metrics))
   app.addHook('onClose', async () => {
     if (opts.broker === undefined) await broker.close()
+    await closeClient()
   })
-}, { name: 'broker', dependencies: ['config'] })
+}, { name: 'broker', dependencies: ['config', 'metrics'] })

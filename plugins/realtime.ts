@@ -30,7 +30,13 @@ export default fp(async (app) => {
     conversationIdsOf: (userId) => store.memberships.conversationIdsOf(userId),
     presenceTtlMs: config.PRESENCE_TTL_MS,
     onOffline: (userId, at) => { void store.users.touchLastSeen(userId, at).catch(() => {}) },
-    onError: (err, what) => app.log.warn({ err: (err as Error).message }, `realtime: ${what} failed`)
+    onError: (err, what) => app.log.warn({ err: (err as Error).message }, `realtime: ${what} failed`),
+    onMessageDelivered: (sentAt) => app.metrics.sendToDeliver.observe(Math.max(0, Date.now() - Date.parse(sentAt)) / 1000),
+    onFanOut: (live, sockets) => {
+      if (live.event.type !== 'new_message') return
+      const message = live.event.message as { id: string, conversationId: string }
+      app.log.debug({ messageId: message.id, conversationId: message.conversationId, sockets, origin: live.trace, nodeId: broker.nodeId }, 'message delivered to local sockets')
+    }
   })
 
   const receipts = createReceiptBatcher({
@@ -66,7 +72,11 @@ export default fp(async (app) => {
       ? null
       : (userId) => broker.buckets.take(`ws:${userId}`, config.WS_FRAME_BURST, config.WS_FRAMES_PER_SECOND),
     floodCloseAfter: config.WS_FLOOD_CLOSE_AFTER,
-    onError: (err, frameType) => app.log.error({ err, frameType }, 'websocket frame failed')
+    onError: (err, frameType, connectionId) => app.log.error({ err, frameType, connectionId }, 'websocket frame failed'),
+    onFrame: (direction, type) => {
+      app.metrics.wsFrames.inc({ direction, type })
+      if (type === 'rate_limited') app.metrics.rateLimited.inc({ where: 'ws' })
+    }
   }
 
   app.decorate('realtime', { hub, receipts, sessionDeps, heartbeats })
@@ -78,7 +88,7 @@ export default fp(async (app) => {
     await hub.close()
   })
   app.decorate('realtimeSessions', sessions)
-}, { name: 'realtime', dependencies: ['config', 'store', 'broker', 'services', 'websocket'] })
+}, { name: 'realtime', dependencies: ['config', 'store', 'broker', 'services', 'websocket', 'metrics'] })
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -29,7 +29,11 @@ export default fp(async (app) => {
     broker,
     limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
     rateLimits: config.rateLimits,
-    onPublishError
+    onPublishError,
+    onSent: (message, source, trace) => {
+      app.metrics.messagesSent.inc({ source })
+      app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')
+    }
   })
   app.decorate('services', {
     auth: createAuthService({
@@ -43,4 +47,4 @@ export default fp(async (app) => {
     messages,
     webhooks: createWebhookService({ store, broker, messages, rateLimit: config.rateLimits?.webhook ?? null })
   })
-}, { name: 'services', dependencies: ['config', 'store', 'broker', 'auth'] })
+}, { name: 'services', dependencies: ['config', 'store', 'broker', 'auth', 'metrics'] })

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { createStore, type Store } from '../src/store/index.js'
+import { timedStore } from '../src/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,11 +37,11 @@ export default fp<StorePluginOptions>(async (app, opts) => {
     }
   }
 
-  app.decorate('store', store)
+  app.decorate('store', timedStore(store, app.metrics))
   await init()
   app.addHook('onClose', async () => {
     closing = true
     clearTimeout(timer)
     if (opts.store === undefined) await store.close()
   })
-}, { name: 'store', dependencies: ['config'] })
+}, { name: 'store', dependencies: ['config', 'metrics'] })

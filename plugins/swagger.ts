@@ -1,6 +1,9 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { stringify } from 'yaml'
+import { buildAsyncApi } from '../src/realtime/asyncapi.js'
+import { API_VERSION } from '../src/version.js'
 
 /** The OpenAPI 3 document, generated from the route schemas, at /docs/json; Swagger UI at /docs. */
 export default fp(async (app) => {
@@ -9,7 +12,7 @@ export default fp(async (app) => {
       openapi: '3.1.0',
       info: {
         title: 'Chat backend API',
-        version: '0.1.0',
+        version: API_VERSION,
         description: 'REST for accounts, conversations and history. Live events travel over the websocket at /v1/ws (see /docs/asyncapi.yaml).'
       },
       components: {
@@ -31,4 +34,7 @@ export default fp(async (app) => {
     }
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+
+  const asyncApi = stringify(buildAsyncApi(API_VERSION))
+  app.get('/docs/asyncapi.yaml', { schema: { hide: true } }, async (_request, reply) => reply.type('application/yaml').send(asyncApi))
 }, { name: 'swagger', dependencies: ['errors'] })

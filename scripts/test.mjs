@@ -162,7 +162,9 @@ function parseTapTotals (output) {
 }
 
 async function main () {
-  const [redisUrl, mongoUrl] = await Promise.all([provisionRedis(), provisionMongo()])
+  // One after the other: the harness build (spawnSync) would stall the Redis probe's timers.
+  const redisUrl = await provisionRedis()
+  const mongoUrl = await provisionMongo()
   const markers = mkdtempSync(join(tmpdir(), 'chat-test-markers-'))
   const tapArgs = process.argv.slice(2)
   const env = { ...process.env, TEST_REDIS_URL: redisUrl, TEST_MONGODB_URL: mongoUrl, TEST_MARKER_DIR: markers }

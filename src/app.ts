@@ -7,6 +7,7 @@ import { createValidatorCompiler } from './validation.js'
 import { loggerOptions } from './logging.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin from '../plugins/errors.js'
+import metricsPlugin from '../plugins/metrics.js'
 import storePlugin, { type StorePluginOptions } from '../plugins/store.js'
 import brokerPlugin, { type BrokerPluginOptions } from '../plugins/broker.js'
 import authPlugin from '../plugins/auth.js'
@@ -51,6 +52,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Infrastructure, then application plugins, then routes (STYLE.md rule 2).
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  await app.register(metricsPlugin)
   await app.register(storePlugin, options.store ?? {})
   await app.register(brokerPlugin, options.broker ?? {})
   await app.register(authPlugin)

@@ -19,8 +19,10 @@ async function check (kind: string, ping: () => Promise<void>) {
   const started = performance.now()
   let timer: NodeJS.Timeout | undefined
   try {
+    const pinged = ping()
+    pinged.catch(() => {}) // when the timeout wins, the late failure is already reported
     await Promise.race([
-      ping(),
+      pinged,
       new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS) })
     ])
     return { status: 'up' as const, kind, latencyMs: Math.round(performance.now() - started) }

@@ -9,4 +9,13 @@ export interface LiveEvent {
   skipUser?: string
   /** Leave out this one connection (the websocket that sent a message already has its ack). */
   skipConnection?: string
+  /** Where it came from, so one message can be followed across nodes in the logs. */
+  trace?: Trace
+}
+
+/** The request or websocket connection that caused an event, and the node that handled it. */
+export interface Trace {
+  requestId?: string
+  connectionId?: string
+  nodeId?: string
 }

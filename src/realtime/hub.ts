@@ -7,8 +7,8 @@ export interface Connection {
   readonly id: string
   readonly userId: string
   send (frame: ServerFrame): void
-  /** A frame already serialised: fan-out serialises an event once, not once per socket. */
-  sendText (text: string): void
+  /** A frame already serialised (fan-out serialises an event once, not once per socket), and its type. */
+  sendText (text: string, type: string): void
   close (code: number, reason: string): void
 }
 
@@ -21,6 +21,10 @@ export interface HubDeps {
   /** Called when a user's last connection anywhere goes (to store lastSeen). */
   onOffline?: (userId: string, at: Date) => void
   onError?: (err: unknown, what: string) => void
+  /** Called per socket write of a new message, with the time it was stored. */
+  onMessageDelivered?: (sentAt: string) => void
+  /** Called once per event fanned out on this node, with how many local sockets got it. */
+  onFanOut?: (live: LiveEvent, sockets: number) => void
 }
 
 const PRESENCE_CHANNEL = 'presence'
@@ -73,12 +77,16 @@ export function createHub (deps: HubDeps) {
 
   function deliverToRoom (channel: string, live: LiveEvent) {
     let text: string | undefined
+    let sockets = 0
     for (const connId of rooms.get(channel) ?? []) {
       const conn = connections.get(connId)
       if (conn === undefined || conn.id === live.skipConnection || conn.userId === live.skipUser) continue
       text ??= JSON.stringify(live.event)
-      conn.sendText(text)
+      conn.sendText(text, live.event.type)
+      sockets++
+      if (live.event.type === 'new_message') deps.onMessageDelivered?.((live.event.message as { sentAt: string }).sentAt)
     }
+    deps.onFanOut?.(live, sockets)
   }
 
   /** A user channel: events for one user's devices. conversation_updated also moves them into or out of the conversation. */
@@ -102,7 +110,7 @@ export function createHub (deps: HubDeps) {
         const conn = connections.get(connId)
         if (conn === undefined || conn.userId === p.userId || told.has(connId)) continue
         told.add(connId)
-        conn.sendText(text)
+        conn.sendText(text, 'presence_update')
       }
     }
   }

@@ -9,7 +9,7 @@ import type { ReceiptBatcher } from './receipts.js'
 export interface SessionDeps {
   hub: Hub
   receipts: ReceiptBatcher
-  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, source: 'ws', originConnectionId: string }): Promise<{ message: MessageView }>
+  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, source: 'ws', originConnectionId: string, trace: { connectionId: string } }): Promise<{ message: MessageView }>
   /** Checks membership and answers each of the user's conversations with the messages after its cursor. */
   missedMessages (userId: string, cursors: Record<string, number> | undefined, perConversation: number): Promise<Array<{ conversationId: string, messages: MessageView[], truncated: boolean }>>
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>
@@ -20,7 +20,7 @@ export interface SessionDeps {
   /** Refused frames in a row after which the socket is closed with 1008. */
   floodCloseAfter: number
   onFrame?: (direction: 'in' | 'out', type: string) => void
-  onError?: (err: unknown, frameType: string) => void
+  onError?: (err: unknown, frameType: string, connectionId: string) => void
 }
 
 /** Contract codes for error frames: FORBIDDEN (not a participant) is UNAUTHORIZED on the socket. */
@@ -53,7 +53,7 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
 
   function fail (err: unknown, frame: ClientFrame) {
     const code = frameCode(err)
-    if (code === 'INTERNAL_ERROR') deps.onError?.(err, frame.type)
+    if (code === 'INTERNAL_ERROR') deps.onError?.(err, frame.type, conn.id)
     const message = code === 'INTERNAL_ERROR' ? 'internal error' : code === 'UNAVAILABLE' ? 'a dependency is unavailable; retry later' : (err as Error).message
     refuse(code, message, frame.type === 'send_message' ? frame.clientMessageId : undefined)
   }
@@ -72,7 +72,7 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
         return reply({ type: 'pong' })
       case 'send_message': {
         const { type: _type, ...input } = frame
-        const { message } = await deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id })
+        const { message } = await deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id, trace: { connectionId: conn.id } })
         stopTyping(frame.conversationId, true)
         return reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, sentAt: message.sentAt })
       }
@@ -114,6 +114,7 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
         if (deps.takeFrameToken !== null && frame.type !== 'ping') {
           const token = await deps.takeFrameToken(conn.userId)
           if (!token.allowed) {
+            deps.onFrame?.('in', 'rate_limited')
             if (++refusedInARow >= deps.floodCloseAfter) return conn.close(CLOSE_POLICY_VIOLATION, 'rate limit: too many frames')
             return refuse('RATE_LIMITED', `too many frames; retry in ${token.retryInMs} ms`, frame.type === 'send_message' ? frame.clientMessageId : undefined)
           }

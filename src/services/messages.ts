@@ -9,7 +9,7 @@ import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { channels, enforceLimit, requireMember } from './access.js'
 import { createKeyedLock } from './keyed-lock.js'
-import type { LiveEvent } from '../domain/events.js'
+import type { LiveEvent, Trace } from '../domain/events.js'
 
 export type MessageSource = 'rest' | 'ws' | 'webhook'
 
@@ -23,6 +23,8 @@ export interface SendInput {
   source: MessageSource
   /** The websocket connection that sent it: it gets message_sent, not new_message. */
   originConnectionId?: string
+  /** Carried in the broker envelope and logged with the message id. */
+  trace?: Trace
 }
 
 export interface SendResult {
@@ -37,7 +39,7 @@ export interface MessageServiceDeps {
   limits: MessageLimits
   rateLimits: { sendDirect: RateLimitSetting, sendGroup: RateLimitSetting } | null
   /** Called after each new message is stored and published (metrics, logs). */
-  onSent?: (message: MessageView, source: MessageSource) => void
+  onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   onPublishError?: (err: unknown, channel: string) => void
   now?: () => Date
 }
@@ -142,11 +144,15 @@ export function createMessageService (deps: MessageServiceDeps) {
         if (persisted.created) {
           const stored = persisted.message
           await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
-          await publish(conversation.id, { event: { type: 'new_message', message: stored }, ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }) })
+          await publish(conversation.id, {
+            event: { type: 'new_message', message: stored },
+            ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
+            ...(input.trace !== undefined && { trace: { ...input.trace, nodeId: broker.nodeId } })
+          })
         }
         return persisted
       })
-      if (result.created) deps.onSent?.(result.message, input.source)
+      if (result.created) deps.onSent?.(result.message, input.source, input.trace)
       return result
     },
 

@@ -8,6 +8,7 @@ import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { enforceLimit, requireMember } from './access.js'
 import type { MessageService, SendInput, SendResult } from './messages.js'
+import type { Trace } from '../domain/events.js'
 
 export interface WebhookServiceDeps {
   store: Store
@@ -78,12 +79,12 @@ export function createWebhookService (deps: WebhookServiceDeps) {
     },
 
     /** Posts a message as the webhook's bot: 404 for an unknown (or deleted) webhook, 401 for a wrong token. */
-    async post (webhookId: string, token: string, input: Pick<SendInput, 'content' | 'contentType' | 'clientMessageId' | 'attachments'>): Promise<SendResult> {
+    async post (webhookId: string, token: string, input: Pick<SendInput, 'content' | 'contentType' | 'clientMessageId' | 'attachments'>, trace?: Trace): Promise<SendResult> {
       const webhook = await store.webhooks.findById(webhookId)
       if (webhook === null) throw notFound('webhook')
       if (!timingSafeEqual(sha256(token), Buffer.from(webhook.tokenHash, 'hex'))) throw unauthorized('the webhook token is wrong')
       if (deps.rateLimit !== null) await enforceLimit(deps.broker, `webhook:${webhook.id}`, deps.rateLimit)
-      return deps.messages.send({ ...input, conversationId: webhook.conversationId, senderId: webhook.botUserId, source: 'webhook' }, { asBot: true })
+      return deps.messages.send({ ...input, conversationId: webhook.conversationId, senderId: webhook.botUserId, source: 'webhook', ...(trace !== undefined && { trace }) }, { asBot: true })
     }
   }
 }

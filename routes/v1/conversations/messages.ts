@@ -44,7 +44,8 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       conversationId: request.params.id,
       senderId: request.userId,
       clientMessageId: clientMessageId ?? key,
-      source: 'rest'
+      source: 'rest',
+      trace: { requestId: request.id }
     })
     return reply.code(created ? 201 : 200).send(message)
   })

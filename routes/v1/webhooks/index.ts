@@ -27,7 +27,7 @@ const webhookSend: FastifyPluginAsyncTypebox = async (app) => {
       response: responses({ 200: Type.Ref(Message.$id!), 201: Type.Ref(Message.$id!) }, 401, 404, 429)
     }
   }, async (request, reply) => {
-    const { message, created } = await app.services.webhooks.post(request.params.webhookId, request.params.token, request.body)
+    const { message, created } = await app.services.webhooks.post(request.params.webhookId, request.params.token, request.body, { requestId: request.id })
     return reply.code(created ? 201 : 200).send(message)
   })
 }

@@ -46,12 +46,13 @@ const ws: FastifyPluginAsync = async (app) => {
     const conn: Connection = {
       id: randomUUID(),
       userId: auth.userId,
-      send (frame) { this.sendText(JSON.stringify(frame)) },
-      sendText (text) {
+      send (frame) { this.sendText(JSON.stringify(frame), frame.type) },
+      sendText (text, type) {
         if (socket.readyState !== socket.OPEN) return
         // A client that stops reading must not grow our memory without bound.
         if (socket.bufferedAmount + text.length > maxBuffered) return dropSlow()
         socket.send(text)
+        app.metrics.wsFrames.inc({ direction: 'out', type })
       },
       close (code, reason) { socket.close(code, reason) }
     }
@@ -63,6 +64,7 @@ const ws: FastifyPluginAsync = async (app) => {
     }
     const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
     const ready = hub.add(conn)
+    app.metrics.wsConnections.inc()
     const session = createSession(conn, sessionDeps, ready)
     const beat = { alive: true, ping: () => socket.ping(), terminate: () => socket.terminate() }
 
@@ -74,6 +76,7 @@ const ws: FastifyPluginAsync = async (app) => {
     socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'))
     const expiry = setTimeout(() => conn.close(CLOSE_TOKEN_EXPIRED, 'access token expired'), Math.max(0, auth.expiresAt - Date.now()))
     socket.on('close', (code) => {
+      app.metrics.wsConnections.dec()
       clearTimeout(expiry)
       heartbeats.delete(conn.id)
       app.realtimeSessions.delete(conn.id)

@@ -136,7 +136,9 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
         timer = setTimeout(() => reject(new Error(`no answer within ${pingTimeoutMs} ms`)), pingTimeoutMs)
       })
       try {
-        await call(() => Promise.race([client.ping(), timeout]))
+        const ping = client.ping()
+        ping.catch(() => {}) // when the timeout wins, the late failure is already reported
+        await call(() => Promise.race([ping, timeout]))
       } finally {
         clearTimeout(timer)
       }

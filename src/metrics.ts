@@ -1,0 +1,87 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Store } from './store/port.js'
+import type { Broker } from './broker/port.js'
+
+/**
+ * The Prometheus metrics of one app instance, in a registry of its own (so
+ * several apps in one process, as in tests, never share counters).
+ */
+export function createMetrics () {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const m = {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds', help: 'HTTP request duration by route and status', labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry]
+    }),
+    wsConnections: new Gauge({ name: 'ws_connections', help: 'open websocket connections on this node', registers: [registry] }),
+    wsFrames: new Counter({ name: 'ws_frames_total', help: 'websocket frames by direction and type', labelNames: ['direction', 'type'] as const, registers: [registry] }),
+    messagesSent: new Counter({ name: 'messages_sent_total', help: 'messages stored, by source', labelNames: ['source'] as const, registers: [registry] }),
+    sendToDeliver: new Histogram({
+      name: 'message_send_to_deliver_seconds', help: 'from a message being stored to its write to a socket (across nodes: includes clock skew)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry]
+    }),
+    brokerPublished: new Counter({ name: 'broker_published_total', help: 'broker publications by channel kind', labelNames: ['channel'] as const, registers: [registry] }),
+    brokerReceived: new Counter({ name: 'broker_received_total', help: 'broker messages handled by channel kind', labelNames: ['channel'] as const, registers: [registry] }),
+    storeDuration: new Histogram({
+      name: 'store_operation_duration_seconds', help: 'store operation latency', labelNames: ['repository', 'operation', 'outcome'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry]
+    }),
+    rateLimited: new Counter({ name: 'rate_limit_rejections_total', help: 'requests and frames refused by a rate limit', labelNames: ['where'] as const, registers: [registry] })
+  }
+  return m
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+const channelKind = (channel: string) => channel.split(':')[0] ?? channel
+
+/** The same store, with every repository method timed. */
+export function timedStore (store: Store, metrics: Metrics): Store {
+  const repositories = ['users', 'refreshTokens', 'conversations', 'memberships', 'messages', 'webhooks'] as const
+  const timed = { ...store } as Store
+  for (const name of repositories) {
+    const repo = store[name] as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+    const wrapped: Record<string, unknown> = {}
+    for (const [op, fn] of Object.entries(repo)) {
+      wrapped[op] = async (...args: unknown[]) => {
+        const end = metrics.storeDuration.startTimer({ repository: name, operation: op })
+        try {
+          const result = await fn.apply(repo, args)
+          end({ outcome: 'ok' })
+          return result
+        } catch (err) {
+          end({ outcome: 'error' })
+          throw err
+        }
+      }
+    }
+    ;(timed as unknown as Record<string, unknown>)[name] = wrapped
+  }
+  return timed
+}
+
+/** The same broker, counting publications and received messages. */
+export function countedBroker (broker: Broker, metrics: Metrics): Broker {
+  return {
+    ...broker,
+    kind: broker.kind,
+    nodeId: broker.nodeId,
+    presence: broker.presence,
+    counters: broker.counters,
+    buckets: broker.buckets,
+    publish: async (channel, payload) => {
+      metrics.brokerPublished.inc({ channel: channelKind(channel) })
+      return broker.publish(channel, payload)
+    },
+    subscribe: (channel) => broker.subscribe(channel),
+    unsubscribe: (channel) => broker.unsubscribe(channel),
+    onMessage: (handler) => broker.onMessage((message) => {
+      metrics.brokerReceived.inc({ channel: channelKind(message.channel) })
+      handler(message)
+    }),
+    ping: () => broker.ping(),
+    close: () => broker.close()
+  }
+}
