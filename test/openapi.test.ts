@@ -43,3 +43,20 @@ t.test('every route is documented; protected ones carry the bearer scheme and a 
     t.ok(op.responses['400'] ?? path.startsWith('/health'), `${method} ${path} documents 400`)
   }
 })
+
+t.test('every operation has a description, a success response schema, and the error answers', async (t) => {
+  const doc = JSON.parse(committed('openapi.json')) as { paths: Record<string, Record<string, { description?: string, responses?: Record<string, { content?: unknown }> }>> }
+  let operations = 0
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      operations++
+      const codes = Object.keys(op.responses ?? {})
+      const success = codes.filter((c) => c.startsWith('2'))
+      t.ok(op.description, `${method} ${path} has a description`)
+      t.ok(success.length > 0, `${method} ${path} documents its success answer`)
+      for (const c of success) if (c !== '204') t.ok(op.responses![c]!.content, `${method} ${path} ${c} has a schema`)
+      if (!path.startsWith('/health')) for (const c of ['400', '500']) t.ok(codes.includes(c), `${method} ${path} documents ${c}`)
+    }
+  }
+  t.ok(operations >= 28, `${operations} operations`)
+})

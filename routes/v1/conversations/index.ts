@@ -40,7 +40,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => service.list(request.userId, request.query.limit, request.query.cursor))
 
   app.get('/:id', {
-    schema: { tags, summary: 'A conversation', params: ConversationParams, response: responses({ 200: ConversationRef }, 403, 404) }
+    schema: { tags, summary: 'A conversation', description: 'With lastMessage, lastSeq and my unreadCount. 403 for non-participants.', params: ConversationParams, response: responses({ 200: ConversationRef }, 403, 404) }
   }, async (request) => service.get(request.userId, request.params.id))
 
   app.patch('/:id', {
@@ -55,7 +55,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => service.update(request.userId, request.params.id, request.body))
 
   app.get('/:id/participants', {
-    schema: { tags, summary: 'Participants with their roles and watermarks', params: ConversationParams, response: responses({ 200: ParticipantList }, 403, 404) }
+    schema: { tags, summary: 'Participants with their roles and watermarks', description: 'Oldest member first. deliveredSeq and readSeq are each member\'s receipt watermarks.', params: ConversationParams, response: responses({ 200: ParticipantList }, 403, 404) }
   }, async (request) => ({ items: await service.participants(request.userId, request.params.id) }))
 
   app.post('/:id/participants', {

@@ -24,7 +24,7 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id/webhooks', {
-    schema: { tags, summary: 'List webhooks (without tokens)', params: ConversationParams, response: responses({ 200: WebhookList }, 403, 404) }
+    schema: { tags, summary: 'List webhooks (without tokens)', description: 'Any participant may list them; tokens are never shown again.', params: ConversationParams, response: responses({ 200: WebhookList }, 403, 404) }
   }, async (request) => ({ items: await service.list(request.userId, request.params.id) }))
 
   app.delete('/:id/webhooks/:webhookId', {

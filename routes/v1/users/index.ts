@@ -41,6 +41,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['users'],
       summary: 'A user\'s public profile',
+      description: 'Public fields only: never the email.',
       params: UserParams,
       response: responses({ 200: Type.Ref(PublicUser.$id!) }, 404)
     }
