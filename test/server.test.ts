@@ -98,3 +98,33 @@ t.test('with MONGODB_URL and REDIS_URL: uses them and says so', async (t) => {
   const ready = await (await fetch(`${s.baseUrl}/health/ready`)).json()
   t.match(ready, { status: 'ready', checks: { store: { kind: 'mongo', status: 'up' }, broker: { kind: 'redis', status: 'up' } } })
 })
+
+t.test('the README walk-through works as written against the started server', async (t) => {
+  const s = await start({})
+  t.teardown(() => stop(s))
+  const walk = spawn(process.execPath, [new URL('../scripts/walkthrough.mjs', import.meta.url).pathname, s.baseUrl], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  walk.stdout.on('data', (d) => { out += d })
+  walk.stderr.on('data', (d) => { out += d })
+  const [code] = await once(walk, 'exit')
+  t.equal(code, 0, code === 0 ? 'exit 0' : out)
+  t.match(out, /walk-through complete/)
+})
+
+t.test('SIGTERM: sockets are closed with 1012 and the process exits within the grace period', async (t) => {
+  const s = await start({ SHUTDOWN_GRACE_MS: '5000', JWT_SECRET: 'z'.repeat(40) })
+  t.teardown(() => stop(s))
+  const reg = await fetch(`${s.baseUrl}/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'leaving', email: 'leaving@example.com', password: 'password123' }) })
+  const { accessToken } = await reg.json() as { accessToken: string }
+  const { WsClient } = await import('./ws-client.js')
+  const ws = await WsClient.connect(s.baseUrl, accessToken)
+  await ws.roundTrip()
+  const began = Date.now()
+  s.child.removeAllListeners('exit')
+  s.child.kill('SIGTERM')
+  const closed = await ws.waitClosed()
+  t.equal(closed.code, 1012, 'service restart: reconnect elsewhere')
+  const [code] = await once(s.child, 'exit')
+  t.equal(code, 0)
+  t.ok(Date.now() - began < 5000, `exited after ${Date.now() - began} ms`)
+})
