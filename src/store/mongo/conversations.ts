@@ -3,7 +3,7 @@ import type { ConversationRecord } from '../../domain/types.js'
 import type { ConversationRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
-import { oid } from './ids.js'
+import { byId, oid } from './ids.js'
 
 type ConversationDoc = Omit<ConversationRecord, 'id'>
 
@@ -18,12 +18,7 @@ export async function ensureConversationIndexes (db: Db): Promise<void> {
 
 export function createMongoConversationRepository (db: Db, guard: Guard): ConversationRepository {
   const conversations = db.collection<ConversationDoc>('conversations')
-  const byId = async (id: string) => {
-    const _id = oid(id)
-    if (_id === null) return null
-    const doc = await guard(() => conversations.findOne({ _id }))
-    return doc === null ? null : toRecord(doc)
-  }
+  const findById = byId(conversations, guard, toRecord)
 
   return {
     async insert ({ id, ...doc }) {
@@ -36,7 +31,7 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
       return toRecord({ _id, ...doc })
     },
 
-    findById: byId,
+    findById,
 
     async findByDirectKey (directKey) {
       const doc = await guard(() => conversations.findOne({ directKey }))

@@ -3,7 +3,7 @@ import type { MessageRecord } from '../../domain/types.js'
 import type { MessageRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
-import { oid } from './ids.js'
+import { byId, oid } from './ids.js'
 
 type MessageDoc = Omit<MessageRecord, 'id'>
 
@@ -21,12 +21,7 @@ export async function ensureMessageIndexes (db: Db): Promise<void> {
 export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepository {
   const messages = db.collection<MessageDoc>('messages')
 
-  const byId = async (id: string) => {
-    const _id = oid(id)
-    if (_id === null) return null
-    const doc = await guard(() => messages.findOne({ _id }))
-    return doc === null ? null : toRecord(doc)
-  }
+  const findById = byId(messages, guard, toRecord)
 
   return {
     async insert ({ id, ...doc }) {
@@ -42,7 +37,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return toRecord({ _id, ...doc })
     },
 
-    findById: byId,
+    findById,
 
     async findByClientMessageId (conversationId, senderId, clientMessageId) {
       const doc = await guard(() => messages.findOne({ conversationId, senderId, clientMessageId }))
@@ -72,7 +67,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       const _id = oid(id)
       if (_id === null) return null
       const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false } }, { $set: { content, editedAt } }, { returnDocument: 'after' }))
-      return doc === null ? byId(id) : toRecord(doc)
+      return doc === null ? findById(id) : toRecord(doc)
     },
 
     async tombstone (id, deletedAt) {
@@ -83,7 +78,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
         { $set: { content: '', attachments: [], deletedAt } },
         { returnDocument: 'after' }
       ))
-      return doc === null ? byId(id) : toRecord(doc)
+      return doc === null ? findById(id) : toRecord(doc)
     }
   }
 }

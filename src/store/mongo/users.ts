@@ -3,7 +3,7 @@ import type { UserRecord } from '../../domain/types.js'
 import type { UserRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
-import { oid } from './ids.js'
+import { byId, oid } from './ids.js'
 
 type UserDoc = Omit<UserRecord, 'id'>
 
@@ -49,12 +49,7 @@ export function createMongoUserRepository (db: Db, guard: Guard): UserRepository
       return toRecord({ _id, ...doc })
     },
 
-    async findById (id) {
-      const _id = oid(id)
-      if (_id === null) return null
-      const doc = await guard(() => users.findOne({ _id }))
-      return doc === null ? null : toRecord(doc)
-    },
+    findById: byId(users, guard, toRecord),
 
     async findByIds (ids) {
       const oids = ids.map(oid).filter((o): o is ObjectId => o !== null)

@@ -3,7 +3,7 @@ import type { WebhookRecord } from '../../domain/types.js'
 import type { WebhookRepository } from '../port.js'
 import type { Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
-import { oid } from './ids.js'
+import { byId, oid } from './ids.js'
 
 type WebhookDoc = Omit<WebhookRecord, 'id'>
 
@@ -21,12 +21,7 @@ export function createMongoWebhookRepository (db: Db, guard: Guard): WebhookRepo
       await guard(() => webhooks.insertOne({ _id, ...doc }))
       return toRecord({ _id, ...doc })
     },
-    async findById (id) {
-      const _id = oid(id)
-      if (_id === null) return null
-      const doc = await guard(() => webhooks.findOne({ _id }))
-      return doc === null ? null : toRecord(doc)
-    },
+    findById: byId(webhooks, guard, toRecord),
     async listByConversation (conversationId) {
       const docs = await guard(() => webhooks.find({ conversationId }).sort({ createdAt: 1, _id: 1 }).toArray())
       return docs.map(toRecord)
