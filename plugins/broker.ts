@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import fastifyRedis from '@fastify/redis'
+import { Redis } from 'ioredis'
 import type { Broker } from '../src/broker/port.js'
 import { createMemoryBroker } from '../src/broker/memory/index.js'
 import { createRedisBroker } from '../src/broker/redis/index.js'
@@ -33,14 +34,10 @@ export default fp<BrokerPluginOptions>(async (app, opts) => {
   if (opts.broker !== undefined) {
     broker = opts.broker
   } else if (app.config.REDIS_URL !== undefined) {
-    await app.register(fastifyRedis, {
-      url: app.config.REDIS_URL,
-      // Closed below, after the broker, and without failing the shutdown when Redis is already gone.
-      closeClient: false,
-      maxRetriesPerRequest: 2,
-      connectionName: 'chat-backend'
-    })
-    const client = app.redis
+    // Our own client, closed below after the broker, without failing the shutdown when Redis is already gone
+    // (given a URL, @fastify/redis would add a quit() of its own that rejects on a closed connection).
+    const client = new Redis(app.config.REDIS_URL, { maxRetriesPerRequest: 2, connectionName: 'chat-backend' })
+    await app.register(fastifyRedis, { client, closeClient: false })
     // Connection errors surface in failed commands and /health/ready; without a listener ioredis prints them as unhandled.
     client.on('error', (err: Error) => app.log.debug({ err: err.message }, 'redis connection error'))
     broker = createRedisBroker({ client, nodeId: randomUUID(), prefix })
