@@ -45,8 +45,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(createValidatorCompiler())
+  // While shutting down, answers close their connection: a keep-alive socket
+  // that finishes an in-flight request would otherwise hold the close open.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    if (closing) reply.header('connection', 'close')
   })
 
   // Infrastructure, then application plugins, then routes (STYLE.md rule 2).

@@ -111,7 +111,7 @@ t.test('the README walk-through works as written against the started server', as
   t.match(out, /walk-through complete/)
 })
 
-t.test('SIGTERM: sockets are closed with 1012 and the process exits within the grace period', async (t) => {
+t.test('SIGTERM: in-flight requests finish, sockets are closed with 1012, and the process exits within the grace period', async (t) => {
   const s = await start({ SHUTDOWN_GRACE_MS: '5000', JWT_SECRET: 'z'.repeat(40) })
   t.teardown(() => stop(s))
   const reg = await fetch(`${s.baseUrl}/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'leaving', email: 'leaving@example.com', password: 'password123' }) })
@@ -119,9 +119,13 @@ t.test('SIGTERM: sockets are closed with 1012 and the process exits within the g
   const { WsClient } = await import('./ws-client.js')
   const ws = await WsClient.connect(s.baseUrl, accessToken)
   await ws.roundTrip()
+  // A registration spends ~100 ms in scrypt: still in flight when the signal arrives.
+  const inFlight = fetch(`${s.baseUrl}/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'latecomer', email: 'latecomer@example.com', password: 'password123' }) })
+  await new Promise((r) => setTimeout(r, 30))
   const began = Date.now()
   s.child.removeAllListeners('exit')
   s.child.kill('SIGTERM')
+  t.equal((await inFlight).status, 201, 'the in-flight request was answered')
   const closed = await ws.waitClosed()
   t.equal(closed.code, 1012, 'service restart: reconnect elsewhere')
   const [code] = await once(s.child, 'exit')
