@@ -87,13 +87,19 @@ export function createAuthService (deps: AuthServiceDeps) {
       if (!await store.refreshTokens.markRotated(token.id, now())) return refuseReuse(token)
       const user = await store.users.findById(token.userId)
       if (user === null) throw unauthorized('the refresh token is not valid')
+      let session: Session
       try {
-        return await issue(user, { familyId: token.familyId, parentId: token.id })
+        session = await issue(user, { familyId: token.familyId, parentId: token.id })
       } catch (err) {
         // Another request rotated the same token at the same moment (the unique parentId index saw it).
         if (err instanceof DuplicateKeyError && err.field === 'parentId') return refuseReuse(token)
         throw err
       }
+      // A reuse of this token detected while we were issuing revoked the family
+      // before our new token existed: look again, so the new one cannot escape.
+      const parent = await store.refreshTokens.findByHash(token.tokenHash)
+      if (parent?.revokedAt !== undefined) return refuseReuse(token)
+      return session
     },
 
     /** Revokes the token's family. Unknown tokens are ignored, so logout never tells whether a token existed. */
