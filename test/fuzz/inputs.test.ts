@@ -1,0 +1,84 @@
+/**
+ * Misbehaving clients: thousands of generated REST bodies and websocket frames
+ * (wrong types, huge and tiny sizes, unicode, __proto__ / constructor keys,
+ * $-operator keys, deep nesting). The server answers each with a contract
+ * error or a success, never a 500, and keeps serving.
+ */
+import t from 'tap'
+import fc from 'fast-check'
+import { buildTestApp, client, register } from '../helper.js'
+import { WsClient } from '../ws-client.js'
+import { FAST_ENV } from '../realtime/nodes.js'
+
+const CODES = new Set(['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED'])
+
+/** Any JSON-ish value, with the keys attackers like. */
+const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId'))
+const nastyValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.string({ unit: 'grapheme', maxLength: 50 }),
+    fc.string({ minLength: 0, maxLength: 3 }),
+    fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
+    fc.constantFrom('', 'x'.repeat(20_000), '665f1c2ab4d5e6f7a8b9c0d1', '\u0000', '💬'.repeat(100)),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(nastyKey, tie('value'), { maxKeys: 5 })
+  )
+})).value
+const deep = fc.integer({ min: 50, max: 2000 }).map((n) => JSON.parse('['.repeat(n) + ']'.repeat(n)) as unknown)
+const body = fc.oneof(nastyValue, deep, fc.dictionary(nastyKey, nastyValue, { maxKeys: 6 }))
+
+t.test('REST bodies: never a 500, always the contract shape', async (t) => {
+  const built = await buildTestApp(t, { env: FAST_ENV })
+  if (built === undefined) return
+  const { app } = built
+  const a = client(app, await register(app, 'fz'))
+  const b = client(app, await register(app, 'fz'))
+  const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const msg = (await a.post(`/v1/conversations/${conv}/messages`, { content: 'seed' })).body.id
+  const targets: Array<[string, string, boolean]> = [
+    ['POST', '/v1/auth/register', false], ['POST', '/v1/auth/login', false], ['POST', '/v1/auth/refresh', false],
+    ['POST', '/v1/auth/logout', false], ['PATCH', '/v1/users/me', true], ['POST', '/v1/conversations', true],
+    ['PATCH', `/v1/conversations/${conv}`, true], ['POST', `/v1/conversations/${conv}/participants`, true],
+    ['POST', `/v1/conversations/${conv}/messages`, true], ['PATCH', `/v1/conversations/${conv}/messages/${msg}`, true],
+    ['POST', `/v1/conversations/${conv}/read`, true], ['POST', `/v1/conversations/${conv}/webhooks`, true]
+  ]
+  const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort()
+  let count = 0
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...targets), body, async ([method, url, auth], payload) => {
+    count++
+    const res = await app.inject({ method: method as 'POST', url, headers: { 'content-type': 'application/json', ...(auth && a.user.auth) }, payload: JSON.stringify(payload) })
+    if (res.statusCode >= 500) throw new Error(`${method} ${url} ${JSON.stringify(payload)?.slice(0, 200)} → ${res.statusCode} ${res.body}`)
+    if (res.statusCode >= 400) {
+      const err = res.json()
+      if (!CODES.has(err.code) || err.statusCode !== res.statusCode) throw new Error(`bad error shape: ${res.body}`)
+    }
+  }), { numRuns: 2500 })
+  t.equal(count, 2500, 'cases run')
+  t.equal((await app.inject('/health/ready')).statusCode, 200, 'still serving')
+  t.same(Object.getOwnPropertyNames(Object.prototype).sort(), prototypeKeys, 'no prototype pollution')
+})
+
+t.test('websocket frames: error frames, never a crash; the socket keeps answering', async (t) => {
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_MAX_PAYLOAD_BYTES: '1048576' } })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const a = client(app, await register(app, 'fzw'))
+  const b = client(app, await register(app, 'fzw'))
+  const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const ws = await WsClient.connect(base, a.user.accessToken)
+  t.teardown(() => ws.close())
+  const frame = fc.oneof(
+    body,
+    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
+  )
+  const frames = fc.sample(frame, 2000)
+  for (const f of frames) ws.send(JSON.stringify(f) ?? 'undefined')
+  await ws.roundTrip()
+  await ws.waitFor('pong', () => true, 1, 20_000)
+  const internal = ws.all('error', (e) => e.code === 'INTERNAL_ERROR')
+  t.same(internal, [], 'no internal errors')
+  t.equal(ws.closed, undefined, 'still open')
+  t.ok(ws.all('error').length > 100, `${ws.all('error').length} error frames`)
+})
