@@ -73,8 +73,9 @@ t.test('websocket frames: error frames, never a crash; the socket keeps answerin
     body,
     fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
   )
-  const frames = fc.sample(frame, 2000)
-  for (const f of frames) ws.send(JSON.stringify(f) ?? 'undefined')
+  // Frames over the payload limit close the socket by design (tested elsewhere); keep this run to the ones under it.
+  const frames = fc.sample(frame, 2000).map((f) => JSON.stringify(f) ?? 'undefined').filter((text) => Buffer.byteLength(text) < 1_000_000)
+  for (const text of frames) ws.send(text)
   await ws.roundTrip()
   await ws.waitFor('pong', () => true, 1, 20_000)
   const internal = ws.all('error', (e) => e.code === 'INTERNAL_ERROR')
