@@ -60,21 +60,22 @@ t.test('REST bodies: never a 500, always the contract shape', async (t) => {
 })
 
 t.test('websocket frames: error frames, never a crash; the socket keeps answering', async (t) => {
-  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_MAX_PAYLOAD_BYTES: '1048576' } })
+  // A slow heartbeat: this process is busy generating and sending, and must not be taken for a dead client.
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_HEARTBEAT_MS: '10000', WS_MAX_PAYLOAD_BYTES: '1048576' } })
   if (built === undefined) return
   const { app } = built
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   const a = client(app, await register(app, 'fzw'))
   const b = client(app, await register(app, 'fzw'))
   const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
-  const ws = await WsClient.connect(base, a.user.accessToken)
-  t.teardown(() => ws.close())
   const frame = fc.oneof(
     body,
     fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
   )
-  // Frames over the payload limit close the socket by design (tested elsewhere); keep this run to the ones under it.
+  // Generated before connecting; frames over the payload limit close the socket by design (tested elsewhere).
   const frames = fc.sample(frame, 2000).map((f) => JSON.stringify(f) ?? 'undefined').filter((text) => Buffer.byteLength(text) < 1_000_000)
+  const ws = await WsClient.connect(base, a.user.accessToken)
+  t.teardown(() => ws.close())
   for (const text of frames) ws.send(text)
   await ws.roundTrip()
   await ws.waitFor('pong', () => true, 1, 20_000)
