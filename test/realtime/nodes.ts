@@ -13,7 +13,7 @@ export interface Node {
 }
 
 /** Fast timers, so expiry tests take a second, not a minute. */
-export const FAST_ENV = { WS_HEARTBEAT_MS: '300', PRESENCE_TTL_MS: '1000', TYPING_TTL_MS: '400', RECEIPT_FLUSH_MS: '30' }
+export const FAST_ENV = { WS_HEARTBEAT_MS: '500', PRESENCE_TTL_MS: '1500', TYPING_TTL_MS: '400', RECEIPT_FLUSH_MS: '30' }
 
 /**
  * `count` nodes sharing their data and events: one memory store and one
