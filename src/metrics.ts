@@ -66,22 +66,13 @@ export function timedStore (store: Store, metrics: Metrics): Store {
 export function countedBroker (broker: Broker, metrics: Metrics): Broker {
   return {
     ...broker,
-    kind: broker.kind,
-    nodeId: broker.nodeId,
-    presence: broker.presence,
-    counters: broker.counters,
-    buckets: broker.buckets,
     publish: async (channel, payload) => {
       metrics.brokerPublished.inc({ channel: channelKind(channel) })
       return broker.publish(channel, payload)
     },
-    subscribe: (channel) => broker.subscribe(channel),
-    unsubscribe: (channel) => broker.unsubscribe(channel),
     onMessage: (handler) => broker.onMessage((message) => {
       metrics.brokerReceived.inc({ channel: channelKind(message.channel) })
       handler(message)
-    }),
-    ping: () => broker.ping(),
-    close: () => broker.close()
+    })
   }
 }
