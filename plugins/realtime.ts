@@ -12,6 +12,8 @@ declare module 'fastify' {
       /** Sockets that answer heartbeats; the route registers and removes them. */
       heartbeats: Map<string, { alive: boolean, ping (): void, terminate (): void }>
     }
+    /** connection id → reports a failed receipt write to that socket */
+    realtimeSessions: Map<string, (err: unknown) => void>
   }
 }
 
@@ -89,10 +91,3 @@ export default fp(async (app) => {
   })
   app.decorate('realtimeSessions', sessions)
 }, { name: 'realtime', dependencies: ['config', 'store', 'broker', 'services', 'websocket', 'metrics'] })
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** connection id → reports a failed receipt write to that socket */
-    realtimeSessions: Map<string, (err: unknown) => void>
-  }
-}

@@ -73,7 +73,9 @@ export function createHub (deps: HubDeps) {
     await broker.unsubscribe(channel)
   }
 
-  const localConnectionsOf = (userId: string) => [...connections.values()].filter((c) => c.userId === userId)
+  /** The user's room holds exactly their local sockets: no scan of every connection on the node. */
+  const localConnectionsOf = (userId: string) =>
+    [...rooms.get(userChannel(userId)) ?? []].flatMap((id) => connections.get(id) ?? [])
 
   function deliverToRoom (channel: string, live: LiveEvent) {
     let text: string | undefined

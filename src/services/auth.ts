@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { conflict, unauthorized } from '../domain/errors.js'
-import { DuplicateKeyError } from '../domain/errors.js'
+import { DuplicateKeyError, conflict, unauthorized } from '../domain/errors.js'
 import { toSelfUser, type SelfUser } from '../domain/users.js'
 import type { RefreshTokenRecord, UserRecord } from '../domain/types.js'
 import type { Store } from '../store/port.js'

@@ -1,6 +1,5 @@
-import { forbidden, notFound, validationError } from '../domain/errors.js'
+import { DuplicateKeyError, forbidden, notFound, validationError } from '../domain/errors.js'
 import { directKeyOf, nextOwner, policy, toConversationView, type ConversationView } from '../domain/conversations.js'
-import { DuplicateKeyError } from '../domain/errors.js'
 import type { ConversationRecord, MembershipRecord, Role } from '../domain/types.js'
 import type { Broker } from '../broker/port.js'
 import type { ConversationCursor, Store } from '../store/port.js'
