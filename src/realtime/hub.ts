@@ -51,6 +51,12 @@ export function createHub (deps: HubDeps) {
   const roomsOf = new Map<string, Set<string>>()
   /** Users announced online somewhere, with their conversations: swept to notice a dead node's users going offline. */
   const knownOnline = new Map<string, string[]>()
+  /**
+   * Connections whose presence lease exists. The heartbeat refreshes only
+   * these: refreshing a socket still joining would create its lease before
+   * connect() and make connect() miss that it was the user's first.
+   */
+  const leased = new Set<string>()
   const fail = (what: string) => (err: unknown) => deps.onError?.(err, what)
 
   async function join (conn: Connection, channel: string) {
@@ -138,12 +144,14 @@ export function createHub (deps: HubDeps) {
       await join(conn, userChannel(conn.userId))
       for (const id of conversationIds) await join(conn, conversationChannel(id))
       const { firstConnection } = await broker.presence.connect(conn.userId, conn.id, deps.presenceTtlMs)
+      if (connections.has(conn.id)) leased.add(conn.id)
       if (firstConnection) await broker.publish(PRESENCE_CHANNEL, { userId: conn.userId, status: 'online', conversationIds } satisfies PresenceEvent)
     },
 
     /** Unregisters a socket; offline when it was the user's last connection anywhere. */
     async remove (conn: Connection): Promise<void> {
       if (!connections.delete(conn.id)) return
+      leased.delete(conn.id)
       for (const channel of [...roomsOf.get(conn.id) ?? []]) await leave(conn.id, channel)
       roomsOf.delete(conn.id)
       const { lastConnection } = await broker.presence.disconnect(conn.userId, conn.id)
@@ -161,7 +169,10 @@ export function createHub (deps: HubDeps) {
 
     /** Refreshes every local connection's presence lease (the heartbeat). */
     async refreshPresence (): Promise<void> {
-      await Promise.all([...connections.values()].map((c) => broker.presence.refresh(c.userId, c.id, deps.presenceTtlMs)))
+      await Promise.all([...leased].flatMap((id) => {
+        const c = connections.get(id)
+        return c === undefined ? [] : [broker.presence.refresh(c.userId, c.id, deps.presenceTtlMs)]
+      }))
     },
 
     /**
