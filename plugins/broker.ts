@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import type { Broker } from '../src/broker/port.js'
 import { createMemoryBroker } from '../src/broker/memory/index.js'
 import { createRedisBroker } from '../src/broker/redis/index.js'
+import { withLocalLimits } from '../src/broker/local-limits.js'
 import { countedBroker } from '../src/metrics.js'
 
 declare module 'fastify' {
@@ -36,11 +37,19 @@ export default fp<BrokerPluginOptions>(async (app, opts) => {
   } else if (app.config.REDIS_URL !== undefined) {
     // Our own client, closed below after the broker, without failing the shutdown when Redis is already gone
     // (given a URL, @fastify/redis would add a quit() of its own that rejects on a closed connection).
-    const client = new Redis(app.config.REDIS_URL, { maxRetriesPerRequest: 2, connectionName: 'chat-backend' })
+    // No offline queue: while Redis is away commands fail at once (publish after the local delivery, presence,
+    // shared limits) instead of holding sends; the broker recovers what it can when Redis is back.
+    const client = new Redis(app.config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false, connectionName: 'chat-backend' })
     await app.register(fastifyRedis, { client, closeClient: false })
     // Connection errors surface in failed commands and /health/ready; without a listener ioredis prints them as unhandled.
     client.on('error', (err: Error) => app.log.debug({ err: err.message }, 'redis connection error'))
-    broker = createRedisBroker({ client, nodeId: randomUUID(), prefix })
+    let warnedAt = 0
+    broker = withLocalLimits(createRedisBroker({ client, nodeId: randomUUID(), prefix }), (err) => {
+      if (Date.now() - warnedAt < 10_000) return
+      warnedAt = Date.now()
+      app.log.warn({ err: (err as Error).message }, 'redis unavailable: rate limits are counted per node until it is back')
+    })
+    broker.onRecover(() => app.log.info('redis link recovered: subscriptions restored; local clients are told to sync'))
     closeClient = async () => { await client.quit().catch(() => client.disconnect()) }
   } else {
     broker = createMemoryBroker()

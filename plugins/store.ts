@@ -39,8 +39,16 @@ export default fp<StorePluginOptions>(async (app, opts) => {
 
   app.decorate('store', timedStore(store, app.metrics))
   await init()
+  // Back after an outage: ensure the indexes again (a server that returns empty must not take duplicates).
+  const removeRecover = store.onRecover(() => {
+    if (closing) return
+    app.log.info({ store: store.kind }, 'store reachable again; ensuring indexes')
+    clearTimeout(timer)
+    void init()
+  })
   app.addHook('onClose', async () => {
     closing = true
+    removeRecover()
     clearTimeout(timer)
     if (opts.store === undefined) await store.close()
   })

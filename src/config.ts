@@ -14,6 +14,7 @@ export const ConfigSchema = Type.Object({
   MONGODB_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'unset: the embedded in-memory store' })),
   MONGODB_DB: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$', default: 'chat', description: 'database name when MONGODB_URL names none' }),
   MONGODB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 5000, description: 'how long an operation waits for a reachable database before it fails with UNAVAILABLE' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'unset: the in-process broker, single node' })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'chat:', description: 'prefix of every Redis key and channel (deployments sharing one Redis)' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret, at least 32 characters' })),

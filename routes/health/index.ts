@@ -9,7 +9,9 @@ const Check = Type.Object({
 })
 
 const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+    description: 'ready: both answer. degraded: the broker does not; this node serves its own sockets and REST, and live events reach other nodes again when it is back. unavailable: the store does not.'
+  }),
   checks: Type.Object({ store: Check, broker: Check })
 }, { title: 'Readiness' })
 
@@ -48,7 +50,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Pings the store and the broker. 200 when both answer; 503 naming the one that does not.',
+      description: 'Pings the store and the broker. 200 `ready` when both answer; 200 `degraded` when only the broker does not (the node still serves: taking every node out of a load balancer for a Redis outage would turn it into a full one); 503 `unavailable` when the store does not.',
       response: { 200: Readiness, 503: Readiness }
     }
   }, async (_request, reply) => {
@@ -56,8 +58,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       check(app.store.kind, () => app.store.ping()),
       check(app.broker.kind, () => app.broker.ping())
     ])
-    const ready = store.status === 'up' && broker.status === 'up'
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks: { store, broker } })
+    const status = store.status === 'down' ? 'unavailable' : broker.status === 'down' ? 'degraded' : 'ready'
+    return reply.code(status === 'unavailable' ? 503 : 200).send({ status, checks: { store, broker } })
   })
 }
 

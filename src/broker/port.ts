@@ -25,6 +25,13 @@ export interface Broker {
   unsubscribe (channel: string): Promise<void>
   /** Adds a handler for messages on subscribed channels; returns its remover. */
   onMessage (handler: BrokerHandler): () => void
+  /**
+   * Adds a handler called when the link between nodes is back after an
+   * outage in which publications may have been missed (on every node, not
+   * only the one that saw the outage); returns its remover. The memory
+   * broker never loses its link.
+   */
+  onRecover (handler: () => void): () => void
   presence: PresenceRegistry
   counters: WindowCounters
   buckets: TokenBuckets

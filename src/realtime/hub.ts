@@ -57,6 +57,8 @@ export function createHub (deps: HubDeps) {
    * connect() and make connect() miss that it was the user's first.
    */
   const leased = new Set<string>()
+  /** Connections that finished joining their rooms: the ones the heartbeat keeps leased. */
+  const joined = new Set<string>()
   const fail = (what: string) => (err: unknown) => deps.onError?.(err, what)
 
   async function join (conn: Connection, channel: string) {
@@ -131,11 +133,47 @@ export function createHub (deps: HubDeps) {
     if (channel.startsWith('user:')) void deliverToUser(channel.slice('user:'.length), live).catch(fail('room change'))
   }
 
+  /**
+   * Takes a presence lease for a joined socket; online for the others when
+   * it is the user's first connection anywhere. While the broker is away
+   * this fails and the heartbeat tries again (see refreshPresence).
+   */
+  async function lease (conn: Connection, conversationIds?: string[]) {
+    const { firstConnection } = await broker.presence.connect(conn.userId, conn.id, deps.presenceTtlMs)
+    if (!connections.has(conn.id)) return
+    leased.add(conn.id)
+    if (firstConnection) {
+      const ids = conversationIds ?? await deps.conversationIdsOf(conn.userId)
+      await broker.publish(PRESENCE_CHANNEL, { userId: conn.userId, status: 'online', conversationIds: ids } satisfies PresenceEvent)
+    }
+  }
+
+  /**
+   * The broker is back after an outage: leases are taken again (Redis may
+   * have restarted empty), and every local socket is told to sync, since
+   * events published meanwhile on other nodes did not reach this one.
+   */
+  function recover () {
+    leased.clear()
+    const frame = JSON.stringify({ type: 'sync_required', reason: 'broker_recovered' })
+    for (const conn of connections.values()) conn.sendText(frame, 'sync_required')
+    for (const id of joined) {
+      const conn = connections.get(id)
+      if (conn !== undefined) void lease(conn).catch(fail('presence after recovery'))
+    }
+  }
+
   const removeListener = broker.onMessage(onMessage)
+  const removeRecover = broker.onRecover(recover)
   const ready = broker.subscribe(PRESENCE_CHANNEL)
 
   return {
-    /** Registers a socket: its user's rooms, and presence (online when it is the user's first connection anywhere). */
+    /**
+     * Registers a socket: its user's rooms, and presence (online when it is
+     * the user's first connection anywhere). Fails only when the store cannot
+     * say which conversations the user is in; without the broker the socket
+     * still joins and gets what this node delivers.
+     */
     async add (conn: Connection): Promise<void> {
       await ready
       connections.set(conn.id, conn)
@@ -143,14 +181,15 @@ export function createHub (deps: HubDeps) {
       const conversationIds = await deps.conversationIdsOf(conn.userId)
       await join(conn, userChannel(conn.userId))
       for (const id of conversationIds) await join(conn, conversationChannel(id))
-      const { firstConnection } = await broker.presence.connect(conn.userId, conn.id, deps.presenceTtlMs)
-      if (connections.has(conn.id)) leased.add(conn.id)
-      if (firstConnection) await broker.publish(PRESENCE_CHANNEL, { userId: conn.userId, status: 'online', conversationIds } satisfies PresenceEvent)
+      if (!connections.has(conn.id)) return
+      joined.add(conn.id)
+      await lease(conn, conversationIds).catch(fail('presence'))
     },
 
     /** Unregisters a socket; offline when it was the user's last connection anywhere. */
     async remove (conn: Connection): Promise<void> {
       if (!connections.delete(conn.id)) return
+      joined.delete(conn.id)
       leased.delete(conn.id)
       for (const channel of [...roomsOf.get(conn.id) ?? []]) await leave(conn.id, channel)
       roomsOf.delete(conn.id)
@@ -167,11 +206,15 @@ export function createHub (deps: HubDeps) {
       return roomsOf.get(conn.id)?.has(conversationChannel(conversationId)) ?? false
     },
 
-    /** Refreshes every local connection's presence lease (the heartbeat). */
+    /**
+     * The heartbeat: refreshes every local lease, and takes the leases that
+     * joined sockets could not get while the broker was away.
+     */
     async refreshPresence (): Promise<void> {
-      await Promise.all([...leased].flatMap((id) => {
+      await Promise.all([...joined].flatMap((id) => {
         const c = connections.get(id)
-        return c === undefined ? [] : [broker.presence.refresh(c.userId, c.id, deps.presenceTtlMs)]
+        if (c === undefined) return []
+        return [leased.has(id) ? broker.presence.refresh(c.userId, c.id, deps.presenceTtlMs) : lease(c)]
       }))
     },
 
@@ -195,6 +238,7 @@ export function createHub (deps: HubDeps) {
 
     async close (): Promise<void> {
       removeListener()
+      removeRecover()
       for (const conn of [...connections.values()]) await this.remove(conn).catch(fail('remove on close'))
     }
   }

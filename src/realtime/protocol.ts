@@ -66,6 +66,9 @@ export const ServerFrames = {
     sentAt: Type.String({ format: 'date-time' })
   }, 'The ack of send_message: the message is stored.'),
   sync_complete: frame('sync_complete', { truncated: Type.Array(Id, { description: 'conversations with more missed messages than one sync replays; page them over REST' }) }, 'The end of a sync replay.'),
+  sync_required: frame('sync_required', {
+    reason: Type.Union([Type.Literal('broker_recovered')], { description: 'broker_recovered: the link between server nodes was down, so live events from other nodes may have been missed' })
+  }, 'Live events may have been missed: send `sync` with your cursors to catch up. No frame was lost from this socket\'s own sends.'),
   pong: frame('pong', {}, 'The answer to ping.'),
   error: frame('error', {
     code: ErrorCode,

@@ -14,6 +14,12 @@ export interface Store {
   init (): Promise<void>
   /** Resolves when the backing server answers; rejects with the reason otherwise. */
   ping (): Promise<void>
+  /**
+   * Adds a handler called when the database answers again after an outage
+   * (the owner ensures indexes again: the server may have come back empty);
+   * returns its remover. The memory store has no outages.
+   */
+  onRecover (handler: () => void): () => void
   close (): Promise<void>
   users: UserRepository
   refreshTokens: RefreshTokenRepository

@@ -128,6 +128,9 @@ export function createMemoryBroker (options: MemoryBrokerOptions = {}): Broker {
       handlers.add(handler)
       return () => handlers.delete(handler)
     },
+    onRecover () {
+      return () => {}
+    },
     presence,
     counters,
     buckets,

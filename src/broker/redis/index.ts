@@ -13,6 +13,9 @@ export interface RedisBrokerOptions {
   pingTimeoutMs?: number
 }
 
+/** Where a node that recovered from an outage tells the others (payload `{type: 'recovered'}`). */
+const CONTROL_CHANNEL = '_control'
+
 /** What travels on a Redis channel: the publishing node, then the payload. */
 interface Envelope {
   o: string
@@ -36,9 +39,19 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
   for (const [name, script] of Object.entries(REDIS_SCRIPTS)) {
     if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua: script })
   }
-  const subscriber = options.client.duplicate()
+  // Channels are resubscribed below, on every 'ready', from the set this broker keeps.
+  const subscriber = options.client.duplicate({ autoResubscribe: false, enableOfflineQueue: true })
+  /** Every channel this node wants, whether or not Redis has it right now. */
   const channels = new Set<string>()
   const handlers = new Set<BrokerHandler>()
+  const recoverHandlers = new Set<() => void>()
+  /**
+   * Set when the link to Redis may have lost something (a subscription was
+   * down, a publish failed): the next time both connections are ready again,
+   * every node is told to let its clients sync.
+   */
+  let lost = false
+  let closed = false
 
   const deliver = (channel: string, payload: unknown, origin: string) => {
     for (const handler of handlers) handler({ channel, payload, origin })
@@ -59,10 +72,43 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
   // Errors surface through ping() and failed commands; without a listener ioredis would log them unhandled.
   subscriber.on('error', () => {})
 
+  const recovered = () => {
+    for (const handler of recoverHandlers) handler()
+  }
+
+  /**
+   * After an outage: subscribe every wanted channel again, then tell every
+   * node (this one through the control channel's local delivery) that
+   * publications may have been missed.
+   */
+  async function recover () {
+    if (closed || subscriber.status !== 'ready' || options.client.status !== 'ready') return
+    try {
+      if (channels.size > 0) await subscriber.subscribe(...[...channels].map((c) => prefix + c))
+      if (!lost) return
+      lost = false
+      recovered()
+      await client.publish(prefix + CONTROL_CHANNEL, JSON.stringify({ o: nodeId, p: { type: 'recovered' } } satisfies Envelope))
+    } catch {
+      lost = true // the next 'ready' tries again
+    }
+  }
+  /** Settles when the subscriber first connects, or first fails to: subscriptions made at start wait for it. */
+  const firstAttempt = new Promise<void>((resolve) => {
+    subscriber.once('ready', resolve)
+    subscriber.once('close', resolve)
+  })
+  subscriber.on('close', () => { if (!closed) lost = true })
+  subscriber.on('ready', () => { void recover() })
+  options.client.on('ready', () => { void recover() })
+  channels.add(CONTROL_CHANNEL)
+  handlers.add(({ channel }) => { if (channel === CONTROL_CHANNEL) recovered() })
+
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()
     } catch (err) {
+      lost = true
       throw new DependencyUnavailableError('broker', err)
     }
   }
@@ -109,23 +155,33 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
       if (channels.has(channel)) deliver(channel, JSON.parse(raw).p, nodeId)
       await call(() => client.publish(prefix + channel, raw))
     },
+    /**
+     * Wanted from now on. While Redis is away this resolves at once: the
+     * channel is subscribed when the connection is back (see recover), and
+     * the node's clients are then told to sync what they missed.
+     */
     async subscribe (channel) {
       if (channels.has(channel)) return
       channels.add(channel)
+      await firstAttempt
+      if (subscriber.status !== 'ready') return
       try {
-        await call(() => subscriber.subscribe(prefix + channel))
-      } catch (err) {
-        channels.delete(channel)
-        throw err
+        await subscriber.subscribe(prefix + channel)
+      } catch {
+        lost = true
       }
     },
     async unsubscribe (channel) {
-      if (!channels.delete(channel)) return
-      await call(() => subscriber.unsubscribe(prefix + channel))
+      if (!channels.delete(channel) || subscriber.status !== 'ready') return
+      await subscriber.unsubscribe(prefix + channel).catch(() => {})
     },
     onMessage (handler) {
       handlers.add(handler)
       return () => handlers.delete(handler)
+    },
+    onRecover (handler) {
+      recoverHandlers.add(handler)
+      return () => recoverHandlers.delete(handler)
     },
     presence,
     counters,
@@ -144,7 +200,9 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
       }
     },
     async close () {
+      closed = true
       handlers.clear()
+      recoverHandlers.clear()
       channels.clear()
       subscriber.disconnect()
     }

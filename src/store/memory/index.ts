@@ -15,6 +15,9 @@ export function createMemoryStore (): Store {
   return {
     kind: 'memory',
     async init () {},
+    onRecover () {
+      return () => {}
+    },
     async ping () {
       if (closed) throw new Error('memory store is closed')
     },

@@ -63,18 +63,27 @@ export type Guard = <T>(fn: () => Promise<T>) => Promise<T>
  * later succeeds; once connected, it rides out outages on its own. So the
  * client is connected here, lazily, and again after every failed attempt.
  */
-export function createGuard (client: MongoClient): Guard {
+export function createGuard (client: MongoClient, onRecovered?: () => void): Guard {
   let connecting: Promise<unknown> | undefined
   let connected = false
+  /** An operation failed for want of a server: the next one that succeeds reports the recovery. */
+  let lost = false
   return async (fn) => {
     try {
       if (!connected) {
         connecting ??= client.connect().then(() => { connected = true }).finally(() => { connecting = undefined })
         await connecting
       }
-      return await fn()
+      const result = await fn()
+      if (lost) {
+        lost = false
+        onRecovered?.()
+      }
+      return result
     } catch (err) {
-      throw translateError(err)
+      const translated = translateError(err)
+      if (translated instanceof DependencyUnavailableError) lost = true
+      throw translated
     }
   }
 }

@@ -32,7 +32,8 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
   // A database named in the URL wins over the configured default.
   const urlDb = new URL(options.url.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1)
   const db = client.db(urlDb !== '' ? decodeURIComponent(urlDb) : options.dbName)
-  const guard = createGuard(client)
+  const recoverHandlers = new Set<() => void>()
+  const guard = createGuard(client, () => { for (const handler of recoverHandlers) handler() })
 
   return {
     kind: 'mongo',
@@ -46,6 +47,10 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
         await ensureMessageIndexes(db)
         await ensureWebhookIndexes(db)
       })
+    },
+    onRecover (handler) {
+      recoverHandlers.add(handler)
+      return () => recoverHandlers.delete(handler)
     },
     async ping () {
       await guard(async () => { await db.command({ ping: 1 }) })

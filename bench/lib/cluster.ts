@@ -1,0 +1,167 @@
+/**
+ * Real processes for fault tests, the soak and the benchmarks: Redis, the
+ * FerretDB harness and server nodes, each on a fixed port so that it can be
+ * killed and started again where its clients expect it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ferretArgs, freePort, redisAnswers, redisArgs, root, startFerretHarness, waitFor, type FerretBackend } from '../../scripts/services.mjs'
+
+export interface Restartable {
+  readonly name: string
+  readonly running: boolean
+  start (): Promise<void>
+  /** SIGKILL by default: no goodbye to anyone. */
+  stop (signal?: NodeJS.Signals): Promise<void>
+}
+
+async function exited (child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill(signal)
+  await gone
+}
+
+/** A redis-server that keeps nothing on disk: a restart starts empty, as a crashed cache node does. */
+export class RedisProcess implements Restartable {
+  readonly name = 'redis'
+  private child: ChildProcess | undefined
+  private constructor (readonly port: number) {}
+
+  static async start (): Promise<RedisProcess> {
+    const p = new RedisProcess(await freePort())
+    await p.start()
+    return p
+  }
+
+  get url (): string { return `redis://127.0.0.1:${this.port}` }
+  get running (): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.child = spawn('redis-server', redisArgs(this.port), { stdio: 'ignore' })
+    await waitFor(() => redisAnswers(this.port), `redis-server on ${this.port}`, 10_000)
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await exited(this.child, signal)
+  }
+}
+
+/**
+ * The FerretDB harness on a database of its own: stopping it is a database
+ * outage, starting it again brings the same data back.
+ */
+export class FerretProcess implements Restartable {
+  readonly name = 'database'
+  private child: ChildProcess | undefined
+  private args: string[]
+  private constructor (readonly port: number, private readonly bin: string, private readonly backend: FerretBackend, private readonly sqliteBase: string, public database: string) {
+    this.args = ferretArgs(backend, database, sqliteBase)
+  }
+
+  /** The next start() serves another database (an empty one, for a server that comes back without its data). */
+  retarget (database: string): void {
+    this.database = database
+    this.args = ferretArgs(this.backend, database, this.sqliteBase)
+  }
+
+  /** Drops the PostgreSQL databases it served (SQLite ones live in a temporary directory). */
+  async dropDatabases (names: string[]): Promise<void> {
+    if (this.backend !== 'postgresql') return
+    for (const name of names) {
+      await new Promise<void>((resolve) => {
+        spawn('dropdb', ['--if-exists', '-h', '127.0.0.1', '-U', process.env.PGUSER ?? 'postgres', name], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve())
+      })
+    }
+  }
+
+  /** From the harness that `npm test` (TEST_FERRETDB_BIN, TEST_FERRETDB_BACKEND) or the caller provides. */
+  static async start (database: string, harness?: { bin: string, backend: FerretBackend }): Promise<FerretProcess> {
+    const bin = harness?.bin ?? process.env.TEST_FERRETDB_BIN
+    const backend = harness?.backend ?? process.env.TEST_FERRETDB_BACKEND as FerretBackend | undefined
+    if (bin === undefined || backend === undefined) throw new Error('no FerretDB harness: run through `npm test`, or pass one')
+    const sqliteBase = backend === 'sqlite' ? mkdtempSync(join(tmpdir(), 'ferret-fault-')) : ''
+    const p = new FerretProcess(await freePort(), bin, backend, sqliteBase, database)
+    await p.start()
+    return p
+  }
+
+  get url (): string { return `mongodb://127.0.0.1:${this.port}/` }
+  get running (): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.child = (await startFerretHarness(this.bin, [...this.args, '-port', String(this.port)])).child
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await exited(this.child, signal)
+  }
+}
+
+export const TEST_SECRET = 'fault-test-secret-that-is-long-enough-for-hs256-0123456789'
+
+/** A server node (src/server.ts under tsx) on a fixed port. */
+export class NodeProcess implements Restartable {
+  private child: ChildProcess | undefined
+  /** The last lines it wrote, for failure messages. */
+  readonly output: string[] = []
+  starts = 0
+
+  private constructor (readonly name: string, readonly port: number, private readonly env: Record<string, string>) {}
+
+  static async start (name: string, env: Record<string, string>): Promise<NodeProcess> {
+    const p = new NodeProcess(name, await freePort(), env)
+    await p.start()
+    return p
+  }
+
+  get baseUrl (): string { return `http://127.0.0.1:${this.port}` }
+  get running (): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'server.ts')], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: String(this.port),
+        LOG_LEVEL: 'warn',
+        JWT_SECRET: TEST_SECRET,
+        RATE_LIMITS: 'off',
+        ...this.env
+      },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    this.child = child
+    this.starts++
+    const keep = (d: Buffer) => {
+      for (const line of String(d).split('\n')) if (line !== '') this.output.push(line)
+      if (this.output.length > 200) this.output.splice(0, this.output.length - 200)
+    }
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}:\n${this.output.slice(-20).join('\n')}`)
+      try {
+        return (await fetch(`${this.baseUrl}/health/live`)).ok
+      } catch {
+        return false
+      }
+    }, `node ${this.name}`, 30_000)
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await exited(this.child, signal)
+  }
+}
+
+/** Stops everything (for teardown), quietly. */
+export async function stopAll (procs: Array<Restartable | undefined>): Promise<void> {
+  await Promise.all(procs.map((p) => p?.stop('SIGKILL').catch(() => {})))
+}

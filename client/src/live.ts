@@ -1,0 +1,400 @@
+/**
+ * The reliable live client: one websocket to whichever server node answers,
+ * with everything the API's guarantees ask of a client.
+ *
+ * - Reconnects with exponential backoff and full jitter, rotating through the
+ *   node URLs it was given (what a load balancer does for a browser).
+ * - Every send carries a clientMessageId; sends that have no `message_sent`
+ *   yet are resent with the same id after each reconnect, after an
+ *   UNAVAILABLE / RATE_LIMITED / INTERNAL_ERROR answer, and when no answer
+ *   comes in time. The server answers a resend with the first message, so a
+ *   send is stored once however often it is resent.
+ * - Keeps a cursor per conversation and sends `sync` with the cursors on every
+ *   (re)connect and whenever the server asks (`sync_required`); truncated
+ *   replays are continued until complete.
+ * - Delivers each message once: seqs already seen are dropped.
+ *
+ * It runs on any WebSocket with the browser API: the browser's own, or the
+ * `ws` package's default export in Node 20.
+ */
+
+/** The subset of the browser WebSocket this client uses. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send (data: string): void
+  close (code?: number, reason?: string): void
+  onopen: ((ev: unknown) => void) | null
+  onmessage: ((ev: { data: unknown }) => void) | null
+  onclose: ((ev: { code: number, reason: string }) => void) | null
+  onerror: ((ev: unknown) => void) | null
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+/** A message as the server sends it (see the Message schema in the OpenAPI document). */
+export interface LiveMessage {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  content: string
+  clientMessageId?: string
+  sentAt: string
+  [key: string]: unknown
+}
+
+export interface SendAck {
+  clientMessageId: string
+  messageId: string
+  conversationId: string
+  seq: number
+  sentAt: string
+}
+
+export interface ServerFrame {
+  type: string
+  [key: string]: unknown
+}
+
+export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface LiveClientOptions {
+  /** Server base URLs (http(s) or ws(s)); each reconnect tries the next. */
+  urls: string[]
+  /** The access token for the next connection. */
+  token: () => string | Promise<string>
+  /** Defaults to the global WebSocket (browsers, Node 22+). */
+  WebSocket?: WebSocketConstructor
+  /** Known conversations and the last seq already held for each (0: none). Others are learnt from new messages. */
+  cursors?: Record<string, number>
+  /** First reconnect delay; doubled per failed attempt up to maxDelayMs, with full jitter. */
+  minDelayMs?: number
+  maxDelayMs?: number
+  /** An unanswered send is resent after this long on an open socket. */
+  ackTimeoutMs?: number
+  /** Called when the server closes with 4401 (token expired), before reconnecting. */
+  onTokenExpired?: () => Promise<void> | void
+  /** How many seen seqs to remember per conversation for deduplication. */
+  dedupeWindow?: number
+}
+
+/** Errors after which resending the same frame may succeed. */
+const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL_ERROR'])
+const OPEN = 1
+
+/** A send the server refused for good (validation, not a participant, unknown conversation). */
+export class SendError extends Error {
+  constructor (readonly code: string, message: string, readonly clientMessageId: string) {
+    super(message)
+    this.name = 'SendError'
+  }
+}
+
+interface Pending {
+  frame: { type: 'send_message', conversationId: string, content: string, clientMessageId: string, contentType?: string }
+  resolve (ack: SendAck): void
+  reject (err: Error): void
+  /** When it was last written to a socket (0: not on the current one). */
+  writtenAt: number
+  attempts: number
+}
+
+interface ConversationState {
+  /** Every seq up to this one has been delivered, or is known never to have been stored. */
+  cursor: number
+  /** Seqs delivered above cursor - dedupeWindow, for dropping repeats. */
+  seen: Set<number>
+  /** The highest seq a complete sync replay held, and when: holes below it that outlive HOLE_SETTLE_MS were never stored. */
+  settled?: { top: number, at: number }
+}
+
+/**
+ * A seq is taken before its message is stored, and a send that fails after
+ * that (the database went away) leaves a hole. A hole may also be a message
+ * another node is storing right now; after this long it is not.
+ */
+const HOLE_SETTLE_MS = 30_000
+
+type Listener<T> = (value: T) => void
+
+export interface LiveClientEvents {
+  message: LiveMessage
+  frame: ServerFrame
+  state: LiveState
+  synced: { truncated: string[] }
+  error: ServerFrame
+}
+
+function randomId (): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto
+  return c?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
+}
+
+export class LiveClient {
+  private socket: WebSocketLike | undefined
+  private urlIndex = 0
+  private failures = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private ackTimer: ReturnType<typeof setInterval> | undefined
+  private stopped = true
+  private readonly pending = new Map<string, Pending>()
+  private readonly conversations = new Map<string, ConversationState>()
+  private readonly listeners = new Map<keyof LiveClientEvents, Set<Listener<never>>>()
+  /** Highest seq replayed per conversation by the sync in flight. */
+  private replayed = new Map<string, number>()
+  private syncing = false
+  private syncAgain = false
+  private sentCursors: Record<string, number> = {}
+  private readonly WS: WebSocketConstructor
+  state: LiveState = 'closed'
+  readonly stats = { connects: 0, reconnects: 0, resent: 0, duplicatesDropped: 0, syncs: 0 }
+
+  constructor (private readonly options: LiveClientOptions) {
+    if (options.urls.length === 0) throw new Error('LiveClient needs at least one server URL')
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    if (WS === undefined) throw new Error('no WebSocket implementation: pass options.WebSocket (in Node 20, the ws package)')
+    this.WS = WS
+    for (const [id, seq] of Object.entries(options.cursors ?? {})) this.conversations.set(id, { cursor: seq, seen: new Set() })
+  }
+
+  on<K extends keyof LiveClientEvents> (event: K, listener: Listener<LiveClientEvents[K]>): () => void {
+    let set = this.listeners.get(event)
+    if (set === undefined) this.listeners.set(event, (set = new Set()))
+    set.add(listener)
+    return () => { set.delete(listener) }
+  }
+
+  private emit<K extends keyof LiveClientEvents> (event: K, value: LiveClientEvents[K]): void {
+    for (const listener of this.listeners.get(event) ?? []) (listener as Listener<LiveClientEvents[K]>)(value)
+  }
+
+  private setState (state: LiveState): void {
+    if (this.state === state) return
+    this.state = state
+    this.emit('state', state)
+  }
+
+  /** Opens the connection (and keeps it open until close()). */
+  start (): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.ackTimer = setInterval(() => this.resendOverdue(), Math.max(100, Math.floor((this.options.ackTimeoutMs ?? 5000) / 2)))
+    void this.open()
+  }
+
+  /** Closes for good; pending sends are rejected. */
+  close (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+    clearInterval(this.ackTimer)
+    this.socket?.close(1000, 'client closed')
+    this.socket = undefined
+    for (const [id, p] of this.pending) p.reject(new SendError('CLOSED', 'the client was closed before the server acknowledged', id))
+    this.pending.clear()
+    this.setState('closed')
+  }
+
+  /** The per-conversation cursors a sync would send now. */
+  cursors (): Record<string, number> {
+    return Object.fromEntries([...this.conversations].map(([id, s]) => [id, s.cursor]))
+  }
+
+  /** Sends that have no acknowledgement yet. */
+  get unacknowledged (): number {
+    return this.pending.size
+  }
+
+  /**
+   * Sends a message; resolves with the server's acknowledgement, however
+   * many reconnects that takes. Pass a clientMessageId to make a send
+   * idempotent across restarts of the app too.
+   */
+  send (input: { conversationId: string, content: string, contentType?: string, clientMessageId?: string }): Promise<SendAck> {
+    const clientMessageId = input.clientMessageId ?? randomId()
+    if (this.pending.has(clientMessageId)) return Promise.reject(new SendError('VALIDATION_ERROR', 'a send with this clientMessageId is already waiting for its ack', clientMessageId))
+    return new Promise<SendAck>((resolve, reject) => {
+      const p: Pending = {
+        frame: { type: 'send_message', conversationId: input.conversationId, content: input.content, clientMessageId, ...(input.contentType !== undefined && { contentType: input.contentType }) },
+        resolve,
+        reject,
+        writtenAt: 0,
+        attempts: 0
+      }
+      this.pending.set(clientMessageId, p)
+      this.write(p)
+    })
+  }
+
+  /** Writes any frame on the open socket; false when there is none. */
+  sendFrame (frame: { type: string, [key: string]: unknown }): boolean {
+    if (this.socket?.readyState !== OPEN) return false
+    this.socket.send(JSON.stringify(frame))
+    return true
+  }
+
+  /** Asks the server for everything after the cursors. */
+  sync (): void {
+    if (this.syncing) { this.syncAgain = true; return }
+    const cursors = this.cursors()
+    if (!this.sendFrame({ type: 'sync', cursors })) return
+    this.sentCursors = cursors
+    this.syncing = true
+    this.replayed = new Map()
+    this.stats.syncs++
+  }
+
+  private write (p: Pending): void {
+    if (this.socket?.readyState !== OPEN) return
+    p.attempts++
+    if (p.attempts > 1) this.stats.resent++
+    p.writtenAt = Date.now()
+    this.socket.send(JSON.stringify(p.frame))
+  }
+
+  private resendOverdue (): void {
+    const limit = this.options.ackTimeoutMs ?? 5000
+    const now = Date.now()
+    for (const p of this.pending.values()) if (p.writtenAt !== 0 && now - p.writtenAt > limit) this.write(p)
+  }
+
+  private async open (): Promise<void> {
+    if (this.stopped) return
+    this.setState(this.stats.connects === 0 ? 'connecting' : 'reconnecting')
+    const base = this.options.urls[this.urlIndex % this.options.urls.length]!
+    let token: string
+    try {
+      token = await this.options.token()
+    } catch {
+      return this.retry()
+    }
+    if (this.stopped) return
+    const url = new URL('/v1/ws', base.replace(/^http/, 'ws'))
+    url.searchParams.set('token', token)
+    const socket = new this.WS(url.toString())
+    this.socket = socket
+    socket.onopen = () => {
+      if (this.socket !== socket) return
+      this.failures = 0
+      if (this.stats.connects++ > 0) this.stats.reconnects++
+      this.setState('open')
+      this.syncing = false
+      this.sync()
+      for (const p of this.pending.values()) { p.writtenAt = 0; this.write(p) }
+    }
+    socket.onmessage = (ev) => {
+      if (this.socket !== socket) return
+      let frame: ServerFrame
+      try {
+        frame = JSON.parse(String(ev.data)) as ServerFrame
+      } catch {
+        return
+      }
+      this.receive(frame)
+    }
+    socket.onerror = () => {}
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return
+      this.socket = undefined
+      for (const p of this.pending.values()) p.writtenAt = 0
+      if (this.stopped) return
+      if (ev.code === 4401 && this.options.onTokenExpired !== undefined) {
+        void Promise.resolve(this.options.onTokenExpired()).catch(() => {}).finally(() => this.retry(true))
+        return
+      }
+      this.retry()
+    }
+  }
+
+  /** Schedules the next connection, on the next URL. */
+  private retry (immediate = false): void {
+    if (this.stopped) return
+    this.setState('reconnecting')
+    this.urlIndex++
+    const min = this.options.minDelayMs ?? 250
+    const max = this.options.maxDelayMs ?? 10_000
+    const ceiling = Math.min(max, min * 2 ** Math.min(this.failures++, 16))
+    const delay = immediate ? 0 : Math.random() * ceiling
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { void this.open() }, delay)
+  }
+
+  private stateOf (conversationId: string): ConversationState {
+    let s = this.conversations.get(conversationId)
+    if (s === undefined) this.conversations.set(conversationId, (s = { cursor: 0, seen: new Set() }))
+    return s
+  }
+
+  private deliver (message: LiveMessage): void {
+    const s = this.stateOf(message.conversationId)
+    if (this.syncing) this.replayed.set(message.conversationId, Math.max(this.replayed.get(message.conversationId) ?? 0, message.seq))
+    const window = this.options.dedupeWindow ?? 10_000
+    if (s.seen.has(message.seq) || message.seq <= s.cursor - window) {
+      this.stats.duplicatesDropped++
+      return
+    }
+    this.markSeen(s, message.seq)
+    this.emit('message', message)
+  }
+
+  private markSeen (s: ConversationState, seq: number): void {
+    s.seen.add(seq)
+    while (s.seen.has(s.cursor + 1)) s.cursor++
+    const window = this.options.dedupeWindow ?? 10_000
+    if (s.seen.size > 2 * window) for (const old of s.seen) if (old <= s.cursor - window) s.seen.delete(old)
+  }
+
+  /** After a complete replay: skip the holes that have been holes for HOLE_SETTLE_MS. */
+  private settle (conversationId: string, top: number): void {
+    const s = this.stateOf(conversationId)
+    const now = Date.now()
+    if (s.settled !== undefined && now - s.settled.at >= HOLE_SETTLE_MS) {
+      s.cursor = Math.max(s.cursor, s.settled.top)
+      while (s.seen.has(s.cursor + 1)) s.cursor++
+      s.settled = undefined
+    }
+    if (top > s.cursor) s.settled ??= { top, at: now }
+  }
+
+  private receive (frame: ServerFrame): void {
+    this.emit('frame', frame)
+    switch (frame.type) {
+      case 'new_message':
+        return this.deliver(frame.message as LiveMessage)
+      case 'message_sent': {
+        const ack = frame as unknown as SendAck
+        const p = this.pending.get(ack.clientMessageId)
+        // This socket gets no new_message for its own send: the ack stands for it.
+        this.markSeen(this.stateOf(ack.conversationId), ack.seq)
+        if (p === undefined) return
+        this.pending.delete(ack.clientMessageId)
+        return p.resolve({ clientMessageId: ack.clientMessageId, messageId: ack.messageId, conversationId: ack.conversationId, seq: ack.seq, sentAt: ack.sentAt })
+      }
+      case 'sync_complete': {
+        this.syncing = false
+        const truncated = (frame.truncated as string[] | undefined) ?? []
+        for (const [id, top] of this.replayed) if (!truncated.includes(id)) this.settle(id, top)
+        this.emit('synced', { truncated })
+        // Continue a truncated replay while it makes progress (a hole at the cursor stalls it until it settles).
+        const progressed = truncated.some((id) => this.stateOf(id).cursor > (this.sentCursors[id] ?? 0))
+        if (progressed || this.syncAgain) { this.syncAgain = false; this.sync() }
+        return
+      }
+      case 'sync_required':
+        return this.sync()
+      case 'error': {
+        this.emit('error', frame)
+        const id = frame.clientMessageId as string | undefined
+        const p = id === undefined ? undefined : this.pending.get(id)
+        if (p === undefined) return
+        if (RETRYABLE.has(String(frame.code))) {
+          // Try again after a pause that grows with the attempts.
+          const delay = Math.min(this.options.maxDelayMs ?? 10_000, (this.options.minDelayMs ?? 250) * 2 ** Math.min(p.attempts, 6)) * (0.5 + Math.random() / 2)
+          p.writtenAt = Date.now() - (this.options.ackTimeoutMs ?? 5000) + delay
+          return
+        }
+        this.pending.delete(id!)
+        return p.reject(new SendError(String(frame.code), String(frame.message), id!))
+      }
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import type { ChildProcess } from 'node:child_process'
+
+export const root: string
+export function freePort (): Promise<number>
+export function probe (host: string, port: number, request: string | null, timeoutMs?: number): Promise<string | null>
+export function redisAnswers (port: number): Promise<boolean>
+export function which (cmd: string): string | null
+export function run (cmd: string, args: string[], opts?: object): void
+export function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void>
+export function ensureRedisServer (log?: (msg: string) => void): void
+export function redisArgs (port: number): string[]
+export function buildFerretHarness (tags: string[], log?: (msg: string) => void): string
+export type FerretBackend = 'postgresql' | 'sqlite'
+export function ferretHarness (log?: (msg: string) => void): Promise<{ bin: string, backend: FerretBackend, argsFor (name: string): string[] }>
+export function ferretArgs (backend: FerretBackend, name: string, sqliteBase: string): string[]
+export function startFerretHarness (bin: string, args: string[], timeoutMs?: number): Promise<{ url: string, child: ChildProcess }>

@@ -1,0 +1,63 @@
+/**
+ * A cluster of real processes for one fault test: a Redis and a FerretDB of
+ * its own (so that stopping them disturbs no other test file) and two server
+ * nodes, with reliable clients spread over both.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Test } from 'tap'
+import { FerretProcess, NodeProcess, RedisProcess, stopAll } from '../../bench/lib/cluster.js'
+import { Workload, type Verdict } from '../../bench/lib/workload.js'
+import { which } from '../../scripts/services.mjs'
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Fast heartbeats and leases, and database operations that give up quickly while it is away. */
+export const FAULT_ENV = {
+  WS_HEARTBEAT_MS: '500',
+  PRESENCE_TTL_MS: '1500',
+  RECEIPT_FLUSH_MS: '30',
+  MONGODB_TIMEOUT_MS: '1500',
+  ACCESS_TOKEN_TTL_SECONDS: '3600'
+}
+
+export interface Cluster {
+  redis: RedisProcess
+  db: FerretProcess
+  nodes: NodeProcess[]
+  urls: string[]
+}
+
+/** Starts the cluster, or ends the test: skipped outside npm test, failed under CI=true. */
+export async function startCluster (t: Test, label: string): Promise<Cluster | undefined> {
+  const missing = process.env.TEST_FERRETDB_BIN === undefined ? 'TEST_FERRETDB_BIN is not set (run the suite with npm test)' : which('redis-server') === null ? 'redis-server is not installed' : undefined
+  if (missing !== undefined) {
+    if (process.env.CI === 'true') t.fail(`fault suite cannot run in CI: ${missing}`)
+    else void t.test('fault suite', { skip: missing }, () => {})
+    return undefined
+  }
+  const database = `chat_fault_${label}_${randomBytes(4).toString('hex')}`
+  const redis = await RedisProcess.start()
+  const db = await FerretProcess.start(database)
+  const served = [database]
+  const cluster: Cluster = { redis, db, nodes: [], urls: [] }
+  t.teardown(async () => {
+    await stopAll([...cluster.nodes, redis, db])
+    await db.dropDatabases([...served, db.database])
+  })
+  const env = { ...FAULT_ENV, MONGODB_URL: db.url, MONGODB_DB: 'chat', REDIS_URL: redis.url }
+  for (const name of ['a', 'b']) cluster.nodes.push(await NodeProcess.start(`node-${name}`, env))
+  cluster.urls = cluster.nodes.map((n) => n.baseUrl)
+  return cluster
+}
+
+/** What every fault test asserts at the end: all acked, nothing lost, nothing twice. */
+export function assertVerdict (t: Test, v: Verdict): void {
+  t.comment(JSON.stringify({ ...v, problems: v.problems.slice(0, 10) }))
+  t.ok(v.acked > 0, `${v.acked} of ${v.attempted} sends acknowledged`)
+  t.equal(v.unacked, 0, 'every send was acknowledged in the end (resent after reconnects)')
+  t.equal(v.refused, 0, 'no send was refused for good')
+  t.equal(v.lost, 0, `nothing acknowledged was lost: ${v.problems.slice(0, 5).join('; ')}`)
+  t.equal(v.duplicated, 0, 'nothing was stored or delivered twice')
+}
+
+export { Workload }
