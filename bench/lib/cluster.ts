@@ -141,7 +141,7 @@ export class NodeProcess implements Restartable {
     this.child = child
     this.starts++
     const keep = (d: Buffer) => {
-      for (const line of String(d).split('\n')) if (line !== '') this.output.push(line)
+      for (const line of String(d).split('\n')) if (line !== '' && !/"msg":"(incoming request|request completed)"/.test(line)) this.output.push(line)
       if (this.output.length > 200) this.output.splice(0, this.output.length - 200)
     }
     child.stdout!.on('data', keep)

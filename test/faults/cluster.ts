@@ -17,7 +17,8 @@ export const FAULT_ENV = {
   PRESENCE_TTL_MS: '1500',
   RECEIPT_FLUSH_MS: '30',
   MONGODB_TIMEOUT_MS: '1500',
-  ACCESS_TOKEN_TTL_SECONDS: '3600'
+  ACCESS_TOKEN_TTL_SECONDS: '3600',
+  LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn'
 }
 
 export interface Cluster {

@@ -11,4 +11,9 @@ export async function ensureIndexes (db: Db, collection: string, indexes: Readon
   for (const { key, ...options } of indexes) {
     await coll.createIndex(key, options)
   }
+  // Checked, not assumed: right after a restart FerretDB 1.24 has been seen to
+  // answer createIndex with ok and keep nothing. The caller retries on a throw.
+  const present = new Set((await coll.indexes()).map((ix) => ix.name))
+  const missing = indexes.filter((ix) => !present.has(ix.name)).map((ix) => ix.name)
+  if (missing.length > 0) throw new Error(`${collection}: indexes missing after createIndex: ${missing.join(', ')}`)
 }

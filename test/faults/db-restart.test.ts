@@ -1,0 +1,83 @@
+/**
+ * The database stops mid-traffic and comes back. While it is away sends get
+ * UNAVAILABLE (REST 503, a websocket error with the clientMessageId) and no
+ * ack, readiness is 503 naming the store, and no process exits; when it is
+ * back the nodes serve again without a restart, and the clients' resends
+ * store each message once.
+ */
+import { MongoClient } from 'mongodb'
+import t from 'tap'
+import { api } from '../../bench/lib/workload.js'
+import { markSuiteRan } from '../services.js'
+import { assertVerdict, sleep, startCluster, Workload } from './cluster.js'
+
+t.test('the database stopped and started mid-traffic', async (t) => {
+  const cluster = await startCluster(t, 'db')
+  if (cluster === undefined) return
+  markSuiteRan(t, 'faults-store')
+  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: 'dr' })
+  t.teardown(() => w.close())
+  const unavailable: string[] = []
+  for (const d of w.devices) d.client.on('error', (f) => { if (f.code === 'UNAVAILABLE' && typeof f.clientMessageId === 'string') unavailable.push(f.clientMessageId) })
+
+  const running = w.run(30)
+  await sleep(1500)
+  await cluster.db.stop('SIGKILL')
+  await sleep(300)
+  const [alice] = w.accounts
+  const conversationId = w.conversationsOf(alice!.id)[0]!
+  const rest = await fetch(`${cluster.urls[0]}/v1/conversations/${conversationId}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${alice!.accessToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ content: 'while the database is away', clientMessageId: 'rest-during-outage' })
+  })
+  t.equal(rest.status, 503, 'a REST send gets 503')
+  t.match(await rest.json(), { statusCode: 503, code: 'UNAVAILABLE' }, 'with the contract code')
+  const ready = await fetch(`${cluster.urls[1]}/health/ready`)
+  t.equal(ready.status, 503, 'readiness is 503')
+  t.match(await ready.json(), { status: 'unavailable', checks: { store: { status: 'down' }, broker: { status: 'up' } } }, 'naming the store')
+  await sleep(2500)
+  await cluster.db.start()
+  const upAt = Date.now()
+  await sleep(3000)
+  w.stop()
+  await running
+  await w.drain()
+
+  t.ok(unavailable.length > 0, `${unavailable.length} websocket sends got UNAVAILABLE with their clientMessageId`)
+  const later = w.attempts.filter((a) => unavailable.includes(a.clientMessageId))
+  t.ok(later.every((a) => a.ack !== undefined), 'and each was stored once it was resent')
+  t.ok(w.attempts.some((a) => a.startedAt > upAt && a.ack !== undefined), 'sends after the return are acknowledged')
+  // The REST send that failed is retried with its clientMessageId and stored once.
+  const retried = await api<{ id: string }>(cluster.urls, alice!.accessToken, 'POST', `/v1/conversations/${conversationId}/messages`, { content: 'while the database is away', clientMessageId: 'rest-during-outage' })
+  t.equal(retried.status, 201, 'the REST send succeeds when retried')
+  assertVerdict(t, await w.verdict())
+  for (const node of cluster.nodes) t.equal(node.starts, 1, `${node.name} never restarted`)
+})
+
+t.test('a database that comes back empty gets its indexes again, without a node restart', async (t) => {
+  const cluster = await startCluster(t, 'dbempty')
+  if (cluster === undefined) return
+  const [a] = await Promise.all([api(cluster.urls, undefined, 'GET', '/health/ready')])
+  t.equal(a.status, 200)
+  await cluster.db.stop('SIGKILL')
+  cluster.db.retarget(`${cluster.db.database}_empty`)
+  // Readiness checks fail while it is away: the node notices the outage.
+  t.equal((await fetch(`${cluster.urls[0]}/health/ready`)).status, 503)
+  await cluster.db.start()
+  // A request that reaches the store tells the node it is back; it then ensures its indexes.
+  for (let i = 0; i < 100 && (await fetch(`${cluster.urls[0]}/health/ready`)).status !== 200; i++) await sleep(100)
+  // Looked at once, afterwards: FerretDB 1.24 can lose collections that are being created while
+  // another connection lists the indexes of the (not yet existing) collection.
+  await sleep(2000)
+  const client = new MongoClient(cluster.db.url, { serverSelectionTimeoutMS: 5000 })
+  t.teardown(() => client.close())
+  let names: string[] = []
+  for (let i = 0; i < 15 && !names.includes('conversation_sender_clientMessageId_unique'); i++) {
+    if (i > 0) await sleep(1500) // the node checks what it created and tries again after 2 s
+    names = (await client.db('chat').collection('messages').indexes().catch(() => [])).map((ix) => String(ix.name))
+  }
+  t.ok(names.includes('conversation_seq_unique'), `the unique seq index is back: ${names.join(', ')}`)
+  t.ok(names.includes('conversation_sender_clientMessageId_unique'), 'and the unique clientMessageId index')
+  t.equal(cluster.nodes[0]!.starts, 1, 'without a restart')
+})
