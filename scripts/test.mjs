@@ -23,7 +23,7 @@ import { ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, ro
 
 const cache = join(root, '.cache')
 const children = []
-const REQUIRED_SUITES = ['store-mongo', 'broker-redis']
+const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'faults-node', 'faults-redis', 'faults-store']
 
 const log = (msg) => console.log(`[test] ${msg}`)
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
-import { unauthorized } from '../../../src/domain/errors.js'
+import { AppError, unauthorized } from '../../../src/domain/errors.js'
 import type { Connection } from '../../../src/realtime/hub.js'
 import { createSession } from '../../../src/realtime/session.js'
 
@@ -30,6 +30,9 @@ function tokenOf (request: FastifyRequest): string | undefined {
  */
 const ws: FastifyPluginAsync = async (app) => {
   const { hub, sessionDeps, heartbeats } = app.realtime
+  /** Open sockets per client address on this node. */
+  const perAddress = new Map<string, number>()
+  const maxPerAddress = app.config.WS_MAX_CONNECTIONS_PER_IP
 
   app.get('/ws', {
     websocket: true,
@@ -38,6 +41,10 @@ const ws: FastifyPluginAsync = async (app) => {
       const token = tokenOf(request)
       if (token === undefined) throw unauthorized('an access token is required (?token= or Authorization: Bearer)')
       const claims = app.verifyAccessToken(token) as { sub: string, exp?: number }
+      if ((perAddress.get(request.ip) ?? 0) >= maxPerAddress) {
+        app.metrics.rateLimited.inc({ where: 'ws_connect' })
+        throw new AppError('RATE_LIMITED', `too many open sockets from this address (at most ${maxPerAddress} per node)`)
+      }
       request.wsAuth = { userId: claims.sub, expiresAt: (claims.exp ?? 0) * 1000 }
     }
   }, (socket: WebSocket, request) => {
@@ -63,6 +70,7 @@ const ws: FastifyPluginAsync = async (app) => {
       setTimeout(() => socket.terminate(), 1000).unref()
     }
     const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
+    perAddress.set(request.ip, (perAddress.get(request.ip) ?? 0) + 1)
     const ready = hub.add(conn)
     app.metrics.wsConnections.inc()
     const session = createSession(conn, sessionDeps, ready)
@@ -77,6 +85,9 @@ const ws: FastifyPluginAsync = async (app) => {
     const expiry = setTimeout(() => conn.close(CLOSE_TOKEN_EXPIRED, 'access token expired'), Math.max(0, auth.expiresAt - Date.now()))
     socket.on('close', (code) => {
       app.metrics.wsConnections.dec()
+      const open = (perAddress.get(request.ip) ?? 1) - 1
+      if (open > 0) perAddress.set(request.ip, open)
+      else perAddress.delete(request.ip)
       clearTimeout(expiry)
       heartbeats.delete(conn.id)
       app.realtimeSessions.delete(conn.id)
