@@ -17,7 +17,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 t.test('a Redis outage: local delivery, per-node limits, then resubscription and a recovery signal on every node', async (t) => {
   if (which('redis-server') === null) {
     if (process.env.CI === 'true') t.fail('redis-server is not installed')
-    else t.skip('redis-server is not installed')
+    else void t.test('redis-server is not installed', { skip: true }, () => {})
     return
   }
   const redis = await RedisProcess.start()
