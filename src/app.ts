@@ -13,6 +13,7 @@ import brokerPlugin, { type BrokerPluginOptions } from '../plugins/broker.js'
 import authPlugin from '../plugins/auth.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import swaggerPlugin from '../plugins/swagger.js'
+import webPlugin from '../plugins/web.js'
 import websocketPlugin from '../plugins/websocket.js'
 import servicesPlugin from '../plugins/services.js'
 import realtimePlugin from '../plugins/realtime.js'
@@ -67,6 +68,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     exposedHeaders: ['x-request-id', 'retry-after']
   })
   await app.register(swaggerPlugin)
+  await app.register(webPlugin)
   await app.register(websocketPlugin)
   await app.register(servicesPlugin)
   await app.register(realtimePlugin)

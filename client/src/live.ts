@@ -117,11 +117,28 @@ const HOLE_SETTLE_MS = 30_000
 
 type Listener<T> = (value: T) => void
 
+export interface TypingEvent { conversationId: string, userId: string, isTyping: boolean }
+export interface ReceiptEvent { conversationId: string, userId: string, kind: 'delivered' | 'read', seq: number, at: string }
+export interface PresenceEvent { userId: string, status: 'online' | 'offline', lastSeen?: string }
+export interface DeletedEvent { conversationId: string, messageId: string, seq: number }
+
 export interface LiveClientEvents {
+  /** A new message, once per seq (live or replayed by a sync). */
   message: LiveMessage
+  /** A message was edited. */
+  updated: LiveMessage
+  /** A message became a tombstone. */
+  deleted: DeletedEvent
+  typing: TypingEvent
+  receipt: ReceiptEvent
+  presence: PresenceEvent
+  /** A conversation I am in was created or changed (or I left it: it no longer lists me). */
+  conversation: { [key: string]: unknown, id: string, participantIds: string[] }
+  /** Every frame from the server, as it came. */
   frame: ServerFrame
   state: LiveState
   synced: { truncated: string[] }
+  /** An error frame (a send's errors also settle its promise). */
   error: ServerFrame
 }
 
@@ -137,6 +154,7 @@ export class LiveClient {
   private timer: ReturnType<typeof setTimeout> | undefined
   private ackTimer: ReturnType<typeof setInterval> | undefined
   private stopped = true
+  private suspended = false
   private readonly pending = new Map<string, Pending>()
   private readonly conversations = new Map<string, ConversationState>()
   private readonly listeners = new Map<keyof LiveClientEvents, Set<Listener<never>>>()
@@ -192,6 +210,45 @@ export class LiveClient {
     for (const [id, p] of this.pending) p.reject(new SendError('CLOSED', 'the client was closed before the server acknowledged', id))
     this.pending.clear()
     this.setState('closed')
+  }
+
+  /**
+   * Drops the connection and waits (the device went offline); resume()
+   * reconnects at once. Pending sends stay pending.
+   */
+  suspend (): void {
+    if (this.stopped) return
+    this.suspended = true
+    clearTimeout(this.timer)
+    const socket = this.socket
+    this.socket = undefined
+    for (const p of this.pending.values()) p.writtenAt = 0
+    socket?.close(1000, 'offline')
+    this.setState('reconnecting')
+  }
+
+  resume (): void {
+    if (this.stopped || !this.suspended) return
+    this.suspended = false
+    this.failures = 0
+    clearTimeout(this.timer)
+    void this.open()
+  }
+
+  /** Sends typing; false when there is no open socket. */
+  typing (conversationId: string, isTyping: boolean): boolean {
+    return this.sendFrame({ type: 'typing', conversationId, isTyping })
+  }
+
+  /** Moves my read (or delivered) watermark; false when there is no open socket. */
+  receipt (conversationId: string, kind: 'read' | 'delivered', seq: number): boolean {
+    return this.sendFrame({ type: kind, conversationId, seq })
+  }
+
+  /** Starts (or moves forward) the cursor of a conversation: messages up to `seq` are already held. */
+  track (conversationId: string, seq: number): void {
+    const s = this.stateOf(conversationId)
+    if (seq > s.cursor) s.cursor = seq
   }
 
   /** The per-conversation cursors a sync would send now. */
@@ -258,7 +315,7 @@ export class LiveClient {
   }
 
   private async open (): Promise<void> {
-    if (this.stopped) return
+    if (this.stopped || this.suspended) return
     this.setState(this.stats.connects === 0 ? 'connecting' : 'reconnecting')
     const base = this.options.urls[this.urlIndex % this.options.urls.length]!
     let token: string
@@ -307,7 +364,7 @@ export class LiveClient {
 
   /** Schedules the next connection, on the next URL. */
   private retry (immediate = false): void {
-    if (this.stopped) return
+    if (this.stopped || this.suspended) return
     this.setState('reconnecting')
     this.urlIndex++
     const min = this.options.minDelayMs ?? 250
@@ -381,6 +438,18 @@ export class LiveClient {
       }
       case 'sync_required':
         return this.sync()
+      case 'message_updated':
+        return this.emit('updated', frame.message as LiveMessage)
+      case 'message_deleted':
+        return this.emit('deleted', frame as unknown as DeletedEvent)
+      case 'typing':
+        return this.emit('typing', frame as unknown as TypingEvent)
+      case 'receipt':
+        return this.emit('receipt', frame as unknown as ReceiptEvent)
+      case 'presence_update':
+        return this.emit('presence', frame as unknown as PresenceEvent)
+      case 'conversation_updated':
+        return this.emit('conversation', frame.conversation as LiveClientEvents['conversation'])
       case 'error': {
         this.emit('error', frame)
         const id = frame.clientMessageId as string | undefined

@@ -1,0 +1,198 @@
+/**
+ * The REST half of the SDK, typed from the server's own TypeBox schemas (type
+ * imports only: nothing of the server is bundled). It keeps the session's
+ * tokens, and on a 401 refreshes once with the refresh token and retries.
+ */
+import type { Static } from '@sinclair/typebox'
+import type { Conversation as ConversationSchema, Message as MessageSchema } from '../../src/schemas/conversations.js'
+import type { PublicUser as PublicUserSchema, SelfUser as SelfUserSchema } from '../../src/schemas/users.js'
+import type { LoginBody, RegisterBody } from '../../routes/v1/auth/schemas.js'
+import type { CreateConversationBody, CreatedWebhook as CreatedWebhookSchema, ParticipantList as ParticipantListSchema, SendMessageBody, UpdateConversationBody, Webhook as WebhookSchema } from '../../routes/v1/conversations/schemas.js'
+import type { UpdateMeBody } from '../../routes/v1/users/schemas.js'
+
+export type Message = Static<typeof MessageSchema>
+export type Conversation = Static<typeof ConversationSchema>
+export type PublicUser = Static<typeof PublicUserSchema>
+export type SelfUser = Static<typeof SelfUserSchema>
+export type Webhook = Static<typeof WebhookSchema>
+export type CreatedWebhook = Static<typeof CreatedWebhookSchema>
+export type ParticipantList = Static<typeof ParticipantListSchema>
+export type RegisterInput = Static<typeof RegisterBody>
+export type LoginInput = Static<typeof LoginBody>
+export type CreateConversationInput = Static<typeof CreateConversationBody>
+export type UpdateConversationInput = Static<typeof UpdateConversationBody>
+export type SendMessageInput = Static<typeof SendMessageBody>
+export type UpdateMeInput = Static<typeof UpdateMeBody>
+
+export interface Session {
+  user: SelfUser
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+}
+
+export interface Tokens {
+  accessToken: string
+  refreshToken: string
+}
+
+export interface Presence {
+  userId: string
+  status: 'online' | 'offline'
+  lastSeen?: string
+}
+
+/** The contract's error, as thrown by every method. */
+export class ApiError extends Error {
+  constructor (readonly statusCode: number, readonly code: string, message: string) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export interface RestClientOptions {
+  /** The server's base URL ('' for the page's own origin in a browser). */
+  baseUrl: string
+  tokens?: Tokens
+  /** Called whenever the tokens change (after login, register, refresh; null after logout or a failed refresh). */
+  onTokens?: (tokens: Tokens | null) => void
+  fetch?: typeof fetch
+}
+
+type Query = Record<string, string | number | undefined>
+
+export class RestClient {
+  private tokens: Tokens | undefined
+  private refreshing: Promise<void> | undefined
+  private readonly fetchImpl: typeof fetch
+
+  constructor (private readonly options: RestClientOptions) {
+    this.tokens = options.tokens
+    this.fetchImpl = options.fetch ?? ((...args) => fetch(...args))
+  }
+
+  get accessToken (): string | undefined {
+    return this.tokens?.accessToken
+  }
+
+  get session (): Tokens | undefined {
+    return this.tokens
+  }
+
+  private setTokens (tokens: Tokens | undefined): void {
+    this.tokens = tokens
+    this.options.onTokens?.(tokens ?? null)
+  }
+
+  /** One call; a 401 on an authenticated call refreshes the tokens once and retries. */
+  async request<T> (method: string, path: string, opts: { body?: unknown, query?: Query, auth?: boolean, retried?: boolean, headers?: Record<string, string> } = {}): Promise<T> {
+    const auth = opts.auth ?? true
+    const qs = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&')
+    const headers: Record<string, string> = { ...opts.headers }
+    if (opts.body !== undefined) headers['content-type'] = 'application/json'
+    if (auth && this.tokens !== undefined) headers.authorization = `Bearer ${this.tokens.accessToken}`
+    const res = await this.fetchImpl(`${this.options.baseUrl}${path}${qs === '' ? '' : `?${qs}`}`, {
+      method,
+      headers,
+      ...(opts.body !== undefined && { body: JSON.stringify(opts.body) })
+    })
+    if (res.status === 401 && auth && opts.retried !== true && this.tokens !== undefined) {
+      await this.refresh()
+      return this.request<T>(method, path, { ...opts, retried: true })
+    }
+    const text = await res.text()
+    const body = text === '' ? undefined : JSON.parse(text) as unknown
+    if (!res.ok) {
+      const err = body as { code?: string, message?: string } | undefined
+      throw new ApiError(res.status, err?.code ?? 'INTERNAL_ERROR', err?.message ?? res.statusText)
+    }
+    return body as T
+  }
+
+  // Accounts
+
+  async register (input: RegisterInput): Promise<Session> {
+    const session = await this.request<Session>('POST', '/v1/auth/register', { body: input, auth: false })
+    this.setTokens({ accessToken: session.accessToken, refreshToken: session.refreshToken })
+    return session
+  }
+
+  async login (input: LoginInput): Promise<Session> {
+    const session = await this.request<Session>('POST', '/v1/auth/login', { body: input, auth: false })
+    this.setTokens({ accessToken: session.accessToken, refreshToken: session.refreshToken })
+    return session
+  }
+
+  /** Trades the refresh token for a new pair; concurrent callers share one refresh. */
+  refresh (): Promise<void> {
+    this.refreshing ??= (async () => {
+      const refreshToken = this.tokens?.refreshToken
+      if (refreshToken === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'not logged in')
+      try {
+        const session = await this.request<Session>('POST', '/v1/auth/refresh', { body: { refreshToken }, auth: false })
+        this.setTokens({ accessToken: session.accessToken, refreshToken: session.refreshToken })
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 401) this.setTokens(undefined)
+        throw err
+      }
+    })().finally(() => { this.refreshing = undefined })
+    return this.refreshing
+  }
+
+  async logout (): Promise<void> {
+    const refreshToken = this.tokens?.refreshToken
+    if (refreshToken !== undefined) await this.request<void>('POST', '/v1/auth/logout', { body: { refreshToken }, auth: false }).catch(() => {})
+    this.setTokens(undefined)
+  }
+
+  // Users and presence
+
+  me (): Promise<SelfUser> { return this.request('GET', '/v1/users/me') }
+  updateMe (input: UpdateMeInput): Promise<SelfUser> { return this.request('PATCH', '/v1/users/me', { body: input }) }
+  async searchUsers (query: string, limit = 20): Promise<PublicUser[]> {
+    return (await this.request<{ items: PublicUser[] }>('GET', '/v1/users', { query: { query, limit } })).items
+  }
+
+  user (id: string): Promise<PublicUser> { return this.request('GET', `/v1/users/${id}`) }
+  async presence (userIds: string[]): Promise<Presence[]> {
+    if (userIds.length === 0) return []
+    return (await this.request<{ items: Presence[] }>('GET', '/v1/presence', { query: { userIds: userIds.join(',') } })).items
+  }
+
+  // Conversations
+
+  createConversation (input: CreateConversationInput): Promise<Conversation> { return this.request('POST', '/v1/conversations', { body: input }) }
+  conversations (opts: { limit?: number, cursor?: string } = {}): Promise<{ items: Conversation[], nextCursor: string | null }> {
+    return this.request('GET', '/v1/conversations', { query: opts })
+  }
+
+  conversation (id: string): Promise<Conversation> { return this.request('GET', `/v1/conversations/${id}`) }
+  updateConversation (id: string, input: UpdateConversationInput): Promise<Conversation> { return this.request('PATCH', `/v1/conversations/${id}`, { body: input }) }
+  addParticipants (id: string, userIds: string[]): Promise<Conversation> { return this.request('POST', `/v1/conversations/${id}/participants`, { body: { userIds } }) }
+  participants (id: string): Promise<ParticipantList> { return this.request('GET', `/v1/conversations/${id}/participants`) }
+  removeParticipant (id: string, userId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${id}/participants/${userId}`) }
+
+  // Messages
+
+  /** A page of history, ascending by seq: the newest page, or older (beforeSeq) or newer (afterSeq) ones. */
+  messages (conversationId: string, opts: { limit?: number, beforeSeq?: number, afterSeq?: number } = {}): Promise<{ items: Message[], hasMore: boolean }> {
+    return this.request('GET', `/v1/conversations/${conversationId}/messages`, { query: opts })
+  }
+
+  sendMessage (conversationId: string, input: SendMessageInput): Promise<Message> { return this.request('POST', `/v1/conversations/${conversationId}/messages`, { body: input }) }
+  editMessage (conversationId: string, messageId: string, content: string): Promise<Message> {
+    return this.request('PATCH', `/v1/conversations/${conversationId}/messages/${messageId}`, { body: { content } })
+  }
+
+  deleteMessage (conversationId: string, messageId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${conversationId}/messages/${messageId}`) }
+  markRead (conversationId: string, seq: number): Promise<void> { return this.request('POST', `/v1/conversations/${conversationId}/read`, { body: { seq } }) }
+
+  // Webhooks
+
+  createWebhook (conversationId: string, name: string): Promise<CreatedWebhook> { return this.request('POST', `/v1/conversations/${conversationId}/webhooks`, { body: { name } }) }
+  async webhooks (conversationId: string): Promise<Webhook[]> {
+    return (await this.request<{ items: Webhook[] }>('GET', `/v1/conversations/${conversationId}/webhooks`)).items
+  }
+
+  deleteWebhook (conversationId: string, webhookId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${conversationId}/webhooks/${webhookId}`) }
+}

@@ -1,0 +1,125 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The demo web client in a real browser (Debian's chromium, driven by
+ * playwright-core): two people register, chat, see typing, presence and read
+ * ticks; one goes offline, misses messages and gets them in order, once, when
+ * back; markup in a message stays text. Screenshots go to docs/screenshots/.
+ */
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { buildTestApp } from '../helper.js'
+import { FAST_ENV } from '../realtime/nodes.js'
+import { root } from '../../scripts/services.mjs'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = join(root, 'docs', 'screenshots')
+// The flags the machine's notes give for headless Chromium on a closed network.
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+async function signUp (page: Page, base: string, username: string) {
+  await page.goto(base)
+  await page.click('#tab-register')
+  await page.fill('#auth-username', username)
+  await page.fill('#auth-email', `${username}@example.test`)
+  await page.fill('#auth-password', 'correct horse battery')
+  await page.click('#auth-submit')
+  await page.waitForSelector('#conn[data-state="open"]')
+}
+
+const texts = (page: Page) => page.$$eval('#messages .message:not(.pending) .text', (els) => els.map((el) => el.textContent))
+
+t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing (apt-get install chromium)`)
+    else void t.test('browser suite', { skip: `${CHROMIUM} is missing` }, () => {})
+    return
+  }
+  if (!existsSync(join(root, 'web', 'dist', 'app.js'))) t.fail('web/dist/app.js is missing: npm test builds it (npm run build:web)')
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, TYPING_TTL_MS: '5000' } })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS })
+  t.teardown(() => browser.close())
+  mkdirSync(SHOTS, { recursive: true })
+  const dialogs: string[] = []
+  const [ctxA, ctxB] = [await browser.newContext({ viewport: { width: 1100, height: 700 } }), await browser.newContext({ viewport: { width: 1100, height: 700 } })]
+  const [ada, bob] = [await ctxA.newPage(), await ctxB.newPage()]
+  for (const page of [ada, bob]) page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss() })
+  const errors: string[] = []
+  for (const page of [ada, bob]) page.on('pageerror', (err) => errors.push(err.message))
+
+  await signUp(ada, base, 'ada')
+  await signUp(bob, base, 'bob')
+  t.pass('both registered and connected')
+
+  // Ada starts a direct conversation with Bob and writes.
+  await ada.fill('#direct-username', 'bob')
+  await ada.click('#new-direct button')
+  await ada.waitForSelector('#composer:not([hidden])')
+  await ada.waitForSelector('#conversations .conversation .dot.online')
+  t.pass('Ada sees Bob online')
+  await ada.fill('#composer-input', 'hello Bob')
+  await ada.press('#composer-input', 'Enter')
+  await ada.waitForFunction(() => document.querySelector('#messages .message.mine .ticks') !== null)
+
+  // Bob's list shows the new conversation, unread, with its last message.
+  await bob.waitForSelector('#conversations .conversation .badge:not([hidden])')
+  t.equal(await bob.textContent('#conversations .conversation .badge'), '1', 'one unread')
+  t.equal(await bob.textContent('#conversations .conversation .preview'), 'hello Bob', 'the last message in the list')
+  await bob.screenshot({ path: join(SHOTS, 'conversation-list.png') })
+  await bob.click('#conversations .conversation')
+  await bob.waitForFunction(() => document.querySelector('#messages .message .text')?.textContent === 'hello Bob')
+  t.pass('Bob reads it')
+  await ada.waitForSelector('#messages .message.mine .ticks.read')
+  t.match(await ada.textContent('#messages .message.mine .ticks'), /read/, 'Ada sees the read tick')
+
+  // Typing, both ways of seeing it.
+  await bob.type('#composer-input', 'hi Ada')
+  await ada.waitForFunction(() => document.querySelector('#typing')?.textContent?.includes('bob is typing') === true)
+  t.pass('Ada sees Bob typing')
+  await bob.press('#composer-input', 'Enter')
+  await ada.waitForFunction(() => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'hi Ada'))
+  await ada.waitForFunction(() => document.querySelector('#typing')?.textContent === '')
+  t.pass('the reply arrives and the typing indicator ends')
+  await ada.screenshot({ path: join(SHOTS, 'chat.png') })
+
+  // Bob goes offline; Ada writes three messages; Bob comes back and has them in order, once.
+  await ctxB.setOffline(true)
+  await bob.waitForSelector('#conn[data-state="reconnecting"]')
+  await bob.screenshot({ path: join(SHOTS, 'reconnecting.png') })
+  t.pass('Bob sees that he is reconnecting')
+  for (const n of [1, 2, 3]) {
+    await ada.fill('#composer-input', `while you were away ${n}`)
+    await ada.press('#composer-input', 'Enter')
+  }
+  await ada.waitForFunction(() => document.querySelectorAll('#messages .message.mine:not(.pending)').length === 4)
+  await ctxB.setOffline(false)
+  await bob.waitForSelector('#conn[data-state="open"]')
+  await bob.waitForFunction(() => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'while you were away 3'))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(await texts(bob), ['hello Bob', 'hi Ada', 'while you were away 1', 'while you were away 2', 'while you were away 3'], 'every missed message, in order, once')
+
+  // Markup is text.
+  const xss = '<img src=x onerror=alert(1)>'
+  await ada.fill('#composer-input', xss)
+  await ada.press('#composer-input', 'Enter')
+  await bob.waitForFunction((s) => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === s), xss)
+  t.equal(await bob.$$eval('#messages img', (els) => els.length), 0, 'no img element was made')
+  t.equal(await bob.$$eval('#conversations img', (els) => els.length), 0, 'nor in the conversation list')
+  t.same(dialogs, [], 'no script ran')
+
+  // Edit and delete one's own message.
+  await ada.locator('#messages .message.mine', { hasText: 'while you were away 2' }).locator('button.delete').click()
+  await bob.waitForFunction(() => [...document.querySelectorAll('#messages .message.deleted .text')].some((el) => el.textContent === 'message deleted'))
+  t.pass('a deletion reaches the other side')
+  await ada.locator('#messages .message.mine', { hasText: 'while you were away 1' }).locator('button.edit').click()
+  await ada.fill('#messages .edit-input', 'while you were away (edited)')
+  await ada.press('#messages .edit-input', 'Enter')
+  await bob.waitForFunction(() => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'while you were away (edited)'))
+  t.pass('an edit reaches the other side')
+  t.same(errors, [], 'no script errors on either page')
+})

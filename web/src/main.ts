@@ -1,0 +1,475 @@
+/**
+ * The demo web client, on the SDK in client/. No framework: the DOM is built
+ * with createElement and textContent, so message text is always text.
+ */
+import { ApiError, ChatClient, type Conversation, type LiveMessage, type Message, type PublicUser, type SelfUser, type Tokens } from '../../client/src/index.js'
+
+const TOKENS_KEY = 'chat-demo-tokens'
+const PAGE = 30
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T
+
+/** An element with a class and text (never HTML). */
+function h<K extends keyof HTMLElementTagNameMap> (tag: K, className = '', text?: string): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag)
+  if (className !== '') el.className = className
+  if (text !== undefined) el.textContent = text
+  return el
+}
+
+const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+interface ConversationView {
+  conversation: Conversation
+  /** Loaded messages by seq. */
+  messages: Map<number, Message | LiveMessage>
+  hasOlder: boolean
+  loaded: boolean
+  /** Watermarks of the other participants. */
+  delivered: Map<string, number>
+  read: Map<string, number>
+  typing: Map<string, ReturnType<typeof setTimeout>>
+}
+
+let client: ChatClient
+let me: SelfUser
+const users = new Map<string, PublicUser>()
+const online = new Map<string, boolean>()
+const views = new Map<string, ConversationView>()
+let current: string | undefined
+let loadingOlder = false
+let typingSentAt = 0
+
+function saveTokens (tokens: Tokens | null) {
+  if (tokens === null) localStorage.removeItem(TOKENS_KEY)
+  else localStorage.setItem(TOKENS_KEY, JSON.stringify(tokens))
+}
+
+function newClient (tokens?: Tokens) {
+  client = new ChatClient({ baseUrl: '', ...(tokens && { tokens }), onTokens: saveTokens })
+  client.live.on('state', (state) => {
+    const conn = $('conn')
+    conn.dataset.state = state
+    conn.textContent = state === 'open' ? 'connected' : state === 'closed' ? 'offline' : 'reconnecting…'
+  })
+  client.live.on('message', (m) => onMessage(m))
+  client.live.on('updated', (m) => onUpdated(m))
+  client.live.on('deleted', (d) => {
+    const view = views.get(d.conversationId)
+    const m = view?.messages.get(d.seq)
+    if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', deletedAt: new Date().toISOString() } as LiveMessage)
+  })
+  client.live.on('typing', (e) => onTyping(e.conversationId, e.userId, e.isTyping))
+  client.live.on('receipt', (r) => {
+    const view = views.get(r.conversationId)
+    if (view === undefined) return
+    const marks = r.kind === 'read' ? view.read : view.delivered
+    marks.set(r.userId, Math.max(marks.get(r.userId) ?? 0, r.seq))
+    if (r.kind === 'read') view.delivered.set(r.userId, Math.max(view.delivered.get(r.userId) ?? 0, r.seq))
+    if (r.conversationId === current) renderTicks(view)
+  })
+  client.live.on('presence', (p) => {
+    online.set(p.userId, p.status === 'online')
+    renderList()
+    renderHeader()
+  })
+  client.live.on('conversation', (c) => { void onConversation(c.id) })
+  // A device that goes offline drops its socket at once and comes back at once.
+  window.addEventListener('offline', () => client.live.suspend())
+  window.addEventListener('online', () => client.live.resume())
+}
+
+// ---- auth ----
+
+let registering = false
+function showAuth () {
+  $('auth').hidden = false
+  $('app').hidden = true
+}
+
+function setAuthMode (register: boolean) {
+  registering = register
+  $('tab-login').classList.toggle('active', !register)
+  $('tab-register').classList.toggle('active', register)
+  $('email-row').hidden = !register
+  $<HTMLInputElement>('auth-email').required = register
+  $('auth-submit').textContent = register ? 'Create account' : 'Log in'
+}
+
+async function submitAuth (ev: SubmitEvent) {
+  ev.preventDefault()
+  const username = $<HTMLInputElement>('auth-username').value.trim()
+  const password = $<HTMLInputElement>('auth-password').value
+  $('auth-error').textContent = ''
+  try {
+    newClient()
+    const session = registering
+      ? await client.rest.register({ username, email: $<HTMLInputElement>('auth-email').value.trim(), password })
+      : await client.rest.login({ login: username, password })
+    await start(session.user)
+  } catch (err) {
+    $('auth-error').textContent = err instanceof Error ? err.message : String(err)
+  }
+}
+
+// ---- conversations ----
+
+function peerOf (c: Conversation): string | undefined {
+  return c.type === 'direct' ? c.participantIds.find((id) => id !== me.id) : undefined
+}
+
+function titleOf (c: Conversation): string {
+  if (c.type === 'group') return c.name ?? 'group'
+  const peer = peerOf(c)
+  return peer === undefined ? 'me' : users.get(peer)?.username ?? '…'
+}
+
+async function knowUsers (ids: string[]) {
+  const missing = [...new Set(ids)].filter((id) => !users.has(id) && id !== me.id)
+  await Promise.all(missing.map(async (id) => { users.set(id, await client.rest.user(id)) }))
+  const peers = [...new Set([...views.values()].flatMap((v) => v.conversation.participantIds))].filter((id) => id !== me.id)
+  for (const p of await client.rest.presence(peers)) online.set(p.userId, p.status === 'online')
+}
+
+function viewFor (c: Conversation): ConversationView {
+  let view = views.get(c.id)
+  if (view === undefined) {
+    view = { conversation: c, messages: new Map(), hasOlder: true, loaded: false, delivered: new Map(), read: new Map(), typing: new Map() }
+    views.set(c.id, view)
+    client.live.track(c.id, c.lastSeq)
+  } else {
+    view.conversation = c
+  }
+  return view
+}
+
+async function loadConversations () {
+  let cursor: string | undefined
+  do {
+    const page = await client.rest.conversations({ limit: 100, ...(cursor !== undefined && { cursor }) })
+    for (const c of page.items) viewFor(c)
+    cursor = page.nextCursor ?? undefined
+  } while (cursor !== undefined)
+  await knowUsers([...views.values()].flatMap((v) => v.conversation.participantIds))
+  renderList()
+}
+
+async function onConversation (id: string) {
+  try {
+    const c = await client.rest.conversation(id)
+    viewFor(c)
+    await knowUsers(c.participantIds)
+  } catch (err) {
+    // No longer a participant: it goes from the list.
+    if (err instanceof ApiError && (err.statusCode === 403 || err.statusCode === 404)) {
+      views.delete(id)
+      if (current === id) current = undefined
+    }
+  }
+  renderList()
+  renderHeader()
+}
+
+function renderList () {
+  const list = $('conversations')
+  const sorted = [...views.values()].sort((a, b) => (b.conversation.lastMessage?.sentAt ?? b.conversation.updatedAt).localeCompare(a.conversation.lastMessage?.sentAt ?? a.conversation.updatedAt))
+  list.replaceChildren(...sorted.map(({ conversation: c }) => {
+    const li = h('li', `conversation${c.id === current ? ' active' : ''}`)
+    li.dataset.id = c.id
+    const peer = peerOf(c)
+    const dot = h('span', `dot${c.type === 'group' ? ' group' : online.get(peer ?? '') === true ? ' online' : ''}`)
+    dot.title = c.type === 'group' ? '' : online.get(peer ?? '') === true ? 'online' : 'offline'
+    const title = h('span', 'title', titleOf(c))
+    const badge = h('span', 'badge', c.unreadCount > 0 ? String(c.unreadCount) : '')
+    badge.hidden = c.unreadCount === 0 || c.id === current
+    const last = c.lastMessage
+    const preview = h('span', 'preview', last === undefined ? 'no messages yet' : `${last.senderId === me.id ? 'you: ' : ''}${last.content === '' ? '(deleted)' : last.content}`)
+    li.append(dot, title, badge, preview)
+    li.addEventListener('click', () => { void open(c.id) })
+    return li
+  }))
+}
+
+function renderHeader () {
+  const view = current === undefined ? undefined : views.get(current)
+  $('chat-title').textContent = view === undefined ? 'Pick a conversation' : titleOf(view.conversation)
+  $('composer').hidden = view === undefined
+  const typers = view === undefined ? [] : [...view.typing.keys()].map((id) => users.get(id)?.username ?? 'someone')
+  $('typing').textContent = typers.length === 0 ? '' : `${typers.join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…`
+}
+
+// ---- messages ----
+
+function ticksOf (view: ConversationView, m: Message | LiveMessage): { text: string, read: boolean } {
+  const others = view.conversation.participantIds.filter((id) => id !== me.id)
+  if (others.length === 0) return { text: '✓', read: false }
+  const read = others.every((id) => (view.read.get(id) ?? 0) >= m.seq)
+  const delivered = others.every((id) => (view.delivered.get(id) ?? 0) >= m.seq)
+  return { text: read ? '✓✓ read' : delivered ? '✓✓' : '✓', read }
+}
+
+function messageElement (view: ConversationView, m: Message | LiveMessage): HTMLLIElement {
+  const mine = m.senderId === me.id
+  const li = h('li', `message${mine ? ' mine' : ''}${m.deletedAt !== undefined ? ' deleted' : ''}`)
+  li.dataset.seq = String(m.seq)
+  li.dataset.id = m.id
+  if (view.conversation.type === 'group' && !mine) li.append(h('div', 'from', users.get(m.senderId)?.username ?? '…'))
+  li.append(h('div', 'text', m.deletedAt !== undefined ? 'message deleted' : m.content))
+  const meta = h('div', 'meta', `${time(m.sentAt)}${m.editedAt !== undefined && m.deletedAt === undefined ? ' · edited' : ''}`)
+  if (mine && m.deletedAt === undefined) {
+    const ticks = ticksOf(view, m)
+    meta.append(h('span', `ticks${ticks.read ? ' read' : ''}`, ticks.text))
+    const edit = h('button', 'link edit', 'edit')
+    edit.type = 'button'
+    edit.addEventListener('click', () => startEdit(view, m, li))
+    const del = h('button', 'link delete', 'delete')
+    del.type = 'button'
+    del.addEventListener('click', () => { void client.rest.deleteMessage(view.conversation.id, m.id).catch(showError) })
+    meta.append(edit, del)
+  }
+  li.append(meta)
+  return li
+}
+
+function startEdit (view: ConversationView, m: Message | LiveMessage, li: HTMLLIElement) {
+  const input = h('input', 'edit-input')
+  input.value = m.content
+  li.querySelector('.text')!.replaceChildren(input)
+  input.focus()
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') renderMessages()
+    if (ev.key !== 'Enter') return
+    ev.preventDefault()
+    void client.rest.editMessage(view.conversation.id, m.id, input.value).then(onUpdated, showError)
+  })
+}
+
+function renderMessages (keepScroll = false) {
+  const list = $('messages')
+  const view = current === undefined ? undefined : views.get(current)
+  if (view === undefined) { list.replaceChildren(); return }
+  const fromBottom = list.scrollHeight - list.scrollTop
+  const atBottom = fromBottom - list.clientHeight < 40
+  const items = [...view.messages.values()].sort((a, b) => a.seq - b.seq).map((m) => messageElement(view, m))
+  list.replaceChildren(...(view.hasOlder ? [h('li', 'older', 'scroll up for older messages')] : []), ...items)
+  if (keepScroll && !atBottom) list.scrollTop = list.scrollHeight - fromBottom
+  else list.scrollTop = list.scrollHeight
+}
+
+function renderTicks (view: ConversationView) {
+  for (const li of $('messages').querySelectorAll<HTMLLIElement>('.message.mine')) {
+    const m = view.messages.get(Number(li.dataset.seq))
+    const el = li.querySelector('.ticks')
+    if (m === undefined || el === null) continue
+    const ticks = ticksOf(view, m)
+    el.textContent = ticks.text
+    el.classList.toggle('read', ticks.read)
+  }
+}
+
+/** Tells the others how far I have read, when the conversation is on screen. */
+function markRead (view: ConversationView) {
+  if (view.conversation.id !== current || document.visibilityState === 'hidden') return
+  const top = Math.max(0, ...view.messages.keys())
+  if (top === 0) return
+  view.conversation.unreadCount = 0
+  if (!client.live.receipt(view.conversation.id, 'read', top)) void client.rest.markRead(view.conversation.id, top).catch(() => {})
+}
+
+async function open (id: string) {
+  current = id
+  const view = views.get(id)!
+  renderList()
+  renderHeader()
+  if (!view.loaded) {
+    const [page, participants] = await Promise.all([client.rest.messages(id, { limit: PAGE }), client.rest.participants(id)])
+    for (const m of page.items) view.messages.set(m.seq, m)
+    view.hasOlder = page.hasMore
+    for (const p of participants.items) {
+      if (p.userId === me.id) continue
+      view.delivered.set(p.userId, Math.max(view.delivered.get(p.userId) ?? 0, p.deliveredSeq))
+      view.read.set(p.userId, Math.max(view.read.get(p.userId) ?? 0, p.readSeq))
+    }
+    view.loaded = true
+    await knowUsers(view.conversation.participantIds)
+  }
+  if (current !== id) return
+  renderMessages()
+  markRead(view)
+  renderList()
+  $<HTMLTextAreaElement>('composer-input').focus()
+}
+
+async function loadOlder () {
+  const view = current === undefined ? undefined : views.get(current)
+  if (view === undefined || !view.hasOlder || loadingOlder) return
+  loadingOlder = true
+  try {
+    const oldest = Math.min(...view.messages.keys())
+    const page = await client.rest.messages(view.conversation.id, { limit: PAGE, ...(Number.isFinite(oldest) && { beforeSeq: oldest }) })
+    for (const m of page.items) view.messages.set(m.seq, m)
+    view.hasOlder = page.hasMore
+    renderMessages(true)
+  } finally {
+    loadingOlder = false
+  }
+}
+
+function onMessage (m: LiveMessage) {
+  const view = views.get(m.conversationId)
+  if (view === undefined) { void onConversation(m.conversationId); return }
+  const c = view.conversation
+  if (m.seq > c.lastSeq) {
+    c.lastSeq = m.seq
+    c.lastMessage = { id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt }
+  }
+  if (m.senderId !== me.id) {
+    client.live.receipt(c.id, 'delivered', m.seq)
+    if (c.id !== current) c.unreadCount++
+  }
+  if (view.loaded) view.messages.set(m.seq, m)
+  onTyping(c.id, m.senderId, false)
+  if (c.id === current) {
+    renderMessages()
+    markRead(view)
+  }
+  renderList()
+}
+
+function onUpdated (m: Message | LiveMessage) {
+  const view = views.get(m.conversationId)
+  if (view === undefined) return
+  if (view.messages.has(m.seq)) view.messages.set(m.seq, m)
+  const last = view.conversation.lastMessage
+  if (last?.id === m.id) last.content = m.content
+  if (view.conversation.id === current) renderMessages(true)
+  renderList()
+}
+
+function onTyping (conversationId: string, userId: string, isTyping: boolean) {
+  const view = views.get(conversationId)
+  if (view === undefined || userId === me.id) return
+  clearTimeout(view.typing.get(userId))
+  if (isTyping) view.typing.set(userId, setTimeout(() => onTyping(conversationId, userId, false), 6000))
+  else view.typing.delete(userId)
+  if (conversationId === current) renderHeader()
+}
+
+async function send (ev: SubmitEvent) {
+  ev.preventDefault()
+  const input = $<HTMLTextAreaElement>('composer-input')
+  const content = input.value.trim()
+  const view = current === undefined ? undefined : views.get(current)
+  if (content === '' || view === undefined) return
+  input.value = ''
+  typingSentAt = 0
+  const conversationId = view.conversation.id
+  // Shown at once as pending; the ack (after any reconnects) gives it its seq.
+  const pending = h('li', 'message mine pending')
+  pending.append(h('div', 'text', content), h('div', 'meta', 'sending…'))
+  $('messages').append(pending)
+  $('messages').scrollTop = $('messages').scrollHeight
+  try {
+    const ack = await client.live.send({ conversationId, content })
+    pending.remove()
+    const message = { id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, sentAt: ack.sentAt }
+    onMessage(message)
+  } catch (err) {
+    pending.remove()
+    showError(err)
+  }
+}
+
+function onInput () {
+  const view = current === undefined ? undefined : views.get(current)
+  if (view === undefined || Date.now() - typingSentAt < 2000) return
+  typingSentAt = Date.now()
+  client.live.typing(view.conversation.id, true)
+}
+
+function showError (err: unknown) {
+  $('sidebar-error').textContent = err instanceof Error ? err.message : String(err)
+}
+
+async function userByName (name: string): Promise<PublicUser> {
+  const found = (await client.rest.searchUsers(name, 10)).find((u) => u.username.toLowerCase() === name.toLowerCase())
+  if (found === undefined) throw new Error(`no user named ${name}`)
+  users.set(found.id, found)
+  return found
+}
+
+async function newDirect (ev: SubmitEvent) {
+  ev.preventDefault()
+  $('sidebar-error').textContent = ''
+  try {
+    const input = $<HTMLInputElement>('direct-username')
+    const peer = await userByName(input.value.trim())
+    const c = await client.rest.createConversation({ type: 'direct', participantIds: [peer.id] })
+    viewFor(c)
+    await knowUsers(c.participantIds)
+    input.value = ''
+    await open(c.id)
+  } catch (err) {
+    showError(err)
+  }
+}
+
+async function newGroup (ev: SubmitEvent) {
+  ev.preventDefault()
+  $('sidebar-error').textContent = ''
+  try {
+    const names = $<HTMLInputElement>('group-members').value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    const members = await Promise.all(names.map(userByName))
+    const c = await client.rest.createConversation({ type: 'group', name: $<HTMLInputElement>('group-name').value.trim(), participantIds: members.map((u) => u.id) })
+    viewFor(c)
+    await knowUsers(c.participantIds)
+    await open(c.id)
+  } catch (err) {
+    showError(err)
+  }
+}
+
+// ---- start ----
+
+async function start (user: SelfUser) {
+  me = user
+  $('auth').hidden = true
+  $('app').hidden = false
+  $('me').textContent = `@${me.username}`
+  await loadConversations()
+  client.connect()
+}
+
+function wire () {
+  $('tab-login').addEventListener('click', () => setAuthMode(false))
+  $('tab-register').addEventListener('click', () => setAuthMode(true))
+  $<HTMLFormElement>('auth-form').addEventListener('submit', (ev) => { void submitAuth(ev) })
+  $<HTMLFormElement>('composer').addEventListener('submit', (ev) => { void send(ev) })
+  $('composer-input').addEventListener('input', onInput)
+  $('composer-input').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $<HTMLFormElement>('composer').requestSubmit() }
+  })
+  $<HTMLFormElement>('new-direct').addEventListener('submit', (ev) => { void newDirect(ev) })
+  $<HTMLFormElement>('new-group').addEventListener('submit', (ev) => { void newGroup(ev) })
+  $('messages').addEventListener('scroll', () => { if ($('messages').scrollTop < 40) void loadOlder() })
+  document.addEventListener('visibilitychange', () => { const v = current === undefined ? undefined : views.get(current); if (v !== undefined) markRead(v) })
+  $('logout').addEventListener('click', () => { void client.logout().finally(() => location.reload()) })
+}
+
+async function boot () {
+  wire()
+  const stored = localStorage.getItem(TOKENS_KEY)
+  if (stored !== null) {
+    try {
+      newClient(JSON.parse(stored) as Tokens)
+      await start(await client.rest.me())
+      return
+    } catch {
+      saveTokens(null)
+    }
+  }
+  setAuthMode(false)
+  showAuth()
+}
+
+void boot()
