@@ -7,6 +7,7 @@ export function redisAnswers (port: number): Promise<boolean>
 export function which (cmd: string): string | null
 export function run (cmd: string, args: string[], opts?: object): void
 export function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void>
+export function ensureChromium (log?: (msg: string) => void): void
 export function ensureRedisServer (log?: (msg: string) => void): void
 export function redisArgs (port: number): string[]
 export function buildFerretHarness (tags: string[], log?: (msg: string) => void): string

@@ -66,6 +66,14 @@ export function ensureRedisServer (log = console.log) {
   run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
 }
 
+/** Installs Debian's chromium (for the browser suite) when it is missing. */
+export function ensureChromium (log = console.log) {
+  if (existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return
+  log('browser: chromium missing; installing the Debian package')
+  run('apt-get', ['update', '-qq'])
+  run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
 /** Arguments for a redis-server that keeps nothing on disk. */
 export const redisArgs = (port) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
 

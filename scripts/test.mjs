@@ -15,15 +15,15 @@
  * Extra arguments go to tap (for example a single test file).
  * A summary is written to .cache/test-summary.json for .ci/run.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, root, startFerretHarness, waitFor } from './services.mjs'
+import { ensureChromium, ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, root, startFerretHarness, waitFor } from './services.mjs'
 
 const cache = join(root, '.cache')
 const children = []
-const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'faults-node', 'faults-redis', 'faults-store']
+const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'faults-node', 'faults-redis', 'faults-store', 'browser']
 
 const log = (msg) => console.log(`[test] ${msg}`)
 
@@ -72,6 +72,10 @@ async function main () {
   // One after the other: the harness build (spawnSync) would stall the Redis probe's timers.
   const redisUrl = await provisionRedis()
   const { url: mongoUrl, harness } = await provisionMongo()
+  // The browser suite drives Debian's chromium and loads the demo client's bundle.
+  ensureChromium(log)
+  const web = spawnSync(process.execPath, [join(root, 'scripts', 'build-web.mjs'), '--no-types'], { stdio: 'inherit' })
+  if (web.status !== 0) throw new Error('building the demo web client failed')
   const markers = mkdtempSync(join(tmpdir(), 'chat-test-markers-'))
   const tapArgs = process.argv.slice(2)
   const env = {

@@ -163,15 +163,12 @@ export class LiveClient {
   private syncing = false
   private syncAgain = false
   private sentCursors: Record<string, number> = {}
-  private readonly WS: WebSocketConstructor
+  private WS: WebSocketConstructor | undefined
   state: LiveState = 'closed'
   readonly stats = { connects: 0, reconnects: 0, resent: 0, duplicatesDropped: 0, syncs: 0 }
 
   constructor (private readonly options: LiveClientOptions) {
     if (options.urls.length === 0) throw new Error('LiveClient needs at least one server URL')
-    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-    if (WS === undefined) throw new Error('no WebSocket implementation: pass options.WebSocket (in Node 20, the ws package)')
-    this.WS = WS
     for (const [id, seq] of Object.entries(options.cursors ?? {})) this.conversations.set(id, { cursor: seq, seen: new Set() })
   }
 
@@ -195,6 +192,8 @@ export class LiveClient {
   /** Opens the connection (and keeps it open until close()). */
   start (): void {
     if (!this.stopped) return
+    this.WS = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    if (this.WS === undefined) throw new Error('no WebSocket implementation: pass options.WebSocket (in Node 20, the ws package)')
     this.stopped = false
     this.ackTimer = setInterval(() => this.resendOverdue(), Math.max(100, Math.floor((this.options.ackTimeoutMs ?? 5000) / 2)))
     void this.open()
@@ -327,7 +326,7 @@ export class LiveClient {
     if (this.stopped) return
     const url = new URL('/v1/ws', base.replace(/^http/, 'ws'))
     url.searchParams.set('token', token)
-    const socket = new this.WS(url.toString())
+    const socket = new this.WS!(url.toString())
     this.socket = socket
     socket.onopen = () => {
       if (this.socket !== socket) return

@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { buildTestApp } from '../helper.js'
 import { FAST_ENV } from '../realtime/nodes.js'
 import { root } from '../../scripts/services.mjs'
+import { markSuiteRan } from '../services.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOTS = join(root, 'docs', 'screenshots')
@@ -37,6 +38,7 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
     else void t.test('browser suite', { skip: `${CHROMIUM} is missing` }, () => {})
     return
   }
+  markSuiteRan(t, 'browser')
   if (!existsSync(join(root, 'web', 'dist', 'app.js'))) t.fail('web/dist/app.js is missing: npm test builds it (npm run build:web)')
   const built = await buildTestApp(t, { env: { ...FAST_ENV, TYPING_TTL_MS: '5000' } })
   if (built === undefined) return

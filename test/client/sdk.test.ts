@@ -1,0 +1,125 @@
+/**
+ * The SDK against real servers: refresh on 401, before connecting with an
+ * expiring token, and on a 4401 close; reconnect to another node with resend
+ * of unacknowledged sends; sync after an absence; deduplication of replays.
+ */
+import t from 'tap'
+import WebSocket from 'ws'
+import { ApiError, ChatClient, LiveClient, type LiveMessage, type WebSocketConstructor } from '../../client/src/index.js'
+import { TEST_JWT_SECRET } from '../helper.js'
+import { makeJwt } from '../jwt.js'
+import { forEachDeployment, startNodes } from '../realtime/nodes.js'
+
+const WS = WebSocket as unknown as WebSocketConstructor
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until (what: string, check: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+let n = 0
+async function signedUp (base: string, liveUrls?: string[]) {
+  const c = new ChatClient({ baseUrl: base, WebSocket: WS, ...(liveUrls && { liveUrls }), live: { minDelayMs: 50, maxDelayMs: 500, ackTimeoutMs: 2000 } })
+  const name = `sdk${process.pid}x${++n}`
+  const session = await c.rest.register({ username: name, email: `${name}@example.test`, password: 'correct horse battery' })
+  return { c, user: session.user }
+}
+
+t.test('REST: typed calls, contract errors, and a 401 answered by one refresh and a retry', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { base } = nodes[0]!
+  const { c: ada, user } = await signedUp(base)
+  const { user: bob } = await signedUp(base)
+  const conversation = await ada.rest.createConversation({ type: 'direct', participantIds: [bob.id] })
+  t.equal(conversation.type, 'direct')
+  const sent = await ada.rest.sendMessage(conversation.id, { content: 'typed', clientMessageId: 'r-1' })
+  t.equal(sent.seq, 1)
+  t.same((await ada.rest.messages(conversation.id)).items.map((m) => m.content), ['typed'])
+  const err = await ada.rest.conversation('000000000000000000000000').catch((e: unknown) => e)
+  t.ok(err instanceof ApiError && err.statusCode === 404 && err.code === 'NOT_FOUND', 'errors carry the contract code')
+
+  const seen: Array<string | null> = []
+  const stale = new ChatClient({
+    baseUrl: base,
+    tokens: { accessToken: makeJwt({ sub: user.id, jti: 'old', iat: 1, exp: 2 }, { secret: TEST_JWT_SECRET }), refreshToken: ada.rest.session!.refreshToken },
+    onTokens: (tokens) => seen.push(tokens === null ? null : 'new')
+  })
+  t.equal((await stale.rest.me()).id, user.id, 'an expired access token is refreshed and the call retried')
+  t.same(seen, ['new'], 'the new pair is handed to onTokens')
+  const broken = new ChatClient({ baseUrl: base, tokens: { accessToken: 'x.y.z', refreshToken: 'not-a-token' }, onTokens: (tk) => seen.push(tk === null ? null : 'new') })
+  const refused = await broken.rest.me().catch((e: unknown) => e)
+  t.ok(refused instanceof ApiError && refused.statusCode === 401, 'a refresh that fails ends in 401')
+  t.same(seen.at(-1), null, 'and clears the tokens')
+})
+
+t.test('live: refresh before connecting with an expiring token, and after a 4401 close', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { base } = nodes[0]!
+  const { c: ada, user } = await signedUp(base)
+  const now = Math.floor(Date.now() / 1000)
+  // ChatClient: a token that expires within 10 s is refreshed before the socket opens.
+  const expiring = new ChatClient({ baseUrl: base, WebSocket: WS, tokens: { accessToken: makeJwt({ sub: user.id, jti: 'soon', iat: now, exp: now + 2 }, { secret: TEST_JWT_SECRET }), refreshToken: ada.rest.session!.refreshToken } })
+  expiring.connect()
+  t.teardown(() => expiring.live.close())
+  await until('open', () => expiring.live.state === 'open')
+  await sleep(2500)
+  t.equal(expiring.live.state, 'open', 'still open past the old token\'s expiry: it connected with a fresh one')
+
+  // LiveClient alone: the server closes with 4401 when the token expires; onTokenExpired runs, then a reconnect.
+  let expired = 0
+  const later = Math.floor(Date.now() / 1000)
+  const tokens = [makeJwt({ sub: user.id, jti: 'one', iat: later, exp: later + 2 }, { secret: TEST_JWT_SECRET }), ada.rest.accessToken!]
+  const live = new LiveClient({ urls: [base], WebSocket: WS, token: () => tokens[Math.min(expired, 1)]!, onTokenExpired: () => { expired++ }, minDelayMs: 50 })
+  t.teardown(() => live.close())
+  live.start()
+  await until('4401 and reconnect', () => expired === 1 && live.state === 'open' && live.stats.reconnects === 1, 5000)
+  t.pass('closed with 4401, refreshed, reconnected')
+})
+
+forEachDeployment(t, 'live: a node goes away; sends made meanwhile are resent to another node and stored once; sync fills the gap', async (t, nodes) => {
+  const [a, b] = [nodes[0]!, nodes[1]!]
+  const { c: ada } = await signedUp(a.base, [a.base, b.base])
+  const { c: bob, user: bobUser } = await signedUp(a.base, [b.base])
+  const { id } = await ada.rest.createConversation({ type: 'direct', participantIds: [bobUser.id] })
+  const got: LiveMessage[] = []
+  bob.live.on('message', (m) => got.push(m))
+  ada.connect()
+  bob.connect()
+  t.teardown(() => { ada.live.close(); bob.live.close() })
+  await until('both open', () => ada.live.state === 'open' && bob.live.state === 'open')
+  await ada.live.send({ conversationId: id, content: 'before' })
+
+  // Node A drops Ada's socket (as a dying node does); she keeps sending while reconnecting.
+  for (const conn of a.app.realtime.hub.connections()) conn.close(1012, 'going away')
+  await until('reconnecting', () => ada.live.state === 'reconnecting')
+  const acks = await Promise.all([1, 2, 3].map((i) => ada.live.send({ conversationId: id, content: `during ${i}`, clientMessageId: `d-${i}` })))
+  t.equal(ada.live.stats.reconnects, 1, 'reconnected once, to the next node')
+  t.same(acks.map((x) => x.seq), [2, 3, 4], 'each send acknowledged once, in order')
+  await until('bob has all', () => got.length === 4)
+  t.same(got.map((m) => m.content), ['before', 'during 1', 'during 2', 'during 3'], 'the other side got each once, in order')
+
+  // Bob goes away; Ada writes; Bob comes back and syncs exactly the gap.
+  bob.live.suspend()
+  for (const i of [1, 2, 3, 4, 5]) await ada.live.send({ conversationId: id, content: `missed ${i}` })
+  bob.live.resume()
+  await until('bob caught up', () => got.length === 9)
+  t.same(got.slice(4).map((m) => m.seq), [5, 6, 7, 8, 9], 'the sync replays what was missed, in order')
+
+  // A replay of everything (a stale cursor) is deduplicated: nothing is handed over twice.
+  const dropped = bob.live.stats.duplicatesDropped
+  let done = false
+  const off = bob.live.on('synced', () => { done = true })
+  bob.live.sendFrame({ type: 'sync', cursors: { [id]: 0 } })
+  await until('replay', () => done)
+  off()
+  t.equal(got.length, 9, 'no message twice')
+  t.equal(bob.live.stats.duplicatesDropped - dropped, 9, 'all nine replays were dropped')
+  const history = await ada.rest.messages(id)
+  t.same(history.items.map((m) => m.clientMessageId).filter((cid) => cid?.startsWith('d-')), ['d-1', 'd-2', 'd-3'], 'history holds each resend once')
+})
