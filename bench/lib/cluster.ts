@@ -104,27 +104,38 @@ export class FerretProcess implements Restartable {
 
 export const TEST_SECRET = 'fault-test-secret-that-is-long-enough-for-hs256-0123456789'
 
-/** A server node (src/server.ts under tsx) on a fixed port. */
+export interface NodeProcessOptions {
+  /** The script to run (default src/server.ts); a baseline server, for the benchmarks. */
+  script?: string
+  /** Extra node flags, such as --inspect=127.0.0.1:port. */
+  nodeArgs?: string[]
+  /** Ready when any HTTP answer comes (servers without /health/live). */
+  anyAnswer?: boolean
+}
+
+/** A server node (src/server.ts under tsx, or another script) on a fixed port. */
 export class NodeProcess implements Restartable {
   private child: ChildProcess | undefined
   /** The last lines it wrote, for failure messages. */
   readonly output: string[] = []
   starts = 0
 
-  private constructor (readonly name: string, readonly port: number, private readonly env: Record<string, string>) {}
+  private constructor (readonly name: string, readonly port: number, private readonly env: Record<string, string>, private readonly opts: NodeProcessOptions) {}
 
-  static async start (name: string, env: Record<string, string>): Promise<NodeProcess> {
-    const p = new NodeProcess(name, await freePort(), env)
+  static async start (name: string, env: Record<string, string>, opts: NodeProcessOptions = {}): Promise<NodeProcess> {
+    const p = new NodeProcess(name, await freePort(), env, opts)
     await p.start()
     return p
   }
+
+  get pid (): number | undefined { return this.child?.pid }
 
   get baseUrl (): string { return `http://127.0.0.1:${this.port}` }
   get running (): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null }
 
   async start (): Promise<void> {
     if (this.running) return
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'server.ts')], {
+    const child = spawn(process.execPath, [...this.opts.nodeArgs ?? [], '--import', 'tsx', this.opts.script ?? join(root, 'src', 'server.ts')], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',
@@ -149,7 +160,8 @@ export class NodeProcess implements Restartable {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}:\n${this.output.slice(-20).join('\n')}`)
       try {
-        return (await fetch(`${this.baseUrl}/health/live`)).ok
+        const res = await fetch(`${this.baseUrl}/health/live`, { signal: AbortSignal.timeout(2000) })
+        return this.opts.anyAnswer === true || res.ok
       } catch {
         return false
       }

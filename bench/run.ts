@@ -1,0 +1,241 @@
+/**
+ * The benchmarks, side by side: ours (memory adapters; MongoDB + Redis; two
+ * nodes over Redis) against the raw `ws` limit and a Socket.IO peer, driven
+ * by the same harness (bench/driver.ts, a process of its own) with the same
+ * message size. Writes bench/RESULTS.md (its bench section) and
+ * bench/results.json with every figure, the machine and the date.
+ *
+ *   npm run bench                    the full run (about 15 minutes on 2 cores)
+ *   npm run bench -- --smoke         seconds; what the test suite runs
+ *   npm run bench -- --out DIR       write results.json / RESULTS.md there instead
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { MongoClient, ObjectId } from 'mongodb'
+import { FerretProcess, NodeProcess, RedisProcess, stopAll, type Restartable } from './lib/cluster.js'
+import { inspect, rssBytes } from './lib/inspect.js'
+import { pool } from './lib/targets.js'
+import type { DriverInput, Spec } from './driver.js'
+import { ensureRedisServer, ferretHarness, freePort, root } from '../scripts/services.mjs'
+
+const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } })
+const smoke = values.smoke === true
+const outDir = values.out ?? join(root, 'bench')
+const only = values.only?.split(',')
+const want = (name: string) => only === undefined || only.includes(name)
+const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`)
+const runId = Date.now().toString(36)
+const CONTENT_BYTES = 100
+/** Each driver run registers users of its own: this numbers their names. */
+let drives = 0
+
+/** Sizes: the issue's for the full run, tiny ones for the smoke run. */
+const SIZES = smoke
+  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 } }
+  : { fanout: { members: 100, rates: [100, 250, 500, 1000, 2000, 4000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 } }
+
+const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECONDS: '86400', WS_MAX_CONNECTIONS_PER_IP: '1000000' }
+
+interface Server { name: string, procs: NodeProcess[], inspectPort: number, kind: DriverInput['kind'] }
+
+/** Runs the driver on one scenario; for idle, measures the server while the sockets are held. */
+async function drive (server: Server, spec: Spec, urls = server.procs.map((p) => p.baseUrl)): Promise<Record<string, unknown>> {
+  const input: DriverInput = { kind: server.kind, urls, runId: `${runId}${++drives}`, contentBytes: CONTENT_BYTES, spec }
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'driver.ts'), JSON.stringify(input)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  let measured: Record<string, unknown> = {}
+  const probe = spec.scenario === 'idle' ? await inspect(server.inspectPort) : undefined
+  const pid = server.procs[0]!.pid!
+  if (probe !== undefined) await probe.gc()
+  const rssBefore = rssBytes(pid)
+  child.stdout.on('data', (d: Buffer) => {
+    out += d
+    if (probe !== undefined && out.includes('READY\n') && Object.keys(measured).length === 0) {
+      measured = { pending: true }
+      void (async () => {
+        await new Promise((resolve) => setTimeout(resolve, smoke ? 500 : 5000))
+        await probe.gc()
+        const rssAfter = rssBytes(pid)
+        const loop = await probe.eventLoopDelay(smoke ? 1000 : 10_000)
+        const connections = (spec as Extract<Spec, { scenario: 'idle' }>).connections
+        measured = { rssBeforeMb: Math.round(rssBefore / 2 ** 20), rssAfterMb: Math.round(rssAfter / 2 ** 20), rssPerConnectionKb: Math.round((rssAfter - rssBefore) / connections / 102.4) / 10, eventLoopDelayP99Ms: Math.round(loop.p99 * 100) / 100, eventLoopDelayMaxMs: Math.round(loop.max * 100) / 100 }
+        child.stdin.write('done\n')
+      })().catch((err) => { log(`idle probe failed: ${(err as Error).message}`); child.stdin.write('done\n') })
+    }
+  })
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)))
+  probe?.close()
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '))
+  if (code !== 0 || line === undefined) throw new Error(`driver failed on ${server.name} ${spec.scenario} (exit ${code})`)
+  return { ...JSON.parse(line.slice(7)) as Record<string, unknown>, ...measured }
+}
+
+async function history (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
+  const base = server.procs[0]!.baseUrl
+  const post = async (path: string, body: unknown, token?: string) => {
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) }, body: JSON.stringify(body) })
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+    return res.json() as Promise<Record<string, unknown>>
+  }
+  const names = ['h1', 'h2'].map((n) => `b${runId}${++drives}${n}`)
+  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
+  const token = a!.accessToken as string
+  const conversation = await post('/v1/conversations', { type: 'direct', participantIds: [(b!.user as { id: string }).id] }, token)
+  const id = conversation.id as string
+  const total = SIZES.history.messages
+  const started = Date.now()
+  const content = 'x'.repeat(CONTENT_BYTES)
+  if (mongoUrl === undefined) {
+    // The memory store can only be filled through the server: REST sends, 32 at a time.
+    await pool(Array.from({ length: total }, (_, i) => i), 32, async (i) => { await post(`/v1/conversations/${id}/messages`, { content, clientMessageId: `h${i}` }, token) })
+  } else {
+    // On MongoDB: documents of the shape the repository writes, inserted directly (REST would take minutes on FerretDB).
+    const client = new MongoClient(mongoUrl)
+    const db = client.db('chat')
+    const senderId = (a!.user as { id: string }).id
+    for (let from = 1; from <= total; from += 5000) {
+      const docs = Array.from({ length: Math.min(5000, total - from + 1) }, (_, k) => ({ _id: new ObjectId(), conversationId: id, seq: from + k, senderId, content, contentType: 'text', attachments: [], clientMessageId: `h${from + k}`, sentAt: new Date() }))
+      await db.collection('messages').insertMany(docs, { ordered: false })
+    }
+    await db.collection('conversations').updateOne({ _id: new ObjectId(id) }, { $set: { lastSeq: total } })
+    await client.close()
+  }
+  log(`history: ${total} messages seeded in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  const run = (path: string) => autocannon({ url: base + path, connections: smoke ? 4 : 50, duration: SIZES.history.seconds, headers: { authorization: `Bearer ${token}` } })
+  const newest = await run(`/v1/conversations/${id}/messages?limit=50`)
+  const middle = await run(`/v1/conversations/${id}/messages?limit=50&beforeSeq=${Math.floor(total / 2)}`)
+  const figures = (r: autocannon.Result) => ({ requestsPerSecond: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors })
+  return { messages: total, newestPage: figures(newest), middlePage: figures(middle) }
+}
+
+async function main () {
+  ensureRedisServer(log)
+  const harness = await ferretHarness(log)
+  const redis = await RedisProcess.start()
+  const database = `chat_bench_${runId}`
+  const db = await FerretProcess.start(database, harness)
+  const started: Restartable[] = [redis, db]
+  const cleanup = async () => { await stopAll(started); await db.dropDatabases([database]) }
+  process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
+
+  const mongoEnv = { MONGODB_URL: db.url, REDIS_URL: redis.url }
+  const servers: Array<{ name: string, kind: DriverInput['kind'], nodes: number, env: Record<string, string>, script?: string, mongo: boolean }> = [
+    { name: 'ws limit', kind: 'ws', nodes: 1, env: {}, script: join(root, 'bench', 'baselines', 'ws-server.ts'), mongo: false },
+    { name: 'Socket.IO peer', kind: 'socketio', nodes: 1, env: { ...mongoEnv, MONGODB_DB: `sio_${runId}` }, script: join(root, 'bench', 'baselines', 'socketio-server.ts'), mongo: true },
+    { name: 'ours (memory)', kind: 'ours', nodes: 1, env: BASE_ENV, mongo: false },
+    { name: 'ours (mongo+redis)', kind: 'ours', nodes: 1, env: { ...BASE_ENV, ...mongoEnv }, mongo: true },
+    { name: 'ours (2 nodes)', kind: 'ours', nodes: 2, env: { ...BASE_ENV, ...mongoEnv }, mongo: true }
+  ]
+  const results: Record<string, Record<string, unknown>> = {}
+  for (const s of servers) {
+    const inspectPort = await freePort()
+    log(`starting ${s.name}`)
+    const procs: NodeProcess[] = []
+    for (let i = 0; i < s.nodes; i++) {
+      procs.push(await NodeProcess.start(`${s.name} ${i}`, s.env, {
+        ...(s.script !== undefined && { script: s.script, anyAnswer: true }),
+        ...(i === 0 && { nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] })
+      }))
+    }
+    started.push(...procs)
+    const server: Server = { name: s.name, procs, inspectPort, kind: s.kind }
+    const r: Record<string, unknown> = {}
+    try {
+      if (s.nodes === 2) {
+        if (want('directs')) r.directsCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directs, crossNode: true })
+      } else {
+        if (want('fanout')) r.fanout = await drive(server, { scenario: 'fanout', ...SIZES.fanout, p99LimitMs: 200 })
+        if (want('fanout10')) r.fanout10 = await drive(server, { scenario: 'fanout', members: 11, rates: [SIZES.fanout10.rate], stepSeconds: SIZES.fanout10.seconds, p99LimitMs: 1e9 })
+        if (want('directs')) r.directs = await drive(server, { scenario: 'directs', ...SIZES.directs })
+        if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })
+        if (want('idle')) r.idle = await drive(server, { scenario: 'idle', ...SIZES.idle })
+        if (want('history') && s.kind === 'ours') r.history = await history(server, s.mongo ? db.url : undefined)
+      }
+    } finally {
+      await stopAll(procs)
+    }
+    results[s.name] = r
+  }
+  await cleanup()
+  write(results)
+}
+
+type Figures = Record<string, Record<string, any>> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function write (results: Figures) {
+  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
+  const date = new Date().toISOString()
+  mkdirSync(outDir, { recursive: true })
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ date, smoke, machine, contentBytes: CONTENT_BYTES, sizes: SIZES, results }, null, 2) + '\n')
+  const ws = results['ws limit'] ?? {}
+  const sio = results['Socket.IO peer'] ?? {}
+  const mem = results['ours (memory)'] ?? {}
+  const mr = results['ours (mongo+redis)'] ?? {}
+  const two = results['ours (2 nodes)'] ?? {}
+  const ratio = (a?: number, b?: number) => (a === undefined || b === undefined || b === 0 ? 'n/a' : (a / b).toFixed(2))
+  const once = Object.values(results).flatMap((r) => Object.values(r)).flatMap((x) => x?.steps ?? [x]).filter((x) => x?.exactlyOnce !== undefined)
+  const allOnce = once.every((x) => x.exactlyOnce === true)
+  const row = (name: string, r: Figures[string]) => r.fanout === undefined ? '' : `| ${name} | ${r.fanout.bestDeliveredMessagesPerSecond} | ${r.fanout.steps.map((s: Record<string, number>) => `${s.offeredPerSecond}: ${s.p50Ms}/${s.p99Ms}`).join(', ')} | ${r.fanout.exactlyOnce ? 'yes' : 'NO'} |`
+  const direct = (name: string, r?: Record<string, number | boolean>) => r === undefined ? '' : `| ${name} | ${r.offeredPerSecond} | ${r.acked} | ${r.p50Ms} | ${r.p99Ms} | ${r.exactlyOnce ? 'yes' : 'NO'} |`
+  const idle = (name: string, r?: Record<string, number>) => r === undefined ? '' : `| ${name} | ${r.connections} | ${r.rssPerConnectionKb} KB | ${r.eventLoopDelayP99Ms} ms | ${r.connectSeconds} s |`
+  const churn = (name: string, r?: Record<string, number>) => r === undefined ? '' : `| ${name} | ${r.connectsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.failed} |`
+  const lines = (...rows: string[]) => rows.filter((r) => r !== '').join('\n')
+  const section = `<!-- bench:start -->
+## Benchmarks side by side${smoke ? ' (smoke run: tiny sizes, figures mean nothing)' : ''}
+
+\`npm run bench\` on ${date.slice(0, 10)}: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GB, Node ${machine.node}. Every server is a process of its own and the load comes from another (bench/driver.ts): open-loop senders at a fixed offered rate, ${CONTENT_BYTES}-byte messages, latency from send to receive per delivered message in an HDR histogram, and a check that each message reached each intended socket exactly once. MongoDB is FerretDB 1.24 on PostgreSQL (both ours and the Socket.IO peer, one insert per message); Redis 7. All figures: \`bench/results.json\`.
+
+Exactly once in every run: **${allOnce ? 'yes' : 'NO'}** (${once.length} runs checked).
+
+### 1. Fan-out: one conversation of ${SIZES.fanout.members}, one sender, rising rates
+Best delivered messages/s with p99 under 200 ms, then p50/p99 ms per offered rate (a step ends the ramp when p99 passes 200 ms or deliveries fall 10% behind).
+
+| server | best msgs/s | offered/s: p50/p99 ms | exactly once |
+|---|---|---|---|
+${lines(row('ws limit', ws), row('Socket.IO peer (mongo+redis)', sio), row('ours (memory)', mem), row('ours (mongo+redis)', mr))}
+
+Ratios: ours (memory) / ws limit = **${ratio(mem.fanout?.bestDeliveredMessagesPerSecond, ws.fanout?.bestDeliveredMessagesPerSecond)}** (goal ≥ 0.6); ours (mongo+redis) / Socket.IO peer = **${ratio(mr.fanout?.bestDeliveredMessagesPerSecond, sio.fanout?.bestDeliveredMessagesPerSecond)}** (goal ≥ 1.0).
+
+Fan-out 10 at ${SIZES.fanout10.rate} msgs/s (goal: p99 under 50 ms): ${[['ws limit', ws], ['Socket.IO peer', sio], ['ours (memory)', mem], ['ours (mongo+redis)', mr]].map(([n, r]) => { const s = (r as Figures[string]).fanout10?.steps?.[0]; return s === undefined ? '' : `${n as string} p50 ${s.p50Ms} / p99 ${s.p99Ms} ms` }).filter((x) => x !== '').join('; ')}.
+
+### 2. Direct conversations: ${SIZES.directs.pairs * 2} users in ${SIZES.directs.pairs} pairs
+| server | offered msgs/s | acked | p50 ms | p99 ms | exactly once |
+|---|---|---|---|---|---|
+${lines(direct('ws limit', ws.directs), direct('Socket.IO peer', sio.directs), direct('ours (memory)', mem.directs), direct('ours (mongo+redis)', mr.directs), direct('ours, 2 nodes, sender and receiver on different nodes', two.directsCrossNode))}
+
+### 6. Two nodes over Redis
+Cross-node p99 ${two.directsCrossNode?.p99Ms ?? 'n/a'} ms against ${mr.directs?.p99Ms ?? 'n/a'} ms on one node: **${two.directsCrossNode === undefined || mr.directs === undefined ? 'n/a' : (two.directsCrossNode.p99Ms - mr.directs.p99Ms).toFixed(2)} ms** extra (goal ≤ 2 ms).
+
+### 3. Idle connections
+| server | sockets | RSS per socket (after GC) | event-loop delay p99 | time to open all |
+|---|---|---|---|---|
+${lines(idle('ws limit', ws.idle), idle('Socket.IO peer', sio.idle), idle('ours (memory)', mem.idle), idle('ours (mongo+redis)', mr.idle))}
+
+### 4. Connection churn (connect, authenticate, joined; then close)
+| server | connects/s | p50 ms | p99 ms | failed |
+|---|---|---|---|---|
+${lines(churn('ws limit', ws.churn), churn('Socket.IO peer', sio.churn), churn('ours (memory)', mem.churn), churn('ours (mongo+redis)', mr.churn))}
+
+### 5. History over REST (autocannon, ${smoke ? 4 : 50} connections, a conversation of ${SIZES.history.messages} messages)
+| server | page | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|---|
+${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const h = (r as Figures[string]).history; return h === undefined ? [] : [`| ${n as string} | newest | ${h.newestPage.requestsPerSecond} | ${h.newestPage.p50Ms} | ${h.newestPage.p99Ms} | ${h.newestPage.non2xx} |`, `| ${n as string} | middle | ${h.middlePage.requestsPerSecond} | ${h.middlePage.p50Ms} | ${h.middlePage.p99Ms} | ${h.middlePage.non2xx} |`] }))}
+<!-- bench:end -->`
+  const file = join(outDir, 'RESULTS.md')
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Results\n\nFigures produced by the scripts in bench/. Each section is rewritten by the run that produces it.\n'
+  const next = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/.test(current)
+    ? current.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, section)
+    : current.replace(/(\n<!-- soak:start -->)/, `\n${section}\n$1`).includes(section) ? current.replace(/(\n<!-- soak:start -->)/, `\n${section}\n$1`) : `${current.trimEnd()}\n\n${section}\n`
+  writeFileSync(file, next)
+  log(`wrote ${join(outDir, 'RESULTS.md')} and results.json; exactly once everywhere: ${allOnce}`)
+  if (!allOnce) process.exitCode = 1
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

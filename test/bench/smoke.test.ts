@@ -1,0 +1,33 @@
+/**
+ * The benchmark harness at smoke size, so that it cannot rot: every scenario
+ * against every server, the exactly-once check in each, results written.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { root } from '../../scripts/services.mjs'
+
+t.test('npm run bench -- --smoke: every scenario, both baselines, exactly once', async (t) => {
+  if (process.env.TEST_FERRETDB_BIN === undefined && process.env.CI !== 'true') {
+    void t.test('bench smoke', { skip: 'run through npm test (it provides the FerretDB harness)' }, () => {})
+    return
+  }
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'run.ts'), '--smoke', '--out', out], { cwd: root, encoding: 'utf8', timeout: 240_000 })
+  t.equal(run.status, 0, run.status === 0 ? 'the harness ran' : `the harness failed: ${run.stderr.slice(-2000)}`)
+  const { results, machine } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
+  t.ok(machine.cores > 0 && typeof machine.node === 'string', 'the machine is recorded')
+  t.same(Object.keys(results).sort(), ['Socket.IO peer', 'ours (2 nodes)', 'ours (memory)', 'ours (mongo+redis)', 'ws limit'], 'every server')
+  for (const name of ['ws limit', 'Socket.IO peer', 'ours (memory)', 'ours (mongo+redis)']) {
+    const r = results[name]
+    t.ok(r.fanout.steps.length > 0 && r.fanout.exactlyOnce, `${name}: fan-out, exactly once`)
+    t.ok(r.directs.exactlyOnce && r.directs.acked === r.directs.sent, `${name}: directs, exactly once`)
+    t.ok(r.churn.connects > 0 && r.churn.failed === 0, `${name}: churn`)
+    t.ok(r.idle.connections > 0 && typeof r.idle.rssPerConnectionKb === 'number' && typeof r.idle.eventLoopDelayP99Ms === 'number', `${name}: idle, measured inside the server`)
+  }
+  for (const name of ['ours (memory)', 'ours (mongo+redis)']) t.ok(results[name].history.newestPage.requestsPerSecond > 0 && results[name].history.newestPage.non2xx === 0, `${name}: history`)
+  t.ok(results['ours (2 nodes)'].directsCrossNode.exactlyOnce, 'cross-node directs, exactly once')
+  t.match(readFileSync(join(out, 'RESULTS.md'), 'utf8'), /Exactly once in every run: \*\*yes\*\*/, 'RESULTS.md says so')
+})
