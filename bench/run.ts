@@ -74,6 +74,26 @@ async function drive (server: Server, spec: Spec, urls = server.procs.map((p) =>
   return { ...JSON.parse(line.slice(7)) as Record<string, unknown>, ...measured }
 }
 
+/**
+ * Mean duration and count of each store operation since the server started,
+ * from its own /metrics: where a send's time goes when the store is the limit.
+ */
+async function storeProfile (server: Server): Promise<Record<string, { count: number, meanMs: number }>> {
+  const text = await (await fetch(`${server.procs[0]!.baseUrl}/metrics`)).text()
+  const sums = new Map<string, number>()
+  const counts = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    const m = /^store_operation_duration_seconds_(sum|count)\{([^}]*)\} ([\d.e+-]+)/.exec(line)
+    if (m === null) continue
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]))
+    if (labels.outcome !== 'ok') continue
+    const key = `${labels.repository}.${labels.operation}`
+    const map = m[1] === 'sum' ? sums : counts
+    map.set(key, (map.get(key) ?? 0) + Number(m[3]))
+  }
+  return Object.fromEntries([...counts].filter(([, n]) => n > 0).map(([k, n]) => [k, { count: n, meanMs: Math.round(((sums.get(k) ?? 0) / n) * 100000) / 100 }]))
+}
+
 async function history (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
   const base = server.procs[0]!.baseUrl
   const post = async (path: string, body: unknown, token?: string) => {
@@ -149,6 +169,7 @@ async function main () {
         if (want('directs')) r.directsCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directs, crossNode: true })
       } else {
         if (want('fanout')) r.fanout = await drive(server, { scenario: 'fanout', ...SIZES.fanout, p99LimitMs: 200 })
+        if (want('fanout') && s.kind === 'ours') r.storeAfterFanout = await storeProfile(server)
         if (want('fanout10')) r.fanout10 = await drive(server, { scenario: 'fanout', members: 11, rates: [SIZES.fanout10.rate], stepSeconds: SIZES.fanout10.seconds, p99LimitMs: 1e9 })
         if (want('directs')) r.directs = await drive(server, { scenario: 'directs', ...SIZES.directs })
         if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })

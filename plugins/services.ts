@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
+import { createMembershipCache } from '../src/services/membership-cache.js'
 import { createAuthService, type AuthService } from '../src/services/auth.js'
 import { createUserService, type UserService } from '../src/services/users.js'
 import { createConversationService, type ConversationService } from '../src/services/conversations.js'
@@ -24,9 +25,12 @@ export default fp(async (app) => {
   const onPublishError = (err: unknown, channel: string) => {
     app.log.warn({ err: (err as Error).message, channel }, 'broker publish failed; the message is stored and clients recover it by sync')
   }
+  const members = app.config.MEMBERSHIP_CACHE_TTL_MS > 0 ? createMembershipCache({ store, broker, ttlMs: app.config.MEMBERSHIP_CACHE_TTL_MS }) : undefined
+  if (members !== undefined) app.addHook('onClose', async () => members.close())
   const messages = createMessageService({
     store,
     broker,
+    ...(members !== undefined && { members }),
     limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
     rateLimits: config.rateLimits,
     onPublishError,
@@ -43,7 +47,13 @@ export default fp(async (app) => {
       refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS
     }),
     users: createUserService({ store }),
-    conversations: createConversationService({ store, broker, groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS, onPublishError }),
+    conversations: createConversationService({
+      store,
+      broker,
+      groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
+      onPublishError,
+      ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
+    }),
     messages,
     webhooks: createWebhookService({ store, broker, messages, rateLimit: config.rateLimits?.webhook ?? null })
   })

@@ -37,6 +37,7 @@ export const ConfigSchema = Type.Object({
   WS_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, maximum: 1073741824, default: 1048576, description: 'a socket whose unsent data grows past this is closed with 1013 (the client stopped reading)' }),
   WS_FRAME_BURST: Type.Integer({ minimum: 1, maximum: 100000, default: 60, description: 'frames a user may send in a burst (token bucket, shared across nodes)' }),
   WS_FRAMES_PER_SECOND: Type.Number({ exclusiveMinimum: 0, maximum: 100000, default: 20, description: 'the bucket\'s refill rate' }),
+  MEMBERSHIP_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 10000, description: 'how long a node trusts a cached "is a participant" answer on the send path (removals reach every node through the broker at once; this bounds a lost one); 0 turns the cache off' }),
   WS_MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 1, maximum: 1000000, default: 500, description: 'open sockets one address may hold on one node; more are refused before the upgrade with 429 (behind a proxy, set TRUST_PROXY)' }),
   WS_FLOOD_CLOSE_AFTER: Type.Integer({ minimum: 1, maximum: 100000, default: 50, description: 'refused frames in a row after which the socket is closed (1008)' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),

@@ -12,6 +12,8 @@ export interface ConversationServiceDeps {
   broker: Broker
   groupMaxParticipants: number
   onPublishError?: (err: unknown, channel: string) => void
+  /** A membership ended (removed or left): caches of it must go. */
+  onMembershipEnded?: (conversationId: string, userId: string) => Promise<void>
   now?: () => Date
 }
 
@@ -187,6 +189,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
         throw forbidden(conversation.type === 'direct' ? 'nobody leaves a direct conversation' : 'you may not remove this participant')
       }
       await store.memberships.remove(conversationId, targetId)
+      await deps.onMembershipEnded?.(conversationId, targetId).catch((err) => deps.onPublishError?.(err, 'membership'))
       if (target.role === 'owner') {
         const heir = nextOwner(await store.memberships.listByConversation(conversationId))
         if (heir !== undefined) await store.memberships.setRole(conversationId, heir.userId, 'owner')

@@ -9,6 +9,7 @@ import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { channels, enforceLimit, requireMember } from './access.js'
 import { createKeyedLock } from './keyed-lock.js'
+import type { MembershipCache } from './membership-cache.js'
 import type { LiveEvent, Trace } from '../domain/events.js'
 
 export type MessageSource = 'rest' | 'ws' | 'webhook'
@@ -36,6 +37,8 @@ export interface SendResult {
 export interface MessageServiceDeps {
   store: Store
   broker: Broker
+  /** The send path's authorisation check, cached (requireMember when absent). */
+  members?: MembershipCache
   limits: MessageLimits
   rateLimits: { sendDirect: RateLimitSetting, sendGroup: RateLimitSetting } | null
   /** Called after each new message is stored and published (metrics, logs). */
@@ -63,7 +66,7 @@ export function createMessageService (deps: MessageServiceDeps) {
   }
 
   /** Allocates the next seq and inserts; a lost race for a seq takes a new one. */
-  async function persist (conversation: ConversationRecord, draft: Omit<MessageRecord, 'id' | 'seq'>): Promise<SendResult> {
+  async function persist (conversation: Pick<ConversationRecord, 'id'>, draft: Omit<MessageRecord, 'id' | 'seq'>): Promise<SendResult> {
     for (let attempt = 1; ; attempt++) {
       const seq = await store.conversations.allocateSeq(conversation.id)
       if (seq === null) throw notFound('conversation')
@@ -73,9 +76,9 @@ export function createMessageService (deps: MessageServiceDeps) {
       } catch (err) {
         if (!(err instanceof DuplicateKeyError)) throw err
         if (err.field === 'clientMessageId') {
-          // A racing resend stored it first: answer that one.
+          // A resend (or a racing copy): answer the first.
           const first = await store.messages.findByClientMessageId(conversation.id, draft.senderId, draft.clientMessageId)
-          if (first !== null) return { message: toMessageView(first, []), created: false }
+          if (first !== null) return { message: toMessageView(first, await store.memberships.listByConversation(conversation.id)), created: false }
         }
         if (attempt >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
         // Another node is sending into this conversation too: step aside for a moment.
@@ -106,19 +109,13 @@ export function createMessageService (deps: MessageServiceDeps) {
       const attachments = input.attachments ?? []
       validateMessageContent(contentType, content, attachments, deps.limits)
 
-      let conversation: ConversationRecord
-      if (opts.asBot === true) {
-        const found = await store.conversations.findById(input.conversationId)
-        if (found === null) throw notFound('conversation')
-        conversation = found
-      } else {
-        conversation = (await requireMember(store, input.conversationId, input.senderId)).conversation
-      }
-
-      if (input.clientMessageId !== undefined) {
-        const first = await store.messages.findByClientMessageId(conversation.id, input.senderId, input.clientMessageId)
-        if (first !== null) return { message: toMessageView(first, await store.memberships.listByConversation(conversation.id)), created: false }
-      }
+      // No lookup of a resend before the insert: the unique (conversation, sender,
+      // clientMessageId) index refuses the second copy and persist() answers with
+      // the first. A resend costs a seq (a gap, which the contract allows) and
+      // saves every send a round trip.
+      const conversation = opts.asBot === true
+        ? await store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
+        : deps.members !== undefined ? await deps.members.check(input.conversationId, input.senderId) : (await requireMember(store, input.conversationId, input.senderId)).conversation
       if (opts.asBot !== true && deps.rateLimits !== null) {
         const limit = conversation.type === 'group' ? deps.rateLimits.sendGroup : deps.rateLimits.sendDirect
         await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)
@@ -143,12 +140,13 @@ export function createMessageService (deps: MessageServiceDeps) {
         })
         if (persisted.created) {
           const stored = persisted.message
-          await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
+          // Delivered first, then the conversation's last message (a conditional update: it never moves back).
           await publish(conversation.id, {
             event: { type: 'new_message', message: stored },
             ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
             ...(input.trace !== undefined && { trace: { ...input.trace, nodeId: broker.nodeId } })
           })
+          await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
         }
         return persisted
       })
