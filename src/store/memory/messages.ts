@@ -11,6 +11,18 @@ export function createMemoryMessageRepository (): MessageRepository {
 
   const found = (m: MessageRecord | undefined) => (m === undefined ? null : copy(m))
 
+  /** The index of the first message with a seq above `seq` (binary search: the timeline is sorted). */
+  const firstAfter = (timeline: MessageRecord[], seq: number) => {
+    let lo = 0
+    let hi = timeline.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (timeline[mid]!.seq <= seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
   return {
     async insert (input) {
       const message = copy(input)
@@ -38,16 +50,21 @@ export function createMemoryMessageRepository (): MessageRepository {
     },
 
     async page (conversationId, { limit, beforeSeq, afterSeq }) {
-      const inRange = (timelines.get(conversationId) ?? [])
-        .filter((m) => (beforeSeq === undefined || m.seq < beforeSeq) && (afterSeq === undefined || m.seq > afterSeq))
-      const items = afterSeq !== undefined ? inRange.slice(0, limit) : inRange.slice(Math.max(0, inRange.length - limit))
-      return { items: items.map(copy), hasMore: inRange.length > limit }
+      // Bounds by binary search, then one slice: a page costs O(log n + limit), not a scan of the conversation.
+      const timeline = timelines.get(conversationId) ?? []
+      const from = afterSeq === undefined ? 0 : firstAfter(timeline, afterSeq)
+      const to = beforeSeq === undefined ? timeline.length : firstAfter(timeline, beforeSeq - 1)
+      const size = Math.max(0, to - from)
+      const items = afterSeq !== undefined ? timeline.slice(from, Math.min(to, from + limit)) : timeline.slice(Math.max(from, to - limit), to)
+      return { items: items.map(copy), hasMore: size > limit }
     },
 
     async countUnread (conversationId, afterSeq, excludeSenderId, cap) {
       let n = 0
-      for (const m of timelines.get(conversationId) ?? []) {
-        if (m.seq > afterSeq && m.senderId !== excludeSenderId && m.deletedAt === undefined && ++n >= cap) break
+      const timeline = timelines.get(conversationId) ?? []
+      for (let i = firstAfter(timeline, afterSeq); i < timeline.length; i++) {
+        const m = timeline[i]!
+        if (m.senderId !== excludeSenderId && m.deletedAt === undefined && ++n >= cap) break
       }
       return n
     },
