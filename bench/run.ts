@@ -125,11 +125,19 @@ async function history (server: Server, mongoUrl: string | undefined): Promise<R
     await client.close()
   }
   log(`history: ${total} messages seeded in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  // One request alone first: what a page costs without queueing.
+  const single = async (path: string) => {
+    const t0 = performance.now()
+    const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } })
+    await res.text()
+    return Math.round(performance.now() - t0)
+  }
+  const alone = { newestMs: await single(`/v1/conversations/${id}/messages?limit=50`), middleMs: await single(`/v1/conversations/${id}/messages?limit=50&beforeSeq=${Math.floor(total / 2)}`) }
   const run = (path: string) => autocannon({ url: base + path, connections: smoke ? 4 : 50, duration: SIZES.history.seconds, headers: { authorization: `Bearer ${token}` } })
   const newest = await run(`/v1/conversations/${id}/messages?limit=50`)
   const middle = await run(`/v1/conversations/${id}/messages?limit=50&beforeSeq=${Math.floor(total / 2)}`)
   const figures = (r: autocannon.Result) => ({ requestsPerSecond: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors })
-  return { messages: total, newestPage: figures(newest), middlePage: figures(middle) }
+  return { messages: total, alone, newestPage: figures(newest), middlePage: figures(middle) }
 }
 
 async function main () {
@@ -242,9 +250,9 @@ ${lines(idle('ws limit', ws.idle), idle('Socket.IO peer', sio.idle), idle('ours 
 ${lines(churn('ws limit', ws.churn), churn('Socket.IO peer', sio.churn), churn('ours (memory)', mem.churn), churn('ours (mongo+redis)', mr.churn))}
 
 ### 5. History over REST (autocannon, ${smoke ? 4 : 50} connections, a conversation of ${SIZES.history.messages} messages)
-| server | page | requests/s | p50 ms | p99 ms | non-2xx |
-|---|---|---|---|---|---|
-${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const h = (r as Figures[string]).history; return h === undefined ? [] : [`| ${n as string} | newest | ${h.newestPage.requestsPerSecond} | ${h.newestPage.p50Ms} | ${h.newestPage.p99Ms} | ${h.newestPage.non2xx} |`, `| ${n as string} | middle | ${h.middlePage.requestsPerSecond} | ${h.middlePage.p50Ms} | ${h.middlePage.p99Ms} | ${h.middlePage.non2xx} |`] }))}
+| server | page | one request alone | requests/s | p50 ms | p99 ms | non-2xx | timed out (10 s) |
+|---|---|---|---|---|---|---|---|
+${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const h = (r as Figures[string]).history; return h === undefined ? [] : [`| ${n as string} | newest | ${h.alone?.newestMs ?? 'n/a'} ms | ${h.newestPage.requestsPerSecond} | ${h.newestPage.p50Ms} | ${h.newestPage.p99Ms} | ${h.newestPage.non2xx} | ${h.newestPage.errors} |`, `| ${n as string} | middle | ${h.alone?.middleMs ?? 'n/a'} ms | ${h.middlePage.requestsPerSecond} | ${h.middlePage.p50Ms} | ${h.middlePage.p99Ms} | ${h.middlePage.non2xx} | ${h.middlePage.errors} |`] }))}
 <!-- bench:end -->`
   const file = join(outDir, 'RESULTS.md')
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Results\n\nFigures produced by the scripts in bench/. Each section is rewritten by the run that produces it.\n'
