@@ -108,13 +108,20 @@ export function ours (urls: string[], runId: string): Target {
   }
 }
 
-export function rawWs (urls: string[]): Target {
+/** The baselines know no accounts: users and rooms are names. */
+function anonymous (): Pick<Target, 'users' | 'room'> {
   let n = 0
+  return {
+    async users (count) { return Array.from({ length: count }, () => ({ id: `u${n++}` })) },
+    async room (_members, label) { return `${label}-${n++}` }
+  }
+}
+
+export function rawWs (urls: string[]): Target {
   return {
     kind: 'ws',
     urls,
-    async users (count) { return Array.from({ length: count }, () => ({ id: `u${n++}` })) },
-    async room (_members, label) { return `${label}-${n++}` },
+    ...anonymous(),
     connect (url, _user, rooms, handlers) {
       const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/?rooms=${rooms.join(',')}`)
       socket.on('message', (data) => {
@@ -133,12 +140,10 @@ export function rawWs (urls: string[]): Target {
 }
 
 export function socketIo (urls: string[]): Target {
-  let n = 0
   return {
     kind: 'socketio',
     urls,
-    async users (count) { return Array.from({ length: count }, () => ({ id: `u${n++}` })) },
-    async room (_members, label) { return `${label}-${n++}` },
+    ...anonymous(),
     connect (url, _user, rooms, handlers) {
       const socket: Socket = io(url, { transports: ['websocket'], query: { rooms: rooms.join(',') }, reconnection: false, forceNew: true })
       socket.on('message', (frame: { room: string, id: string, content: string }) => handlers.onMessage(frame.room, frame.id, frame.content))

@@ -8,6 +8,7 @@ import type { Test } from 'tap'
 import { FerretProcess, NodeProcess, RedisProcess, stopAll } from '../../bench/lib/cluster.js'
 import { Workload, type Verdict } from '../../bench/lib/workload.js'
 import { which } from '../../scripts/services.mjs'
+import { markSuiteRan } from '../services.js'
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -49,6 +50,19 @@ export async function startCluster (t: Test, label: string): Promise<Cluster | u
   for (const name of ['a', 'b']) cluster.nodes.push(await NodeProcess.start(`node-${name}`, env))
   cluster.urls = cluster.nodes.map((n) => n.baseUrl)
   return cluster
+}
+
+/**
+ * A cluster with reliable traffic ready to run: six users with two devices
+ * each over both nodes. Marks `suite` as run when the test passes.
+ */
+export async function clusterWithTraffic (t: Test, label: string, suite: string): Promise<{ cluster: Cluster, w: Workload } | undefined> {
+  const cluster = await startCluster(t, label)
+  if (cluster === undefined) return undefined
+  markSuiteRan(t, suite)
+  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: label })
+  t.teardown(() => w.close())
+  return { cluster, w }
 }
 
 /** What every fault test asserts at the end: all acked, nothing lost, nothing twice. */

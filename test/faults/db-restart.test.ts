@@ -8,15 +8,12 @@
 import { MongoClient } from 'mongodb'
 import t from 'tap'
 import { api } from '../../bench/lib/workload.js'
-import { markSuiteRan } from '../services.js'
-import { assertVerdict, sleep, startCluster, Workload } from './cluster.js'
+import { assertVerdict, clusterWithTraffic, sleep, startCluster } from './cluster.js'
 
 t.test('the database stopped and started mid-traffic', async (t) => {
-  const cluster = await startCluster(t, 'db')
-  if (cluster === undefined) return
-  markSuiteRan(t, 'faults-store')
-  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: 'dr' })
-  t.teardown(() => w.close())
+  const run = await clusterWithTraffic(t, 'db', 'faults-store')
+  if (run === undefined) return
+  const { cluster, w } = run
   const unavailable: string[] = []
   for (const d of w.devices) d.client.on('error', (f) => { if (f.code === 'UNAVAILABLE' && typeof f.clientMessageId === 'string') unavailable.push(f.clientMessageId) })
 

@@ -4,15 +4,12 @@
  * is lost or stored twice. The node comes back and serves again.
  */
 import t from 'tap'
-import { markSuiteRan } from '../services.js'
-import { assertVerdict, sleep, startCluster, Workload } from './cluster.js'
+import { assertVerdict, clusterWithTraffic, sleep } from './cluster.js'
 
 t.test('a node killed with SIGKILL mid-traffic, then started again', async (t) => {
-  const cluster = await startCluster(t, 'node')
-  if (cluster === undefined) return
-  markSuiteRan(t, 'faults-node')
-  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: 'nk' })
-  t.teardown(() => w.close())
+  const run = await clusterWithTraffic(t, 'node', 'faults-node')
+  if (run === undefined) return
+  const { cluster, w } = run
 
   const running = w.run(30)
   await sleep(1500)

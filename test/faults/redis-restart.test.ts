@@ -5,15 +5,12 @@
  * duplicated.
  */
 import t from 'tap'
-import { markSuiteRan } from '../services.js'
-import { assertVerdict, sleep, startCluster, Workload } from './cluster.js'
+import { assertVerdict, clusterWithTraffic, sleep } from './cluster.js'
 
 t.test('Redis stopped and started mid-traffic', async (t) => {
-  const cluster = await startCluster(t, 'redis')
-  if (cluster === undefined) return
-  markSuiteRan(t, 'faults-redis')
-  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: 'rr' })
-  t.teardown(() => w.close())
+  const run = await clusterWithTraffic(t, 'redis', 'faults-redis')
+  if (run === undefined) return
+  const { cluster, w } = run
   const syncRequired: number[] = []
   for (const d of w.devices) d.client.on('frame', (f) => { if (f.type === 'sync_required') syncRequired.push(Date.now()) })
 
