@@ -67,12 +67,18 @@ async function main () {
   log(`seed ${seed}; ${users} users with 2 devices each over 2 nodes, ${rate} msgs/s, ${minutes} min of faults (${harness.backend} behind FerretDB)`)
   const w = await Workload.create({ urls: nodes.map((n) => n.baseUrl), users, devicesPerUser: 2, prefix: `soak${seed}u` })
   const faults: Array<{ target: string, downMs: number }> = []
+  const bag: Restartable[] = []
   const running = w.run(rate)
   const end = Date.now() + minutes * 60_000
   while (Date.now() < end) {
     await sleep(Math.min(between(8_000, 20_000), Math.max(0, end - Date.now())))
     if (Date.now() >= end) break
-    const target = all[Math.floor(random() * all.length)]!
+    // Targets come from a shuffled bag, refilled when empty: every one of them is hit, in random order.
+    if (bag.length === 0) {
+      bag.push(...all)
+      for (let i = bag.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [bag[i], bag[j]] = [bag[j]!, bag[i]!] }
+    }
+    const target = bag.pop()!
     const downMs = Math.round(between(1_000, 6_000))
     log(`kill ${target.name} (SIGKILL) for ${downMs} ms; ${w.attempts.length} sends so far`)
     await target.stop('SIGKILL')
@@ -106,7 +112,7 @@ function record (run: { ok: boolean, seed: number, minutes: number, rate: number
 ## Soak: faults at random, reliable clients
 
 \`npm run soak -- --minutes ${run.minutes}\` on ${date.slice(0, 10)} (${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}; MongoDB = FerretDB 1.24 on ${run.backend}; seed ${run.seed}).
-${run.users} users with 2 devices each (live clients from \`client/\`: resend unacknowledged sends with the same clientMessageId after a reconnect, sync from per-conversation cursors, dedupe by seq) on two nodes over Redis, ${run.rate} sends/s offered, while one of node-a, node-b, Redis and the database was killed with SIGKILL and started again every 8 to 20 s: ${run.faults.length} faults (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}).
+${run.users} users with 2 devices each (live clients from \`client/\`: resend unacknowledged sends with the same clientMessageId after a reconnect, sync from per-conversation cursors, dedupe by seq) on two nodes over Redis, ${run.rate} sends/s offered, while one of node-a, node-b, Redis and the database (in a random order that hits each before any twice) was killed with SIGKILL and started again every 8 to 20 s: ${run.faults.length} faults (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}).
 
 | verdict | attempted | acked | lost | duplicated | unacked | reconnects | resent | ack p50 | ack p99 | deliver p99 |
 |---|---|---|---|---|---|---|---|---|---|---|

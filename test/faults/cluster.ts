@@ -30,7 +30,7 @@ export interface Cluster {
 }
 
 /** Starts the cluster, or ends the test: skipped outside npm test, failed under CI=true. */
-export async function startCluster (t: Test, label: string): Promise<Cluster | undefined> {
+export async function startCluster (t: Test, label: string, extraEnv: Record<string, string> = {}): Promise<Cluster | undefined> {
   const missing = process.env.TEST_FERRETDB_BIN === undefined ? 'TEST_FERRETDB_BIN is not set (run the suite with npm test)' : which('redis-server') === null ? 'redis-server is not installed' : undefined
   if (missing !== undefined) {
     if (process.env.CI === 'true') t.fail(`fault suite cannot run in CI: ${missing}`)
@@ -46,7 +46,7 @@ export async function startCluster (t: Test, label: string): Promise<Cluster | u
     await stopAll([...cluster.nodes, redis, db])
     await db.dropDatabases([...served, db.database])
   })
-  const env = { ...FAULT_ENV, MONGODB_URL: db.url, MONGODB_DB: 'chat', REDIS_URL: redis.url }
+  const env = { ...FAULT_ENV, MONGODB_URL: db.url, MONGODB_DB: 'chat', REDIS_URL: redis.url, ...extraEnv }
   for (const name of ['a', 'b']) cluster.nodes.push(await NodeProcess.start(`node-${name}`, env))
   cluster.urls = cluster.nodes.map((n) => n.baseUrl)
   return cluster
