@@ -109,13 +109,17 @@ export function createMessageService (deps: MessageServiceDeps) {
       const attachments = input.attachments ?? []
       validateMessageContent(contentType, content, attachments, deps.limits)
 
-      // No lookup of a resend before the insert: the unique (conversation, sender,
-      // clientMessageId) index refuses the second copy and persist() answers with
-      // the first. A resend costs a seq (a gap, which the contract allows) and
-      // saves every send a round trip.
-      const conversation = opts.asBot === true
-        ? await store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
-        : deps.members !== undefined ? await deps.members.check(input.conversationId, input.senderId) : (await requireMember(store, input.conversationId, input.senderId)).conversation
+      // The membership check (cached) and the lookup of a resend, side by side. The
+      // lookup keeps a retried send from taking a seq of its own; the unique
+      // (conversation, sender, clientMessageId) index still stops a racing copy.
+      const membership = opts.asBot === true
+        ? store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
+        : deps.members !== undefined ? deps.members.check(input.conversationId, input.senderId) : requireMember(store, input.conversationId, input.senderId).then((m) => m.conversation)
+      const resend = input.clientMessageId === undefined ? Promise.resolve(null) : store.messages.findByClientMessageId(input.conversationId, input.senderId, input.clientMessageId)
+      resend.catch(() => {}) // when the membership check fails, its error is the answer
+      const conversation = await membership
+      const first = await resend
+      if (first !== null) return { message: toMessageView(first, await store.memberships.listByConversation(conversation.id)), created: false }
       if (opts.asBot !== true && deps.rateLimits !== null) {
         const limit = conversation.type === 'group' ? deps.rateLimits.sendGroup : deps.rateLimits.sendDirect
         await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)

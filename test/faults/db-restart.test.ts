@@ -68,7 +68,10 @@ t.test('a database that comes back empty gets its indexes again, without a node 
   // its own connection), retrying every 2 s until they do; it says so in its log.
   const node = cluster.nodes[0]!
   const said = (msg: string) => node.output.some((line) => line.includes(`"msg":"${msg}"`))
-  for (let i = 0; i < 100 && !(said('store reachable again; ensuring indexes') && node.output.filter((l) => l.includes('"msg":"store ready: indexes ensured"')).length >= 2); i++) await sleep(100)
+  for (let i = 0; i < 150 && !(said('store reachable again; ensuring indexes') && node.output.filter((l) => l.includes('"msg":"store ready: indexes ensured"')).length >= 2); i++) {
+    await fetch(`${cluster.urls[0]}/health/ready`).catch(() => {}) // a request that reaches the store tells the node it is back
+    await sleep(200)
+  }
   t.ok(said('store reachable again; ensuring indexes'), 'the node noticed the database was back')
   t.equal(node.output.filter((l) => l.includes('"msg":"store ready: indexes ensured"')).length, 2, 'and ensured (and checked) its indexes again')
   const [ann, bob] = [await register(cluster.urls, 'emptyann'), await register(cluster.urls, 'emptybob')]
