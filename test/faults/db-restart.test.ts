@@ -6,8 +6,8 @@
  * store each message once.
  */
 import t from 'tap'
-import { api, register } from '../../bench/lib/workload.js'
-import { assertVerdict, clusterWithTraffic, sleep, startCluster } from './cluster.js'
+import { api } from '../../bench/lib/workload.js'
+import { assertVerdict, clusterWithTraffic, sleep } from './cluster.js'
 
 t.test('the database stopped and started mid-traffic', async (t) => {
   const run = await clusterWithTraffic(t, 'db', 'faults-store')
@@ -51,31 +51,3 @@ t.test('the database stopped and started mid-traffic', async (t) => {
   for (const node of cluster.nodes) t.equal(node.starts, 1, `${node.name} never restarted`)
 })
 
-t.test('a database that comes back empty gets its indexes again, without a node restart', async (t) => {
-  // Info logs: the test reads the node's own account of what it did.
-  const cluster = await startCluster(t, 'dbempty', { LOG_LEVEL: 'info' })
-  if (cluster === undefined) return
-  const [a] = await Promise.all([api(cluster.urls, undefined, 'GET', '/health/ready')])
-  t.equal(a.status, 200)
-  await cluster.db.stop('SIGKILL')
-  cluster.db.retarget(`${cluster.db.database}_empty`)
-  // Readiness checks fail while it is away: the node notices the outage.
-  t.equal((await fetch(`${cluster.urls[0]}/health/ready`)).status, 503)
-  await cluster.db.start()
-  // A request that reaches the store tells the node it is back; it then ensures its indexes.
-  for (let i = 0; i < 100 && (await fetch(`${cluster.urls[0]}/health/ready`)).status !== 200; i++) await sleep(100)
-  // The node re-runs its index creation and checks each index exists afterwards (listIndexes through
-  // its own connection), retrying every 2 s until they do; it says so in its log.
-  const node = cluster.nodes[0]!
-  const said = (msg: string) => node.output.some((line) => line.includes(`"msg":"${msg}"`))
-  for (let i = 0; i < 150 && !(said('store reachable again; ensuring indexes') && node.output.filter((l) => l.includes('"msg":"store ready: indexes ensured"')).length >= 2); i++) {
-    await fetch(`${cluster.urls[0]}/health/ready`).catch(() => {}) // a request that reaches the store tells the node it is back
-    await sleep(200)
-  }
-  t.ok(said('store reachable again; ensuring indexes'), 'the node noticed the database was back')
-  t.equal(node.output.filter((l) => l.includes('"msg":"store ready: indexes ensured"')).length, 2, 'and ensured (and checked) its indexes again')
-  const [ann, bob] = [await register(cluster.urls, 'emptyann'), await register(cluster.urls, 'emptybob')]
-  const conversation = await api<{ id: string }>(cluster.urls, ann.accessToken, 'POST', '/v1/conversations', { type: 'direct', participantIds: [bob.id] })
-  t.equal(conversation.status, 201, 'and serves on the new database')
-  t.equal(cluster.nodes[0]!.starts, 1, 'without a restart')
-})
