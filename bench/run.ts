@@ -19,6 +19,7 @@ import { MongoClient, ObjectId } from 'mongodb'
 import { FerretProcess, NodeProcess, RedisProcess, stopAll, type Restartable } from './lib/cluster.js'
 import { inspect, rssBytes } from './lib/inspect.js'
 import { pool } from './lib/targets.js'
+import { apiOk } from './lib/workload.js'
 import type { DriverInput, Spec } from './driver.js'
 import { ensureRedisServer, ferretHarness, freePort, root } from '../scripts/services.mjs'
 
@@ -96,11 +97,7 @@ async function storeProfile (server: Server): Promise<Record<string, { count: nu
 
 async function history (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
   const base = server.procs[0]!.baseUrl
-  const post = async (path: string, body: unknown, token?: string) => {
-    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) }, body: JSON.stringify(body) })
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-    return res.json() as Promise<Record<string, unknown>>
-  }
+  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
   const names = ['h1', 'h2'].map((n) => `b${runId}${++drives}${n}`)
   const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
   const token = a!.accessToken as string

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws'
 import { io, type Socket } from 'socket.io-client'
+import { apiOk } from './workload.js'
 
 export type TargetKind = 'ours' | 'ws' | 'socketio'
 
@@ -23,19 +24,6 @@ export interface BenchClient {
 export interface ClientHandlers {
   onMessage (room: string, id: string, content: string): void
   onAck (id: string): void
-}
-
-async function post<T> (base: string, path: string, body: unknown, token?: string): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const res = await fetch(base + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token !== undefined && { authorization: `Bearer ${token}` }) },
-      body: JSON.stringify(body)
-    })
-    if (res.ok) return await res.json() as T
-    if (attempt >= 5 || res.status < 500) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`)
-    await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)))
-  }
 }
 
 /** Runs `fn` over items, `concurrency` at a time. */
@@ -76,14 +64,14 @@ export function ours (urls: string[], runId: string): Target {
       // Registration hashes with scrypt: a few at a time, as many as the thread pool takes.
       return pool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
         const name = `b${runId}${label}${i}`
-        const s = await post<{ user: { id: string }, accessToken: string }>(base, '/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })
+        const s = await apiOk<{ user: { id: string }, accessToken: string }>([base], undefined, 'POST', '/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })
         return { id: s.user.id, token: s.accessToken }
       })
     },
     async room (members) {
       const [owner, ...rest] = members
       const body = rest.length === 1 ? { type: 'direct', participantIds: [rest[0]!.id] } : { type: 'group', name: 'bench', participantIds: rest.map((m) => m.id) }
-      return (await post<{ id: string }>(base, '/v1/conversations', body, owner!.token)).id
+      return (await apiOk<{ id: string }>([base], owner!.token, 'POST', '/v1/conversations', body)).id
     },
     connect (url, user, _rooms, handlers) {
       const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws?token=${user.token}`)

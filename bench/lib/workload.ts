@@ -42,6 +42,13 @@ export async function api<T = unknown> (urls: string[], token: string | undefine
   }
 }
 
+/** api(), and the body when the answer is a 2xx; throws with the status and body otherwise. */
+export async function apiOk<T = unknown> (urls: string[], token: string | undefined, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await api<T>(urls, token, method, path, body)
+  if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body
+}
+
 export async function register (urls: string[], username: string): Promise<Account> {
   const res = await api<{ user: { id: string }, accessToken: string }>(urls, undefined, 'POST', '/v1/auth/register', { username, email: `${username}@example.test`, password: 'correct horse battery' })
   if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${JSON.stringify(res.body)}`)

@@ -78,7 +78,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         if (err.field === 'clientMessageId') {
           // A resend (or a racing copy): answer the first.
           const first = await store.messages.findByClientMessageId(conversation.id, draft.senderId, draft.clientMessageId)
-          if (first !== null) return { message: toMessageView(first, await store.memberships.listByConversation(conversation.id)), created: false }
+          if (first !== null) return answerFirst(first)
         }
         if (attempt >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
         // Another node is sending into this conversation too: step aside for a moment.
@@ -86,6 +86,10 @@ export function createMessageService (deps: MessageServiceDeps) {
       }
     }
   }
+
+  /** The answer to a resend: the first message, as stored. */
+  const answerFirst = async (first: MessageRecord): Promise<SendResult> =>
+    ({ message: toMessageView(first, await store.memberships.listByConversation(first.conversationId)), created: false })
 
   /** Loads a message of this conversation; 404 for a message of another one. */
   async function messageIn (conversationId: string, messageId: string): Promise<MessageRecord> {
@@ -119,7 +123,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       resend.catch(() => {}) // when the membership check fails, its error is the answer
       const conversation = await membership
       const first = await resend
-      if (first !== null) return { message: toMessageView(first, await store.memberships.listByConversation(conversation.id)), created: false }
+      if (first !== null) return answerFirst(first)
       if (opts.asBot !== true && deps.rateLimits !== null) {
         const limit = conversation.type === 'group' ? deps.rateLimits.sendGroup : deps.rateLimits.sendDirect
         await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)
