@@ -34,16 +34,20 @@ function frameCode (err: unknown): string {
   return 'INTERNAL_ERROR'
 }
 
-/**
- * One socket's conversation with the server: validates each frame and
- * dispatches it, one at a time in arrival order.
- */
 /** Close code for a client that keeps flooding after being refused. */
 export const CLOSE_POLICY_VIOLATION = 1008
+/** Unanswered sends one socket may have before its next frame waits. */
+export const MAX_SENDS_IN_FLIGHT = 32
 
+/**
+ * One socket's conversation with the server: validates each frame and
+ * dispatches it, one at a time in arrival order (a send is dispatched once it
+ * has its place in its conversation's queue; its answer comes when it is stored).
+ */
 export function createSession (conn: Connection, deps: SessionDeps, ready: Promise<void> = Promise.resolve()) {
   const typing = new Map<string, NodeJS.Timeout>()
   let refusedInARow = 0
+  const inFlight = new Set<Promise<void>>()
   // Frames wait for the hub to have joined the socket to its rooms.
   let queue: Promise<void> = ready
 
@@ -71,10 +75,20 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
       case 'ping':
         return reply({ type: 'pong' })
       case 'send_message': {
+        // Sends are pipelined: the next frame is read as soon as this one has its
+        // place in the conversation's queue (taken synchronously by send), so a
+        // socket's sends are stored in the order it sent them and share commits.
+        // A socket with MAX_SENDS_IN_FLIGHT unanswered sends waits for the oldest.
+        if (inFlight.size >= MAX_SENDS_IN_FLIGHT) await Promise.race(inFlight)
         const { type: _type, ...input } = frame
-        const { message } = await deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id, trace: { connectionId: conn.id } })
-        stopTyping(frame.conversationId, true)
-        return reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, sentAt: message.sentAt })
+        const sending = deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id, trace: { connectionId: conn.id } })
+          .then(({ message }) => {
+            stopTyping(frame.conversationId, true)
+            reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, sentAt: message.sentAt })
+          }, (err: unknown) => fail(err, frame))
+          .finally(() => inFlight.delete(sending))
+        inFlight.add(sending)
+        return
       }
       case 'typing': {
         if (!deps.hub.isIn(conn, frame.conversationId)) throw new AppError('FORBIDDEN', 'you are not a participant of this conversation')

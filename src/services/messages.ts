@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { AppError, DuplicateKeyError, conflict, forbidden, notFound, validationError } from '../domain/errors.js'
+import { AppError, conflict, forbidden, notFound, validationError } from '../domain/errors.js'
 import { policy, toMessageView, type MessageView } from '../domain/conversations.js'
 import { validateMessageContent, type MessageLimits } from '../domain/messages.js'
-import type { Attachment, ContentType, ConversationRecord, MessageRecord } from '../domain/types.js'
+import type { Attachment, ContentType, MessageRecord } from '../domain/types.js'
 import type { Broker } from '../broker/port.js'
 import type { Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { channels, enforceLimit, requireMember } from './access.js'
-import { createKeyedLock } from './keyed-lock.js'
+import { createCommitQueue, type Outcome } from './commit-queue.js'
 import type { MembershipCache } from './membership-cache.js'
 import type { LiveEvent, Trace } from '../domain/events.js'
 
@@ -47,13 +47,22 @@ export interface MessageServiceDeps {
   now?: () => Date
 }
 
-/** How often a send takes a new seq after losing a race for one to another node. */
+/** How often a batch takes new seqs after losing a race for one to another node. */
 const SEQ_ATTEMPTS = 8
+/** The most sends of one conversation stored with one allocation and one insert. */
+const MAX_BATCH = 64
+
+/** A send that passed its checks, waiting for its turn in the conversation's queue. */
+interface Draft {
+  message: Omit<MessageRecord, 'id' | 'seq' | 'sentAt'>
+  input: SendInput
+}
+
+const lastMessageOf = (m: MessageRecord) => ({ id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt })
 
 export function createMessageService (deps: MessageServiceDeps) {
   const { store, broker } = deps
   const now = deps.now ?? (() => new Date())
-  const withLock = createKeyedLock()
 
   /** Publishes after the write is acknowledged; a broker failure never undoes a stored message (clients catch up by sync). */
   async function publish (conversationId: string, live: LiveEvent) {
@@ -65,27 +74,81 @@ export function createMessageService (deps: MessageServiceDeps) {
     }
   }
 
-  /** Allocates the next seq and inserts; a lost race for a seq takes a new one. */
-  async function persist (conversation: Pick<ConversationRecord, 'id'>, draft: Omit<MessageRecord, 'id' | 'seq'>): Promise<SendResult> {
-    for (let attempt = 1; ; attempt++) {
-      const seq = await store.conversations.allocateSeq(conversation.id)
-      if (seq === null) throw notFound('conversation')
-      try {
-        const message = await store.messages.insert({ id: newId(), seq, ...draft })
-        return { message: toMessageView(message, []), created: true }
-      } catch (err) {
-        if (!(err instanceof DuplicateKeyError)) throw err
-        if (err.field === 'clientMessageId') {
-          // A resend (or a racing copy): answer the first.
-          const first = await store.messages.findByClientMessageId(conversation.id, draft.senderId, draft.clientMessageId)
-          if (first !== null) return answerFirst(first)
+  /**
+   * Stores a batch of one conversation's sends, in queue order: one seq block,
+   * one ordered insert, then each new message published in seq order and the
+   * conversation's last message set once. A refused insert (a seq another
+   * node took, or a racing copy of a resend) leaves the messages before it
+   * stored; the refused one is answered with the first copy or, with the rest,
+   * takes new seqs. A failure after some were stored fails only the others.
+   */
+  async function commit (conversationId: string, drafts: Draft[]): Promise<Array<Outcome<SendResult>>> {
+    const out: Array<Outcome<SendResult> | undefined> = new Array(drafts.length)
+    // One message per (sender, clientMessageId): a copy in the same batch is answered with the first.
+    const firstOf = new Map<string, number>()
+    const copies: Array<[copy: number, first: number]> = []
+    let todo: number[] = []
+    drafts.forEach((d, i) => {
+      const key = `${d.message.senderId}\u0000${d.message.clientMessageId}`
+      const first = firstOf.get(key)
+      if (first === undefined) { firstOf.set(key, i); todo.push(i) } else copies.push([i, first])
+    })
+    /** What was stored, in seq order, with the index of its draft. */
+    const stored: Array<{ record: MessageRecord, view: MessageView, i: number }> = []
+    try {
+      for (let attempt = 1; todo.length > 0; attempt++) {
+        const last = await store.conversations.allocateSeq(conversationId, todo.length)
+        if (last === null) throw notFound('conversation')
+        const sentAt = now()
+        const records = todo.map((i, j): MessageRecord => ({ id: newId(), seq: last - todo.length + 1 + j, ...drafts[i]!.message, sentAt }))
+        const { inserted, duplicate } = await store.messages.insertMany(records)
+        for (let j = 0; j < inserted; j++) {
+          const view = toMessageView(records[j]!, [])
+          stored.push({ record: records[j]!, view, i: todo[j]! })
+          out[todo[j]!] = { ok: true, value: { message: view, created: true } }
         }
+        if (duplicate === undefined) break
+        const refused = todo[inserted]!
+        todo = todo.slice(inserted + 1)
+        const draft = drafts[refused]!.message
+        const first = duplicate.field === 'clientMessageId' ? await store.messages.findByClientMessageId(conversationId, draft.senderId, draft.clientMessageId) : null
+        if (first !== null) out[refused] = { ok: true, value: await answerFirst(first) }
+        else todo.unshift(refused)
+        if (todo.length === 0) break
         if (attempt >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
         // Another node is sending into this conversation too: step aside for a moment.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt))
+        if (first === null) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt))
+      }
+    } catch (error) {
+      for (const i of todo) out[i] ??= { ok: false, error }
+    }
+    if (stored.length > 0) {
+      // Published in seq order (each broker keeps the order of its publishes), then the
+      // conversation's last message once (a conditional update: it never moves back).
+      await Promise.all(stored.map(({ view, i }) => {
+        const { input } = drafts[i]!
+        return publish(conversationId, {
+          event: { type: 'new_message', message: view },
+          ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
+          ...(input.trace !== undefined && { trace: { ...input.trace, nodeId: broker.nodeId } })
+        })
+      }))
+      const newest = stored.at(-1)!.record
+      try {
+        await store.conversations.setLastMessage(conversationId, lastMessageOf(newest), newest.sentAt)
+      } catch (error) {
+        // Stored and delivered, but not done: the senders' retries are answered with these messages.
+        for (const { i } of stored) out[i] = { ok: false, error }
       }
     }
+    for (const [copy, first] of copies) {
+      const answer = out[first]
+      out[copy] = answer?.ok === true ? { ok: true, value: { message: answer.value.message, created: false } } : answer
+    }
+    return out.map((o) => o ?? { ok: false, error: new AppError('INTERNAL_ERROR', 'send not stored') })
   }
+
+  const queue = createCommitQueue<Draft, SendResult>(commit, { maxBatch: MAX_BATCH })
 
   /** The answer to a resend: the first message, as stored. */
   const answerFirst = async (first: MessageRecord): Promise<SendResult> =>
@@ -97,8 +160,6 @@ export function createMessageService (deps: MessageServiceDeps) {
     if (message === null || message.conversationId !== conversationId) throw notFound('message')
     return message
   }
-
-  const lastMessageOf = (m: MessageRecord) => ({ id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt })
 
   return {
     /**
@@ -113,50 +174,47 @@ export function createMessageService (deps: MessageServiceDeps) {
       const attachments = input.attachments ?? []
       validateMessageContent(contentType, content, attachments, deps.limits)
 
-      // The membership check (cached) and the lookup of a resend, side by side. The
-      // lookup keeps a retried send from taking a seq of its own; the unique
-      // (conversation, sender, clientMessageId) index still stops a racing copy.
-      const membership = opts.asBot === true
-        ? store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
-        : deps.members !== undefined ? deps.members.check(input.conversationId, input.senderId) : requireMember(store, input.conversationId, input.senderId).then((m) => m.conversation)
-      const resend = input.clientMessageId === undefined ? Promise.resolve(null) : store.messages.findByClientMessageId(input.conversationId, input.senderId, input.clientMessageId)
-      resend.catch(() => {}) // when the membership check fails, its error is the answer
-      const conversation = await membership
-      const first = await resend
-      if (first !== null) return answerFirst(first)
-      if (opts.asBot !== true && deps.rateLimits !== null) {
-        const limit = conversation.type === 'group' ? deps.rateLimits.sendGroup : deps.rateLimits.sendDirect
-        await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)
+      // The place in the conversation's queue is taken now, before any wait, so
+      // this node stores (and publishes) a conversation's sends in the order
+      // they arrived, and one socket's sends in the order it sent them, while
+      // their checks run side by side. One batch at a time per conversation on
+      // this node: FerretDB, whose $inc is a read-modify-write, then never hands
+      // one seq to two local sends. Sends from other nodes can still collide: the
+      // unique (conversationId, seq) index refuses the second, which takes a new seq.
+      const slot = queue.reserve(input.conversationId)
+      try {
+        // The membership check (cached) and the lookup of a resend, side by side. The
+        // lookup keeps a retried send from taking a seq of its own; the unique
+        // (conversation, sender, clientMessageId) index still stops a racing copy.
+        const membership = opts.asBot === true
+          ? store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
+          : deps.members !== undefined ? deps.members.check(input.conversationId, input.senderId) : requireMember(store, input.conversationId, input.senderId).then((m) => m.conversation)
+        const resend = input.clientMessageId === undefined ? Promise.resolve(null) : store.messages.findByClientMessageId(input.conversationId, input.senderId, input.clientMessageId)
+        resend.catch(() => {}) // when the membership check fails, its error is the answer
+        const conversation = await membership
+        const first = await resend
+        if (first !== null) {
+          slot.cancel()
+          return await answerFirst(first)
+        }
+        if (opts.asBot !== true && deps.rateLimits !== null) {
+          const limit = conversation.type === 'group' ? deps.rateLimits.sendGroup : deps.rateLimits.sendDirect
+          await enforceLimit(broker, `send:${conversation.type}:${input.senderId}`, limit)
+        }
+      } catch (err) {
+        slot.cancel()
+        throw err
       }
-
-      // One send at a time per conversation on this node, from seq to publish.
-      // This node's messages are then stored and published in seq order (a
-      // reader paging forward never sees n+1 before n from one node), and
-      // FerretDB, whose $inc is a read-modify-write, never hands one seq to two
-      // local sends. Sends from other nodes can still collide: the unique
-      // (conversationId, seq) index refuses the second, which takes a new seq.
-      const result = await withLock(conversation.id, async () => {
-        const sentAt = now()
-        const persisted = await persist(conversation, {
-          conversationId: conversation.id,
+      const result = await slot.fill({
+        message: {
+          conversationId: input.conversationId,
           senderId: input.senderId,
           content,
           contentType,
           attachments,
-          clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
-          sentAt
-        })
-        if (persisted.created) {
-          const stored = persisted.message
-          // Delivered first, then the conversation's last message (a conditional update: it never moves back).
-          await publish(conversation.id, {
-            event: { type: 'new_message', message: stored },
-            ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
-            ...(input.trace !== undefined && { trace: { ...input.trace, nodeId: broker.nodeId } })
-          })
-          await store.conversations.setLastMessage(conversation.id, { id: stored.id, seq: stored.seq, content, senderId: input.senderId, sentAt }, sentAt)
-        }
-        return persisted
+          clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`
+        },
+        input
       })
       if (result.created) deps.onSent?.(result.message, input.source, input.trace)
       return result

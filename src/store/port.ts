@@ -2,6 +2,7 @@ import type {
   ConversationRecord, LastMessage, MembershipRecord, MessageRecord, NewRefreshToken, NewUser,
   RefreshTokenRecord, Role, UserPatch, UserRecord, WebhookRecord
 } from '../domain/types.js'
+import type { DuplicateKeyError } from '../domain/errors.js'
 
 /**
  * The persistence port. Adapters: memory (embedded default) and mongo.
@@ -64,8 +65,11 @@ export interface ConversationRepository {
   findByDirectKey (directKey: string): Promise<ConversationRecord | null>
   /** The user's conversations, most recent activity first (updatedAt desc, id desc), after the cursor. */
   listForUser (userId: string, limit: number, after?: ConversationCursor): Promise<ConversationRecord[]>
-  /** Increments lastSeq and answers the new value; null when the conversation does not exist. */
-  allocateSeq (id: string): Promise<number | null>
+  /**
+   * Increments lastSeq by `count` (default 1) and answers the new value, the
+   * last of the `count` seqs taken; null when the conversation does not exist.
+   */
+  allocateSeq (id: string, count?: number): Promise<number | null>
   /** Sets lastMessage (and updatedAt) unless a later message is already there. */
   setLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>
   /** Replaces lastMessage if it is the message with this id (after an edit or a delete). */
@@ -101,6 +105,13 @@ export interface MessagePage {
 export interface MessageRepository {
   /** Throws DuplicateKeyError('seq') or DuplicateKeyError('clientMessageId'). */
   insert (message: MessageRecord): Promise<MessageRecord>
+  /**
+   * Inserts in order and stops at the first message a unique index refuses:
+   * answers how many were inserted, and that refusal (DuplicateKeyError 'seq'
+   * or 'clientMessageId') for message number `inserted`. Any other error is
+   * thrown, and some of the messages may have been inserted before it.
+   */
+  insertMany (messages: MessageRecord[]): Promise<{ inserted: number, duplicate?: DuplicateKeyError }>
   findById (id: string): Promise<MessageRecord | null>
   findByClientMessageId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | null>
   /**

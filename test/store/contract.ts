@@ -187,14 +187,18 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     const c = await store.conversations.insert(conversation())
     t.equal(await store.conversations.allocateSeq(c.id), 1)
     t.equal(await store.conversations.allocateSeq(c.id), 2)
+    t.equal(await store.conversations.allocateSeq(c.id, 5), 7, 'a block of five: 3 to 7')
+    t.equal(await store.conversations.allocateSeq(c.id), 8)
     t.equal(await store.conversations.allocateSeq(newId()), null)
+    t.equal(await store.conversations.allocateSeq(newId(), 3), null)
+    await store.conversations.setLastMessage(c.id, { id: newId(), seq: 1, content: 'first', senderId: newId(), sentAt: new Date() }, new Date())
     const later = new Date(Date.now() + 5000)
     const m2 = { id: newId(), seq: 2, content: 'two', senderId: newId(), sentAt: later }
     await store.conversations.setLastMessage(c.id, m2, later)
     await store.conversations.setLastMessage(c.id, { ...m2, id: newId(), seq: 1, content: 'one' }, new Date())
     let now = await store.conversations.findById(c.id)
     t.equal(now?.lastMessage?.content, 'two')
-    t.equal(now?.lastSeq, 2)
+    t.equal(now?.lastSeq, 8)
     t.equal(now?.updatedAt.getTime(), later.getTime())
     await store.conversations.replaceLastMessage(c.id, { ...m2, id: newId(), content: 'other' }, new Date())
     await store.conversations.replaceLastMessage(c.id, { ...m2, content: '' }, new Date())
@@ -271,6 +275,20 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal((await store.messages.findByClientMessageId(c, 'sender', 'c1'))?.seq, 1)
     t.equal(await store.messages.findByClientMessageId(c, 'nobody', 'c1'), null)
     t.equal((await store.messages.page(c, { limit: 10 })).items.length, 2, 'nothing half-written')
+  })
+
+  withStore('messages: insertMany inserts in order and stops at the first refused message, saying which index', async (t, store) => {
+    const c = newId()
+    t.same(await store.messages.insertMany([]), { inserted: 0 })
+    t.same(await store.messages.insertMany([message(c, 1), message(c, 2), message(c, 3)]), { inserted: 3 })
+    t.same(await store.messages.insertMany([message(c, 4), message(c, 2, { clientMessageId: 'x' }), message(c, 5)]),
+      { inserted: 1, duplicate: new DuplicateKeyError('seq') }, 'a taken seq stops the batch there')
+    t.same(await store.messages.insertMany([message(c, 6, { clientMessageId: 'c1' }), message(c, 7)]),
+      { inserted: 0, duplicate: new DuplicateKeyError('clientMessageId') }, 'a clientMessageId seen before')
+    const seqs = (await store.messages.page(c, { limit: 10 })).items.map((m) => m.seq)
+    t.same(seqs, [1, 2, 3, 4], 'nothing after the refused message, nothing half-written')
+    t.equal((await store.messages.findByClientMessageId(c, 'sender', 'c4'))?.seq, 4)
+    t.same(await store.messages.insertMany([message(c, 5), message(c, 6)]), { inserted: 2 }, 'the rest, with their seqs, go in afterwards')
   })
 
   withStore('messages: pages back and forward return each seq once, in order', async (t, store) => {

@@ -39,10 +39,10 @@ export function createMemoryConversationRepository (): ConversationRepository {
         .map(copy)
     },
 
-    async allocateSeq (id) {
+    async allocateSeq (id, count = 1) {
       const c = conversations.get(id)
       if (c === undefined) return null
-      c.lastSeq += 1
+      c.lastSeq += count
       return c.lastSeq
     },
 

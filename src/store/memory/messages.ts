@@ -1,5 +1,6 @@
 import type { MessageRecord } from '../../domain/types.js'
 import type { MessageRepository } from '../port.js'
+import { DuplicateKeyError } from '../../domain/errors.js'
 import { UniqueIndex, copy } from './unique-index.js'
 
 export function createMemoryMessageRepository (): MessageRepository {
@@ -23,21 +24,37 @@ export function createMemoryMessageRepository (): MessageRepository {
     return lo
   }
 
+  function insert (input: MessageRecord): MessageRecord {
+    const message = copy(input)
+    bySeq.check(message, message.id)
+    byClientId.check(message, message.id)
+    bySeq.add(message, message.id)
+    byClientId.add(message, message.id)
+    messages.set(message.id, message)
+    const timeline = timelines.get(message.conversationId) ?? []
+    // Seqs are allocated in order, so this is an append except after a lost race.
+    let i = timeline.length
+    while (i > 0 && timeline[i - 1]!.seq > message.seq) i--
+    timeline.splice(i, 0, message)
+    timelines.set(message.conversationId, timeline)
+    return message
+  }
+
   return {
     async insert (input) {
-      const message = copy(input)
-      bySeq.check(message, message.id)
-      byClientId.check(message, message.id)
-      bySeq.add(message, message.id)
-      byClientId.add(message, message.id)
-      messages.set(message.id, message)
-      const timeline = timelines.get(message.conversationId) ?? []
-      // Seqs are allocated in order, so this is an append except after a lost race.
-      let i = timeline.length
-      while (i > 0 && timeline[i - 1]!.seq > message.seq) i--
-      timeline.splice(i, 0, message)
-      timelines.set(message.conversationId, timeline)
-      return copy(message)
+      return copy(insert(input))
+    },
+
+    async insertMany (input) {
+      for (let i = 0; i < input.length; i++) {
+        try {
+          insert(input[i]!)
+        } catch (err) {
+          if (err instanceof DuplicateKeyError) return { inserted: i, duplicate: err }
+          throw err
+        }
+      }
+      return { inserted: input.length }
     },
 
     async findById (id) {

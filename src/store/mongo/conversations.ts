@@ -50,10 +50,10 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
       return docs.map(toRecord)
     },
 
-    async allocateSeq (id) {
+    async allocateSeq (id, count = 1) {
       const _id = oid(id)
       if (_id === null) return null
-      const doc = await guard(() => conversations.findOneAndUpdate({ _id }, { $inc: { lastSeq: 1 } }, { returnDocument: 'after' }))
+      const doc = await guard(() => conversations.findOneAndUpdate({ _id }, { $inc: { lastSeq: count } }, { returnDocument: 'after' }))
       return doc === null ? null : doc.lastSeq
     },
 

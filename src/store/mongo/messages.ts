@@ -1,7 +1,8 @@
-import { ObjectId, type Db, type Filter, type WithId } from 'mongodb'
+import { MongoBulkWriteError, ObjectId, type Db, type Filter, type WithId } from 'mongodb'
 import type { MessageRecord } from '../../domain/types.js'
 import type { MessageRepository } from '../port.js'
-import { resolveDuplicate, type Guard } from './errors.js'
+import { DuplicateKeyError } from '../../domain/errors.js'
+import { resolveDuplicate, translateError, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
 import { byId, oid } from './ids.js'
 
@@ -23,18 +24,41 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
 
   const findById = byId(messages, guard, toRecord)
 
+  /** FerretDB does not name the index a duplicate broke: these probes find out. */
+  const whichDuplicate = (doc: Pick<MessageDoc, 'conversationId' | 'senderId' | 'clientMessageId'>): Array<[string, () => Promise<boolean>]> => [
+    ['clientMessageId', async () => (await messages.countDocuments({ conversationId: doc.conversationId, senderId: doc.senderId, clientMessageId: doc.clientMessageId }, { limit: 1 })) > 0],
+    ['seq', async () => true]
+  ]
+
   return {
     async insert ({ id, ...doc }) {
       const _id = new ObjectId(id)
       try {
         await guard(() => messages.insertOne({ _id, ...doc }))
       } catch (err) {
-        await resolveDuplicate(err, [
-          ['clientMessageId', async () => (await messages.countDocuments({ conversationId: doc.conversationId, senderId: doc.senderId, clientMessageId: doc.clientMessageId }, { limit: 1 })) > 0],
-          ['seq', async () => true]
-        ])
+        await resolveDuplicate(err, whichDuplicate(doc))
       }
       return toRecord({ _id, ...doc })
+    },
+
+    async insertMany (records) {
+      if (records.length === 0) return { inserted: 0 }
+      // One ordered insert: the server stops at the first refused document and says which.
+      const refused = await guard(async () => {
+        try {
+          await messages.insertMany(records.map(({ id, ...doc }) => ({ _id: new ObjectId(id), ...doc })), { ordered: true })
+          return undefined
+        } catch (err) {
+          const writeErrors = err instanceof MongoBulkWriteError && err.code === 11000 ? err.writeErrors : undefined
+          const first = Array.isArray(writeErrors) ? writeErrors[0] : writeErrors
+          if (first === undefined) throw err
+          return { inserted: first.index as number, err }
+        }
+      })
+      if (refused === undefined) return { inserted: records.length }
+      const duplicate = await resolveDuplicate(translateError(refused.err), whichDuplicate(records[refused.inserted]!))
+        .catch((err: unknown) => { if (err instanceof DuplicateKeyError) return err; throw err })
+      return { inserted: refused.inserted, duplicate }
     },
 
     findById,

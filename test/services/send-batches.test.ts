@@ -1,0 +1,105 @@
+/**
+ * The send path's group commit against each store: sends of one conversation
+ * that arrive while a batch is written share the next one, are stored in
+ * arrival order with contiguous seqs, published in seq order, and each answered
+ * once; a seq taken by another node and a repeated clientMessageId inside one
+ * batch are settled without losing or duplicating a message.
+ */
+import t, { type Test } from 'tap'
+import { createMemoryBroker } from '../../src/broker/memory/index.js'
+import { createMemoryStore } from '../../src/store/memory/index.js'
+import { createMongoStore } from '../../src/store/mongo/index.js'
+import { createMessageService } from '../../src/services/messages.js'
+import { newId } from '../../src/store/ids.js'
+import type { Store } from '../../src/store/port.js'
+import { markSuiteRan, mongoTestUrl } from '../services.js'
+
+markSuiteRan(t, 'store-mongo')
+
+async function setup (t: Test, store: Store) {
+  await store.init()
+  const broker = createMemoryBroker()
+  const published: number[] = []
+  const ops = { allocateSeq: 0, insertMany: 0, setLastMessage: 0 }
+  for (const op of ['allocateSeq', 'setLastMessage'] as const) {
+    const real = store.conversations[op].bind(store.conversations) as (...a: unknown[]) => Promise<unknown>
+    ;(store.conversations as unknown as Record<string, unknown>)[op] = async (...a: unknown[]) => { ops[op]++; return real(...a) }
+  }
+  const realInsertMany = store.messages.insertMany.bind(store.messages)
+  store.messages.insertMany = async (m) => { ops.insertMany++; return realInsertMany(m) }
+  const at = new Date()
+  const conv = await store.conversations.insert({ id: newId(), type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, createdAt: at, updatedAt: at } as never)
+  await store.memberships.addMany(['a', 'b'].map((userId) => ({ conversationId: conv.id, userId, role: 'member', joinedAt: at, deliveredSeq: 0, readSeq: 0 })) as never)
+  await broker.subscribe(`conversation:${conv.id}`)
+  broker.onMessage((m) => { const e = (m.payload as { event: { type: string, message?: { seq: number } } }).event; if (e.type === 'new_message') published.push(e.message!.seq) })
+  const service = createMessageService({ store, broker, limits: { maxTextLength: 4000, maxAttachments: 10 }, rateLimits: null })
+  const send = (senderId: string, clientMessageId: string, content = clientMessageId) =>
+    service.send({ conversationId: conv.id, senderId, content, clientMessageId, source: 'ws' })
+  t.teardown(() => broker.close())
+  return { conv, send, published, ops }
+}
+
+function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefined>) {
+  t.test(name, async (t) => {
+    t.test('sends in flight together share commits and keep their order', async (t) => {
+      const store = await open(t)
+      if (store === undefined) return
+      const { conv, send, published, ops } = await setup(t, store)
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 2 === 0 ? 'a' : 'b', `m${i}`)))
+      t.same(results.map((r) => r.message.seq), Array.from({ length: 40 }, (_, i) => i + 1), 'seqs 1..40 in the order sent')
+      t.ok(results.every((r) => r.created))
+      t.same(published, results.map((r) => r.message.seq), 'each published once, in seq order')
+      t.ok(ops.insertMany < 40, `40 sends took ${ops.insertMany} inserts and ${ops.allocateSeq} seq allocations`)
+      t.equal(ops.allocateSeq, ops.insertMany)
+      const page = await store.messages.page(conv.id, { limit: 100 })
+      t.same(page.items.map((m) => m.content), results.map((r) => r.message.content), 'history holds each once, in order')
+      const after = await store.conversations.findById(conv.id)
+      t.equal(after?.lastMessage?.seq, 40, 'the last message is the newest')
+      t.equal(after?.lastSeq, 40)
+    })
+
+    t.test('a seq another node took: the batch stops there and the rest take new seqs, in order', async (t) => {
+      const store = await open(t)
+      if (store === undefined) return
+      const { conv, send, published } = await setup(t, store)
+      await send('a', 'warm-up')
+      // Another node's message at seq 3, inserted without this node's allocation seeing it.
+      await store.messages.insert({ id: newId(), conversationId: conv.id, seq: 3, senderId: 'b', content: 'elsewhere', contentType: 'text', attachments: [], clientMessageId: 'other-node', sentAt: new Date() })
+      const hold = send('a', 'holds the queue')
+      const rest = ['x1', 'x2', 'x3', 'x4'].map((id) => send('b', id))
+      const results = await Promise.all([hold, ...rest])
+      const seqs = results.map((r) => r.message.seq)
+      t.same(seqs, [...seqs].sort((x, y) => x - y), `stored in the order sent (${seqs.join(', ')})`)
+      t.notOk(seqs.includes(3), 'nothing took the other node\'s seq')
+      const page = await store.messages.page(conv.id, { limit: 100 })
+      t.same(page.items.map((m) => m.content), ['warm-up', 'holds the queue', 'elsewhere', 'x1', 'x2', 'x3', 'x4'], 'each message once, in the order sent')
+      t.equal(page.items.length, 7)
+      t.equal(new Set(published).size, published.length, 'nothing published twice')
+      t.same(published, [1, ...seqs], 'every new message published, in seq order')
+    })
+
+    t.test('the same clientMessageId twice in one batch is stored once; the copy is answered with the first', async (t) => {
+      const store = await open(t)
+      if (store === undefined) return
+      const { conv, send, published } = await setup(t, store)
+      const hold = send('a', 'first in the queue')
+      const [one, copy, other] = await Promise.all([send('b', 'dup'), send('b', 'dup'), send('a', 'dup')])
+      await hold
+      t.equal(one.created, true)
+      t.equal(copy.created, false, 'the copy is a resend')
+      t.equal(copy.message.id, one.message.id)
+      t.equal(other.created, true, 'another sender\'s clientMessageId is its own')
+      t.equal((await store.messages.page(conv.id, { limit: 100 })).items.length, 3)
+      t.equal(published.length, 3)
+    })
+  })
+}
+
+suite(t, 'memory store', async () => createMemoryStore())
+suite(t, 'mongo store', async (t) => {
+  const url = mongoTestUrl(t)
+  if (url === undefined) return undefined
+  const store = createMongoStore({ url, dbName: 'unused' })
+  t.teardown(() => store.close())
+  return store
+})
