@@ -37,7 +37,7 @@ let drives = 0
 /** Sizes: the for the full run, tiny ones for the smoke run. */
 const SIZES = smoke
   ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 } }
-  : { fanout: { members: 100, rates: [100, 250, 500, 1000, 2000, 4000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 } }
+  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 } }
 
 const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECONDS: '86400', WS_MAX_CONNECTIONS_PER_IP: '1000000' }
 

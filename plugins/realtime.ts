@@ -33,7 +33,11 @@ export default fp(async (app) => {
     presenceTtlMs: config.PRESENCE_TTL_MS,
     onOffline: (userId, at) => { void store.users.touchLastSeen(userId, at).catch(() => {}) },
     onError: (err, what) => app.log.warn({ err: (err as Error).message }, `realtime: ${what} failed`),
-    onMessageDelivered: (sentAt) => app.metrics.sendToDeliver.observe(Math.max(0, Date.now() - Date.parse(sentAt)) / 1000),
+    onMessageDelivered: (sentAt, sockets) => {
+      const seconds = Math.max(0, Date.now() - Date.parse(sentAt)) / 1000
+      for (let i = 0; i < sockets; i++) app.metrics.sendToDeliver.observe(seconds)
+    },
+    onFramesOut: (type, count) => app.metrics.wsFrames.inc({ direction: 'out', type }, count),
     onFanOut: (live, sockets) => {
       if (live.event.type !== 'new_message') return
       const message = live.event.message as { id: string, conversationId: string }

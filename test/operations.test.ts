@@ -46,7 +46,7 @@ t.test('/metrics moves with traffic: HTTP, messages by source, frames, broker, s
   t.ok(metricValue(after, 'message_send_to_deliver_seconds_count') >= 1, 'the latency histogram moved')
   t.ok(metricValue(after, 'broker_published_total', 'channel="conversation"') >= 2)
   t.ok(metricValue(after, 'broker_received_total', 'channel="conversation"') >= 2)
-  t.ok(metricValue(after, 'store_operation_duration_seconds_count', 'repository="messages",operation="insert",outcome="ok"') >= 2)
+  t.ok(metricValue(after, 'store_operation_duration_seconds_count', 'repository="messages",operation="insertMany",outcome="ok"') >= 2)
 })
 
 t.test('one message followed across two nodes by its id in the logs', async (t) => {

@@ -7,8 +7,12 @@ export interface Connection {
   readonly id: string
   readonly userId: string
   send (frame: ServerFrame): void
-  /** A frame already serialised (fan-out serialises an event once, not once per socket), and its type. */
-  sendText (text: string, type: string): void
+  /**
+   * A frame already serialised (fan-out serialises an event once, not once per
+   * socket); not counted here: the hub reports a fan-out's frames once
+   * (onFramesOut). False when the socket is closed or was dropped as too slow.
+   */
+  write (text: string): boolean
   close (code: number, reason: string): void
 }
 
@@ -21,8 +25,10 @@ export interface HubDeps {
   /** Called when a user's last connection anywhere goes (to store lastSeen). */
   onOffline?: (userId: string, at: Date) => void
   onError?: (err: unknown, what: string) => void
-  /** Called per socket write of a new message, with the time it was stored. */
-  onMessageDelivered?: (sentAt: string) => void
+  /** Called once per new message fanned out on this node, with the time it was stored and how many sockets it was written to. */
+  onMessageDelivered?: (sentAt: string, sockets: number) => void
+  /** Frames of one type written by a fan-out (conversation events, presence, sync_required). */
+  onFramesOut?: (type: string, count: number) => void
   /** Called once per event fanned out on this node, with how many local sockets got it. */
   onFanOut?: (live: LiveEvent, sockets: number) => void
 }
@@ -92,9 +98,11 @@ export function createHub (deps: HubDeps) {
       const conn = connections.get(connId)
       if (conn === undefined || conn.id === live.skipConnection || conn.userId === live.skipUser) continue
       text ??= JSON.stringify(live.event)
-      conn.sendText(text, live.event.type)
-      sockets++
-      if (live.event.type === 'new_message') deps.onMessageDelivered?.((live.event.message as { sentAt: string }).sentAt)
+      if (conn.write(text)) sockets++
+    }
+    if (sockets > 0) {
+      deps.onFramesOut?.(live.event.type, sockets)
+      if (live.event.type === 'new_message') deps.onMessageDelivered?.((live.event.message as { sentAt: string }).sentAt, sockets)
     }
     deps.onFanOut?.(live, sockets)
   }
@@ -120,9 +128,10 @@ export function createHub (deps: HubDeps) {
         const conn = connections.get(connId)
         if (conn === undefined || conn.userId === p.userId || told.has(connId)) continue
         told.add(connId)
-        conn.sendText(text, 'presence_update')
+        conn.write(text)
       }
     }
+    if (told.size > 0) deps.onFramesOut?.('presence_update', told.size)
   }
 
   function onMessage ({ channel, payload }: BrokerMessage) {
@@ -156,7 +165,8 @@ export function createHub (deps: HubDeps) {
   function recover () {
     leased.clear()
     const frame = JSON.stringify({ type: 'sync_required', reason: 'broker_recovered' })
-    for (const conn of connections.values()) conn.sendText(frame, 'sync_required')
+    for (const conn of connections.values()) conn.write(frame)
+    deps.onFramesOut?.('sync_required', connections.size)
     for (const id of joined) {
       const conn = connections.get(id)
       if (conn !== undefined) void lease(conn).catch(fail('presence after recovery'))

@@ -12,7 +12,7 @@ t.test('a heartbeat during a slow join does not hide the user\'s first connectio
     presenceTtlMs: 10_000,
     conversationIdsOf: async () => { await new Promise((r) => setTimeout(r, 100)); return ['c1'] }
   })
-  const conn: Connection = { id: 'conn-1', userId: 'u1', send () {}, sendText () {}, close () {} }
+  const conn: Connection = { id: 'conn-1', userId: 'u1', send () {}, write: () => true, close () {} }
   const adding = hub.add(conn)
   await new Promise((r) => setTimeout(r, 20))
   await hub.refreshPresence() // the heartbeat fires while the socket is still joining

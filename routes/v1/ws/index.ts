@@ -53,13 +53,18 @@ const ws: FastifyPluginAsync = async (app) => {
     const conn: Connection = {
       id: randomUUID(),
       userId: auth.userId,
-      send (frame) { this.sendText(JSON.stringify(frame), frame.type) },
-      sendText (text, type) {
-        if (socket.readyState !== socket.OPEN) return
+      send (frame) {
+        if (this.write(JSON.stringify(frame))) app.metrics.wsFrames.inc({ direction: 'out', type: frame.type })
+      },
+      write (text) {
+        if (socket.readyState !== socket.OPEN) return false
         // A client that stops reading must not grow our memory without bound.
-        if (socket.bufferedAmount + text.length > maxBuffered) return dropSlow()
+        if (socket.bufferedAmount + text.length > maxBuffered) {
+          dropSlow()
+          return false
+        }
         socket.send(text)
-        app.metrics.wsFrames.inc({ direction: 'out', type })
+        return true
       },
       close (code, reason) { socket.close(code, reason) }
     }
