@@ -49,6 +49,8 @@ export interface MessageServiceDeps {
 
 /** How often a batch takes new seqs after losing a race for one to another node. */
 const SEQ_ATTEMPTS = 8
+/** Messages this node stored lately, by (conversation, sender, clientMessageId): a resend here is answered without the store. */
+const RECENT_SENDS = 10_000
 /** The most sends of one conversation stored with one allocation and one insert. */
 const MAX_BATCH = 64
 
@@ -95,29 +97,43 @@ export function createMessageService (deps: MessageServiceDeps) {
     })
     /** What was stored, in seq order, with the index of its draft. */
     const stored: Array<{ record: MessageRecord, view: MessageView, i: number }> = []
+    /** Seqs taken for this batch and still unused, ascending, all above what it stored so far. */
+    let free: number[] = []
     try {
-      for (let attempt = 1; todo.length > 0; attempt++) {
-        const last = await store.conversations.allocateSeq(conversationId, todo.length)
-        if (last === null) throw notFound('conversation')
+      let collisions = 0
+      while (todo.length > 0) {
+        if (free.length < todo.length) {
+          const count = todo.length - free.length
+          const last = await store.conversations.allocateSeq(conversationId, count)
+          if (last === null) throw notFound('conversation')
+          for (let seq = last - count + 1; seq <= last; seq++) free.push(seq)
+        }
         const sentAt = now()
-        const records = todo.map((i, j): MessageRecord => ({ id: newId(), seq: last - todo.length + 1 + j, ...drafts[i]!.message, sentAt }))
+        const records = todo.map((i, j): MessageRecord => ({ id: newId(), seq: free[j]!, ...drafts[i]!.message, sentAt }))
         const { inserted, duplicate } = await store.messages.insertMany(records)
         for (let j = 0; j < inserted; j++) {
           const view = toMessageView(records[j]!, [])
           stored.push({ record: records[j]!, view, i: todo[j]! })
           out[todo[j]!] = { ok: true, value: { message: view, created: true } }
+          remember(records[j]!)
         }
+        todo = todo.slice(inserted)
+        free = free.slice(inserted)
         if (duplicate === undefined) break
-        const refused = todo[inserted]!
-        todo = todo.slice(inserted + 1)
-        const draft = drafts[refused]!.message
+        const draft = drafts[todo[0]!]!.message
         const first = duplicate.field === 'clientMessageId' ? await store.messages.findByClientMessageId(conversationId, draft.senderId, draft.clientMessageId) : null
-        if (first !== null) out[refused] = { ok: true, value: await answerFirst(first) }
-        else todo.unshift(refused)
-        if (todo.length === 0) break
-        if (attempt >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
-        // Another node is sending into this conversation too: step aside for a moment.
-        if (first === null) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt))
+        if (first !== null) {
+          // A resend of a message stored before (by another node, or before this node
+          // restarted): answered with it. Its seq was not used: the next draft takes it.
+          out[todo[0]!] = { ok: true, value: await answerFirst(first) }
+          todo = todo.slice(1)
+          continue
+        }
+        // Another node took a seq of this block (FerretDB's $inc is a read-modify-write):
+        // every seq left in it is suspect, so the rest take new ones after a moment.
+        free = []
+        if (++collisions >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * collisions))
       }
     } catch (error) {
       for (const i of todo) out[i] ??= { ok: false, error }
@@ -149,6 +165,19 @@ export function createMessageService (deps: MessageServiceDeps) {
   }
 
   const queue = createCommitQueue<Draft, SendResult>(commit, { maxBatch: MAX_BATCH })
+
+  /**
+   * The messages this node stored lately (oldest first: a Map keeps insertion
+   * order). A resend is usually to the node that stored the first copy (the
+   * ack was lost, the socket stayed); a resend to another node is caught by
+   * the unique index at insert instead, and costs one unused seq.
+   */
+  const recent = new Map<string, MessageRecord>()
+  const recentKey = (conversationId: string, senderId: string, clientMessageId: string) => `${conversationId}\u0000${senderId}\u0000${clientMessageId}`
+  function remember (record: MessageRecord) {
+    recent.set(recentKey(record.conversationId, record.senderId, record.clientMessageId), record)
+    if (recent.size > RECENT_SENDS) recent.delete(recent.keys().next().value!)
+  }
 
   /** The answer to a resend: the first message, as stored. */
   const answerFirst = async (first: MessageRecord): Promise<SendResult> =>
@@ -183,17 +212,11 @@ export function createMessageService (deps: MessageServiceDeps) {
       // unique (conversationId, seq) index refuses the second, which takes a new seq.
       const slot = queue.reserve(input.conversationId)
       try {
-        // The membership check (cached) and the lookup of a resend, side by side. The
-        // lookup keeps a retried send from taking a seq of its own; the unique
-        // (conversation, sender, clientMessageId) index still stops a racing copy.
-        const membership = opts.asBot === true
-          ? store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
-          : deps.members !== undefined ? deps.members.check(input.conversationId, input.senderId) : requireMember(store, input.conversationId, input.senderId).then((m) => m.conversation)
-        const resend = input.clientMessageId === undefined ? Promise.resolve(null) : store.messages.findByClientMessageId(input.conversationId, input.senderId, input.clientMessageId)
-        resend.catch(() => {}) // when the membership check fails, its error is the answer
-        const conversation = await membership
-        const first = await resend
-        if (first !== null) {
+        const conversation = opts.asBot === true
+          ? await store.conversations.findById(input.conversationId).then((found) => { if (found === null) throw notFound('conversation'); return found })
+          : deps.members !== undefined ? await deps.members.check(input.conversationId, input.senderId) : (await requireMember(store, input.conversationId, input.senderId)).conversation
+        const first = input.clientMessageId === undefined ? undefined : recent.get(recentKey(input.conversationId, input.senderId, input.clientMessageId))
+        if (first !== undefined) {
           slot.cancel()
           return await answerFirst(first)
         }

@@ -32,11 +32,17 @@ async function setup (t: Test, store: Store) {
   await store.memberships.addMany(['a', 'b'].map((userId) => ({ conversationId: conv.id, userId, role: 'member', joinedAt: at, deliveredSeq: 0, readSeq: 0 })) as never)
   await broker.subscribe(`conversation:${conv.id}`)
   broker.onMessage((m) => { const e = (m.payload as { event: { type: string, message?: { seq: number } } }).event; if (e.type === 'new_message') published.push(e.message!.seq) })
-  const service = createMessageService({ store, broker, limits: { maxTextLength: 4000, maxAttachments: 10 }, rateLimits: null })
-  const send = (senderId: string, clientMessageId: string, content = clientMessageId) =>
-    service.send({ conversationId: conv.id, senderId, content, clientMessageId, source: 'ws' })
+  const lookups = { count: 0 }
+  const realLookup = store.messages.findByClientMessageId.bind(store.messages)
+  store.messages.findByClientMessageId = async (...a) => { lookups.count++; return realLookup(...a) }
+  /** A node: a message service of its own (its own queue and recent sends) over the shared store. */
+  const node = () => {
+    const service = createMessageService({ store, broker, limits: { maxTextLength: 4000, maxAttachments: 10 }, rateLimits: null })
+    return (senderId: string, clientMessageId: string, content = clientMessageId) =>
+      service.send({ conversationId: conv.id, senderId, content, clientMessageId, source: 'ws' })
+  }
   t.teardown(() => broker.close())
-  return { conv, send, published, ops }
+  return { conv, send: node(), node, published, ops, lookups }
 }
 
 function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefined>) {
@@ -78,6 +84,8 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
       t.same(published, [1, ...seqs], 'every new message published, in seq order')
     })
 
+    resends(t, open)
+
     t.test('the same clientMessageId twice in one batch is stored once; the copy is answered with the first', async (t) => {
       const store = await open(t)
       if (store === undefined) return
@@ -92,6 +100,41 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
       t.equal((await store.messages.page(conv.id, { limit: 100 })).items.length, 3)
       t.equal(published.length, 3)
     })
+  })
+}
+
+function resends (t: Test, open: (t: Test) => Promise<Store | undefined>) {
+  t.test('a resend to the node that stored the first copy is answered without the store', async (t) => {
+    const store = await open(t)
+    if (store === undefined) return
+    const { send, ops, lookups } = await setup(t, store)
+    const first = await send('a', 'once')
+    const before = { ...ops }
+    const again = await send('a', 'once', 'a different body')
+    t.equal(again.created, false)
+    t.equal(again.message.id, first.message.id)
+    t.equal(again.message.content, 'once', 'the first answer, again')
+    t.same(ops, before, 'no seq, no insert, no lastMessage update')
+    t.equal(lookups.count, 0, 'no lookup either')
+  })
+
+  t.test('a resend to another node is refused by the unique index, answered with the first, and its seq goes to the next send', async (t) => {
+    const store = await open(t)
+    if (store === undefined) return
+    const { conv, send, node, published } = await setup(t, store)
+    const other = node()
+    const first = await send('a', 'm1')
+    const hold = other('b', 'holds the queue')
+    const [resent, next] = await Promise.all([other('a', 'm1'), other('a', 'm2')])
+    await hold
+    t.equal(resent.created, false)
+    t.equal(resent.message.id, first.message.id)
+    t.equal(next.created, true)
+    const page = await store.messages.page(conv.id, { limit: 10 })
+    t.same(page.items.map((m) => m.content), ['m1', 'holds the queue', 'm2'], 'stored once each, in order')
+    t.same(published, page.items.map((m) => m.seq), 'published once each')
+    const last = (await store.conversations.findById(conv.id))!.lastSeq
+    t.ok(last - page.items.at(-1)!.seq <= 1, `at most one seq unused (last message ${page.items.at(-1)!.seq}, lastSeq ${last})`)
   })
 }
 
