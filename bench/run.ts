@@ -9,7 +9,7 @@
  *   npm run bench -- --smoke         seconds; what the test suite runs
  *   npm run bench -- --out DIR       write results.json / RESULTS.md there instead
  */
-import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { MongoClient, ObjectId } from 'mongodb'
 import { FerretProcess, NodeProcess, RedisProcess, stopAll, type Restartable } from './lib/cluster.js'
+import { runDriver } from './lib/drive.js'
 import { inspect, rssBytes } from './lib/inspect.js'
 import { pool } from './lib/targets.js'
 import { apiOk } from './lib/workload.js'
@@ -46,15 +47,12 @@ interface Server { name: string, procs: NodeProcess[], inspectPort: number, kind
 /** Runs the driver on one scenario; for idle, measures the server while the sockets are held. */
 async function drive (server: Server, spec: Spec, urls = server.procs.map((p) => p.baseUrl)): Promise<Record<string, unknown>> {
   const input: DriverInput = { kind: server.kind, urls, runId: `${runId}${++drives}`, contentBytes: CONTENT_BYTES, spec }
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'driver.ts'), JSON.stringify(input)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
-  let out = ''
   let measured: Record<string, unknown> = {}
   const probe = spec.scenario === 'idle' ? await inspect(server.inspectPort) : undefined
   const pid = server.procs[0]!.pid!
   if (probe !== undefined) await probe.gc()
   const rssBefore = rssBytes(pid)
-  child.stdout.on('data', (d: Buffer) => {
-    out += d
+  const watch = (out: string, child: ChildProcess) => {
     if (probe !== undefined && out.includes('READY\n') && Object.keys(measured).length === 0) {
       measured = { pending: true }
       void (async () => {
@@ -64,15 +62,17 @@ async function drive (server: Server, spec: Spec, urls = server.procs.map((p) =>
         const loop = await probe.eventLoopDelay(smoke ? 1000 : 10_000)
         const connections = (spec as Extract<Spec, { scenario: 'idle' }>).connections
         measured = { rssBeforeMb: Math.round(rssBefore / 2 ** 20), rssAfterMb: Math.round(rssAfter / 2 ** 20), rssPerConnectionKb: Math.round((rssAfter - rssBefore) / connections / 102.4) / 10, eventLoopDelayP99Ms: Math.round(loop.p99 * 100) / 100, eventLoopDelayMaxMs: Math.round(loop.max * 100) / 100 }
-        child.stdin.write('done\n')
-      })().catch((err) => { log(`idle probe failed: ${(err as Error).message}`); child.stdin.write('done\n') })
+        child.stdin?.write('done\n')
+      })().catch((err) => { log(`idle probe failed: ${(err as Error).message}`); child.stdin?.write('done\n') })
     }
-  })
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)))
-  probe?.close()
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '))
-  if (code !== 0 || line === undefined) throw new Error(`driver failed on ${server.name} ${spec.scenario} (exit ${code})`)
-  return { ...JSON.parse(line.slice(7)) as Record<string, unknown>, ...measured }
+  }
+  try {
+    return { ...await runDriver(input, watch), ...measured }
+  } catch (err) {
+    throw new Error(`${server.name}: ${(err as Error).message}`)
+  } finally {
+    probe?.close()
+  }
 }
 
 /**

@@ -63,10 +63,22 @@ const ws: FastifyPluginAsync = async (app) => {
           dropSlow()
           return false
         }
+        coalesce()
         socket.send(text)
         return true
       },
       close (code, reason) { socket.close(code, reason) }
+    }
+    // Frames written in one turn of the event loop (a batch of messages fanned
+    // out, a sync's replay) leave in one write, not one system call each: the
+    // TCP socket is corked at the first and uncorked once the turn's work is done.
+    const tcp = (socket as unknown as { _socket?: { cork (): void, uncork (): void } })._socket
+    let corked = false
+    const coalesce = () => {
+      if (corked || tcp === undefined) return
+      corked = true
+      tcp.cork()
+      process.nextTick(() => { corked = false; tcp.uncork() })
     }
     const dropSlow = () => {
       log.info({ buffered: socket.bufferedAmount }, 'closing a socket that stopped reading')
