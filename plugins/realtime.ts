@@ -40,7 +40,8 @@ export default fp(async (app) => {
     onFramesOut: (type, count) => app.metrics.wsFrames.inc({ direction: 'out', type }, count),
     onFanOut: (live, sockets) => {
       if (live.event.type !== 'new_message') return
-      const message = live.event.message as { id: string, conversationId: string }
+      const message = live.event.message as { id: string, conversationId: string, seq: number }
+      services.messages.observeSeq(message.conversationId, message.seq)
       app.log.debug({ messageId: message.id, conversationId: message.conversationId, sockets, origin: live.trace, nodeId: broker.nodeId }, 'message delivered to local sockets')
     }
   })

@@ -34,6 +34,9 @@ export default fp(async (app) => {
     limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
     rateLimits: config.rateLimits,
     onPublishError,
+    onLastMessageError: (err, conversationId) => {
+      app.log.warn({ err: (err as Error).message, conversationId }, 'lastMessage update failed; the messages are stored and the next one moves it on')
+    },
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')

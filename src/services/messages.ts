@@ -44,14 +44,18 @@ export interface MessageServiceDeps {
   /** Called after each new message is stored and published (metrics, logs). */
   onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   onPublishError?: (err: unknown, channel: string) => void
+  /** The messages were stored, but the conversation's lastMessage and lastSeq were not moved on. */
+  onLastMessageError?: (err: unknown, conversationId: string) => void
   now?: () => Date
 }
 
-/** How often a batch takes new seqs after losing a race for one to another node. */
+/** How often a batch looks for free seqs after finding one taken by another node. */
 const SEQ_ATTEMPTS = 8
+/** Conversations whose highest seq this node keeps in mind. */
+const KNOWN_SEQS = 10_000
 /** Messages this node stored lately, by (conversation, sender, clientMessageId): a resend here is answered without the store. */
 const RECENT_SENDS = 10_000
-/** The most sends of one conversation stored with one allocation and one insert. */
+/** The most sends of one conversation stored with one insert and one conversation update. */
 const MAX_BATCH = 64
 
 /** A send that passed its checks, waiting for its turn in the conversation's queue. */
@@ -77,12 +81,35 @@ export function createMessageService (deps: MessageServiceDeps) {
   }
 
   /**
-   * Stores a batch of one conversation's sends, in queue order: one seq block,
-   * one ordered insert, then each new message published in seq order and the
-   * conversation's last message set once. A refused insert (a seq another
-   * node took, or a racing copy of a resend) leaves the messages before it
-   * stored; the refused one is answered with the first copy or, with the rest,
-   * takes new seqs. A failure after some were stored fails only the others.
+   * The highest seq this node knows to be taken, per conversation (bounded;
+   * oldest forgotten first). It is never ahead of the store: it moves on
+   * after this node's inserts and when another node's message is fanned out
+   * here. When it is behind, the unique (conversationId, seq) index refuses
+   * the insert and the store's lastSeq is read again.
+   */
+  const knownSeq = new Map<string, number>()
+  function learnSeq (conversationId: string, seq: number) {
+    const known = knownSeq.get(conversationId)
+    if (known !== undefined && known >= seq) return
+    knownSeq.delete(conversationId)
+    knownSeq.set(conversationId, seq)
+    if (knownSeq.size > KNOWN_SEQS) knownSeq.delete(knownSeq.keys().next().value!)
+  }
+  async function storedLastSeq (conversationId: string): Promise<number> {
+    const conversation = await store.conversations.findById(conversationId)
+    if (conversation === null) throw notFound('conversation')
+    return conversation.lastSeq
+  }
+
+  /**
+   * Stores a batch of one conversation's sends, in queue order: one ordered
+   * insert with the seqs after the highest known, then one update of the
+   * conversation (lastMessage, lastSeq), then each new message published in
+   * seq order. No seq is taken before a message is stored, so a failed send
+   * leaves no gap. A refused insert leaves the messages before it stored: a
+   * resend of a message stored before is answered with it (its seq goes to
+   * the next draft); a seq another node took sends the rest after the store's
+   * lastSeq. A failure after some were stored fails only the others.
    */
   async function commit (conversationId: string, drafts: Draft[]): Promise<Array<Outcome<SendResult>>> {
     const out: Array<Outcome<SendResult> | undefined> = new Array(drafts.length)
@@ -97,19 +124,12 @@ export function createMessageService (deps: MessageServiceDeps) {
     })
     /** What was stored, in seq order, with the index of its draft. */
     const stored: Array<{ record: MessageRecord, view: MessageView, i: number }> = []
-    /** Seqs taken for this batch and still unused, ascending, all above what it stored so far. */
-    let free: number[] = []
     try {
+      let base = knownSeq.get(conversationId) ?? await storedLastSeq(conversationId)
       let collisions = 0
       while (todo.length > 0) {
-        if (free.length < todo.length) {
-          const count = todo.length - free.length
-          const last = await store.conversations.allocateSeq(conversationId, count)
-          if (last === null) throw notFound('conversation')
-          for (let seq = last - count + 1; seq <= last; seq++) free.push(seq)
-        }
         const sentAt = now()
-        const records = todo.map((i, j): MessageRecord => ({ id: newId(), seq: free[j]!, ...drafts[i]!.message, sentAt }))
+        const records = todo.map((i, j): MessageRecord => ({ id: newId(), seq: base + 1 + j, ...drafts[i]!.message, sentAt }))
         const { inserted, duplicate } = await store.messages.insertMany(records)
         for (let j = 0; j < inserted; j++) {
           const view = toMessageView(records[j]!, [])
@@ -118,29 +138,38 @@ export function createMessageService (deps: MessageServiceDeps) {
           remember(records[j]!)
         }
         todo = todo.slice(inserted)
-        free = free.slice(inserted)
+        base += inserted
+        if (inserted > 0) learnSeq(conversationId, base)
         if (duplicate === undefined) break
         const draft = drafts[todo[0]!]!.message
         const first = duplicate.field === 'clientMessageId' ? await store.messages.findByClientMessageId(conversationId, draft.senderId, draft.clientMessageId) : null
         if (first !== null) {
           // A resend of a message stored before (by another node, or before this node
-          // restarted): answered with it. Its seq was not used: the next draft takes it.
+          // restarted): answered with it; the next draft takes the seq it did not use.
           out[todo[0]!] = { ok: true, value: await answerFirst(first) }
           todo = todo.slice(1)
           continue
         }
-        // Another node took a seq of this block (FerretDB's $inc is a read-modify-write):
-        // every seq left in it is suspect, so the rest take new ones after a moment.
-        free = []
-        if (++collisions >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not allocate a sequence number')
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * collisions))
+        // Another node stored seq base + 1: carry on after the store's lastSeq, or
+        // after base + 1 while that node has not yet raised lastSeq.
+        if (++collisions >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not find a free sequence number')
+        base = Math.max(await storedLastSeq(conversationId), base + 1)
       }
     } catch (error) {
+      knownSeq.delete(conversationId)
       for (const i of todo) out[i] ??= { ok: false, error }
     }
     if (stored.length > 0) {
-      // Published in seq order (each broker keeps the order of its publishes), then the
-      // conversation's last message once (a conditional update: it never moves back).
+      const newest = stored.at(-1)!.record
+      try {
+        // Before the fan-out: a receipt for a delivered seq is capped at lastSeq.
+        await store.conversations.setLastMessage(conversationId, lastMessageOf(newest), newest.sentAt)
+      } catch (err) {
+        // The messages are stored: they are answered and delivered all the same; the
+        // next message's update raises lastSeq and lastMessage past them.
+        deps.onLastMessageError?.(err, conversationId)
+      }
+      // In seq order (each broker keeps the order of its publishes).
       await Promise.all(stored.map(({ view, i }) => {
         const { input } = drafts[i]!
         return publish(conversationId, {
@@ -149,13 +178,6 @@ export function createMessageService (deps: MessageServiceDeps) {
           ...(input.trace !== undefined && { trace: { ...input.trace, nodeId: broker.nodeId } })
         })
       }))
-      const newest = stored.at(-1)!.record
-      try {
-        await store.conversations.setLastMessage(conversationId, lastMessageOf(newest), newest.sentAt)
-      } catch (error) {
-        // Stored and delivered, but not done: the senders' retries are answered with these messages.
-        for (const { i } of stored) out[i] = { ok: false, error }
-      }
     }
     for (const [copy, first] of copies) {
       const answer = out[first]
@@ -241,6 +263,11 @@ export function createMessageService (deps: MessageServiceDeps) {
       })
       if (result.created) deps.onSent?.(result.message, input.source, input.trace)
       return result
+    },
+
+    /** A message of this conversation was fanned out on this node (perhaps stored by another): its seq is taken. */
+    observeSeq (conversationId: string, seq: number): void {
+      learnSeq(conversationId, seq)
     },
 
     /** A page of history, sorted by seq ascending (see MessageRepository.page for the bounds). */

@@ -66,11 +66,10 @@ export interface ConversationRepository {
   /** The user's conversations, most recent activity first (updatedAt desc, id desc), after the cursor. */
   listForUser (userId: string, limit: number, after?: ConversationCursor): Promise<ConversationRecord[]>
   /**
-   * Increments lastSeq by `count` (default 1) and answers the new value, the
-   * last of the `count` seqs taken; null when the conversation does not exist.
+   * After messages are stored: sets lastMessage, raises lastSeq to its seq and
+   * updatedAt, unless a later message is already there (then lastSeq is at
+   * least as high already).
    */
-  allocateSeq (id: string, count?: number): Promise<number | null>
-  /** Sets lastMessage (and updatedAt) unless a later message is already there. */
   setLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>
   /** Replaces lastMessage if it is the message with this id (after an edit or a delete). */
   replaceLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>

@@ -183,22 +183,19 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.same(seen, expected, 'each once, in order, none of another user')
   })
 
-  withStore('conversations: seq allocation, lastMessage never moves back, replace only the same message', async (t, store) => {
+  withStore('conversations: lastMessage raises lastSeq and never moves back; replace only the same message', async (t, store) => {
     const c = await store.conversations.insert(conversation())
-    t.equal(await store.conversations.allocateSeq(c.id), 1)
-    t.equal(await store.conversations.allocateSeq(c.id), 2)
-    t.equal(await store.conversations.allocateSeq(c.id, 5), 7, 'a block of five: 3 to 7')
-    t.equal(await store.conversations.allocateSeq(c.id), 8)
-    t.equal(await store.conversations.allocateSeq(newId()), null)
-    t.equal(await store.conversations.allocateSeq(newId(), 3), null)
+    t.equal(c.lastSeq, 0)
     await store.conversations.setLastMessage(c.id, { id: newId(), seq: 1, content: 'first', senderId: newId(), sentAt: new Date() }, new Date())
+    t.equal((await store.conversations.findById(c.id))?.lastSeq, 1, 'lastSeq follows the last message')
+    await store.conversations.setLastMessage(newId(), { id: newId(), seq: 1, content: 'nowhere', senderId: newId(), sentAt: new Date() }, new Date())
     const later = new Date(Date.now() + 5000)
     const m2 = { id: newId(), seq: 2, content: 'two', senderId: newId(), sentAt: later }
     await store.conversations.setLastMessage(c.id, m2, later)
     await store.conversations.setLastMessage(c.id, { ...m2, id: newId(), seq: 1, content: 'one' }, new Date())
     let now = await store.conversations.findById(c.id)
     t.equal(now?.lastMessage?.content, 'two')
-    t.equal(now?.lastSeq, 8)
+    t.equal(now?.lastSeq, 2, 'an older message moves neither back')
     t.equal(now?.updatedAt.getTime(), later.getTime())
     await store.conversations.replaceLastMessage(c.id, { ...m2, id: newId(), content: 'other' }, new Date())
     await store.conversations.replaceLastMessage(c.id, { ...m2, content: '' }, new Date())

@@ -39,17 +39,11 @@ export function createMemoryConversationRepository (): ConversationRepository {
         .map(copy)
     },
 
-    async allocateSeq (id, count = 1) {
-      const c = conversations.get(id)
-      if (c === undefined) return null
-      c.lastSeq += count
-      return c.lastSeq
-    },
-
     async setLastMessage (id, lastMessage, updatedAt) {
       const c = conversations.get(id)
       if (c === undefined || (c.lastMessage !== undefined && c.lastMessage.seq >= lastMessage.seq)) return
       c.lastMessage = copy(lastMessage)
+      if (c.lastSeq < lastMessage.seq) c.lastSeq = lastMessage.seq
       if (c.updatedAt < updatedAt) c.updatedAt = updatedAt
     },
 

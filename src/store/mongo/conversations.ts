@@ -50,17 +50,10 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
       return docs.map(toRecord)
     },
 
-    async allocateSeq (id, count = 1) {
-      const _id = oid(id)
-      if (_id === null) return null
-      const doc = await guard(() => conversations.findOneAndUpdate({ _id }, { $inc: { lastSeq: count } }, { returnDocument: 'after' }))
-      return doc === null ? null : doc.lastSeq
-    },
-
     async setLastMessage (id, lastMessage, updatedAt) {
       await guard(() => conversations.updateOne(
         { _id: new ObjectId(id), $or: [{ lastMessage: { $exists: false } }, { 'lastMessage.seq': { $lt: lastMessage.seq } }] },
-        { $set: { lastMessage }, $max: { updatedAt } }
+        { $set: { lastMessage }, $max: { updatedAt, lastSeq: lastMessage.seq } }
       ))
     },
 
