@@ -103,13 +103,15 @@ export function createMessageService (deps: MessageServiceDeps) {
 
   /**
    * Stores a batch of one conversation's sends, in queue order: one ordered
-   * insert with the seqs after the highest known, then one update of the
-   * conversation (lastMessage, lastSeq), then each new message published in
-   * seq order. No seq is taken before a message is stored, so a failed send
-   * leaves no gap. A refused insert leaves the messages before it stored: a
-   * resend of a message stored before is answered with it (its seq goes to
-   * the next draft); a seq another node took sends the rest after the store's
-   * lastSeq. A failure after some were stored fails only the others.
+   * insert with the seqs after the highest known, each new message published
+   * in seq order, then one update of the conversation (lastMessage, lastSeq).
+   * No seq is taken before a message is stored, so a failed send leaves no
+   * gap, and a message is stored only after every lower seq is (a reader
+   * that sees seq n finds every seq below it, whichever node stored them). A
+   * refused insert leaves the messages before it stored: a resend of a
+   * message stored before is answered with it (its seq goes to the next
+   * draft); a seq another node took sends the rest after the store's lastSeq.
+   * A failure after some were stored fails only the others.
    */
   async function commit (conversationId: string, drafts: Draft[]): Promise<Array<Outcome<SendResult>>> {
     const out: Array<Outcome<SendResult> | undefined> = new Array(drafts.length)
@@ -160,16 +162,8 @@ export function createMessageService (deps: MessageServiceDeps) {
       for (const i of todo) out[i] ??= { ok: false, error }
     }
     if (stored.length > 0) {
-      const newest = stored.at(-1)!.record
-      try {
-        // Before the fan-out: a receipt for a delivered seq is capped at lastSeq.
-        await store.conversations.setLastMessage(conversationId, lastMessageOf(newest), newest.sentAt)
-      } catch (err) {
-        // The messages are stored: they are answered and delivered all the same; the
-        // next message's update raises lastSeq and lastMessage past them.
-        deps.onLastMessageError?.(err, conversationId)
-      }
-      // In seq order (each broker keeps the order of its publishes).
+      // Delivered first, in seq order (each broker keeps the order of its publishes),
+      // then the conversation's lastMessage and lastSeq once for the batch.
       await Promise.all(stored.map(({ view, i }) => {
         const { input } = drafts[i]!
         return publish(conversationId, {
@@ -178,6 +172,14 @@ export function createMessageService (deps: MessageServiceDeps) {
           ...(input.trace !== undefined && { trace: { ...input.trace, nodeId: broker.nodeId } })
         })
       }))
+      const newest = stored.at(-1)!.record
+      try {
+        await store.conversations.setLastMessage(conversationId, lastMessageOf(newest), newest.sentAt)
+      } catch (err) {
+        // The messages are stored and delivered: they are answered all the same; the
+        // next message's update moves lastMessage and lastSeq past them.
+        deps.onLastMessageError?.(err, conversationId)
+      }
     }
     for (const [copy, first] of copies) {
       const answer = out[first]
@@ -341,7 +343,9 @@ export function createMessageService (deps: MessageServiceDeps) {
      */
     async acknowledge (userId: string, conversationId: string, kind: 'delivered' | 'read', seq: number): Promise<{ seq: number, at: Date }> {
       const { conversation, membership } = await requireMember(store, conversationId, userId)
-      const capped = Math.min(seq, conversation.lastSeq)
+      // Capped at the last message stored: the conversation's lastSeq, or a later one this
+      // node has stored or fanned out (lastSeq is raised just after the fan-out).
+      const capped = Math.min(seq, Math.max(conversation.lastSeq, knownSeq.get(conversationId) ?? 0))
       const current = kind === 'read' ? membership.readSeq : membership.deliveredSeq
       const at = now()
       if (capped <= current) return { seq: current, at }
