@@ -184,6 +184,7 @@ async function main () {
         if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })
         if (want('idle')) r.idle = await drive(server, { scenario: 'idle', ...SIZES.idle })
         if (want('history') && s.kind === 'ours') r.history = await history(server, s.mongo ? db.url : undefined)
+        if (want('history') && s.kind === 'ours' && s.mongo) log(`the database settled after the history run in ${Math.round(await db.settle() / 1000)} s`)
       }
     } finally {
       await stopAll(procs)
