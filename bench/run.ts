@@ -95,6 +95,17 @@ async function storeProfile (server: Server): Promise<Record<string, { count: nu
   return Object.fromEntries([...counts].filter(([, n]) => n > 0).map(([k, n]) => [k, { count: n, meanMs: Math.round(((sums.get(k) ?? 0) / n) * 100000) / 100 }]))
 }
 
+/** A counter's value summed over the server's nodes, from their /metrics. */
+async function counterSum (server: Server, name: string): Promise<number> {
+  let sum = 0
+  for (const p of server.procs) {
+    const text = await (await fetch(`${p.baseUrl}/metrics`)).text()
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+    sum += Number(line?.split(' ')[1] ?? 0)
+  }
+  return sum
+}
+
 async function history (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
   const base = server.procs[0]!.baseUrl
   const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
@@ -175,6 +186,7 @@ async function main () {
       if (s.nodes === 2) {
         if (want('directsLight')) r.directsLightCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directsLight, crossNode: true })
         if (want('directs')) r.directsCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directs, crossNode: true })
+        r.seqConflicts = await counterSum(server, 'message_seq_conflicts_total')
       } else {
         if (want('directsLight') && s.kind === 'ours' && s.mongo) r.directsLight = await drive(server, { scenario: 'directs', ...SIZES.directsLight })
         if (want('fanout')) r.fanout = await drive(server, { scenario: 'fanout', ...SIZES.fanout, p99LimitMs: 200 })
@@ -240,7 +252,7 @@ ${lines(direct('ws limit', ws.directs), direct('Socket.IO peer', sio.directs), d
 
 ### 6. Two nodes over Redis
 At ${SIZES.directsLight.rate} msgs/s (under the store's capacity): cross-node p50/p99 ${two.directsLightCrossNode?.p50Ms ?? 'n/a'}/${two.directsLightCrossNode?.p99Ms ?? 'n/a'} ms against ${mr.directsLight?.p50Ms ?? 'n/a'}/${mr.directsLight?.p99Ms ?? 'n/a'} ms on one node: **${two.directsLightCrossNode === undefined || mr.directsLight === undefined ? 'n/a' : (two.directsLightCrossNode.p99Ms - mr.directsLight.p99Ms).toFixed(2)} ms** extra p99 (goal ≤ 2 ms); exactly once ${two.directsLightCrossNode?.exactlyOnce === true && mr.directsLight?.exactlyOnce === true ? 'yes' : 'n/a or NO'}.
-At ${SIZES.directs.rate} msgs/s both are over capacity: cross-node p99 ${two.directsCrossNode?.p99Ms ?? 'n/a'} ms, one node ${mr.directs?.p99Ms ?? 'n/a'} ms.
+At ${SIZES.directs.rate} msgs/s both are over capacity: cross-node p50/p99 ${two.directsCrossNode?.p50Ms ?? 'n/a'}/${two.directsCrossNode?.p99Ms ?? 'n/a'} ms, one node ${mr.directs?.p50Ms ?? 'n/a'}/${mr.directs?.p99Ms ?? 'n/a'} ms; inserts that found their seq taken by the other node (both scenarios): ${two.seqConflicts ?? 'n/a'}.
 
 ### 3. Idle connections
 | server | sockets | RSS per socket (after GC) | event-loop delay p99 | time to open all |

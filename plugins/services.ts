@@ -34,6 +34,7 @@ export default fp(async (app) => {
     limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
     rateLimits: config.rateLimits,
     onPublishError,
+    onSeqConflict: () => app.metrics.seqConflicts.inc(),
     onLastMessageError: (err, conversationId) => {
       app.log.warn({ err: (err as Error).message, conversationId }, 'lastMessage update failed; the messages are stored and the next one moves it on')
     },

@@ -18,6 +18,7 @@ export function createMetrics () {
     wsConnections: new Gauge({ name: 'ws_connections', help: 'open websocket connections on this node', registers: [registry] }),
     wsFrames: new Counter({ name: 'ws_frames_total', help: 'websocket frames by direction and type', labelNames: ['direction', 'type'] as const, registers: [registry] }),
     messagesSent: new Counter({ name: 'messages_sent_total', help: 'messages stored, by source', labelNames: ['source'] as const, registers: [registry] }),
+    seqConflicts: new Counter({ name: 'message_seq_conflicts_total', help: 'inserts that found their seq taken by another node sending into the same conversation (each is retried with the next seq)', registers: [registry] }),
     sendToDeliver: new Histogram({
       name: 'message_send_to_deliver_seconds', help: 'from a message being stored to its write to a socket (across nodes: includes clock skew)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry]

@@ -44,6 +44,8 @@ export interface MessageServiceDeps {
   /** Called after each new message is stored and published (metrics, logs). */
   onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   onPublishError?: (err: unknown, channel: string) => void
+  /** An insert found a seq taken by another node (it then tries the next). */
+  onSeqConflict?: () => void
   /** The messages were stored, but the conversation's lastMessage and lastSeq were not moved on. */
   onLastMessageError?: (err: unknown, conversationId: string) => void
   now?: () => Date
@@ -152,10 +154,12 @@ export function createMessageService (deps: MessageServiceDeps) {
           todo = todo.slice(1)
           continue
         }
-        // Another node stored seq base + 1: carry on after the store's lastSeq, or
-        // after base + 1 while that node has not yet raised lastSeq.
+        // Another node stored seq base + 1 (it sends into this conversation too, most
+        // often one message at a time): the next try is after it, at once; after
+        // a second refusal in a row, after the store's lastSeq as well.
+        deps.onSeqConflict?.()
         if (++collisions >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not find a free sequence number')
-        base = Math.max(await storedLastSeq(conversationId), base + 1)
+        base = collisions === 1 ? base + 1 : Math.max(await storedLastSeq(conversationId), base + 1)
       }
     } catch (error) {
       knownSeq.delete(conversationId)

@@ -34,18 +34,19 @@ async function setup (t: Test, store: Store) {
   await broker.subscribe(`conversation:${conv.id}`)
   broker.onMessage((m) => { const e = (m.payload as { event: { type: string, message?: { seq: number } } }).event; if (e.type === 'new_message') published.push(e.message!.seq) })
   const lookups = { count: 0 }
+  const conflicts = { count: 0 }
   const realLookup = store.messages.findByClientMessageId.bind(store.messages)
   store.messages.findByClientMessageId = async (...a) => { lookups.count++; return realLookup(...a) }
   /** A node: a message service of its own (its own queue and recent sends) over the shared store. */
   const node = () => {
     const members = createMembershipCache({ store, broker, ttlMs: 60_000 })
     t.teardown(() => members.close())
-    const service = createMessageService({ store, broker, members, limits: { maxTextLength: 4000, maxAttachments: 10 }, rateLimits: null })
+    const service = createMessageService({ store, broker, members, limits: { maxTextLength: 4000, maxAttachments: 10 }, rateLimits: null, onSeqConflict: () => conflicts.count++ })
     return (senderId: string, clientMessageId: string, content = clientMessageId) =>
       service.send({ conversationId: conv.id, senderId, content, clientMessageId, source: 'ws' })
   }
   t.teardown(() => broker.close())
-  return { conv, send: node(), node, published, ops, lookups }
+  return { conv, send: node(), node, published, ops, lookups, conflicts }
 }
 
 function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefined>) {
@@ -74,7 +75,7 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
     t.test('a seq another node took: the batch stops there and the rest take new seqs, in order', async (t) => {
       const store = await open(t)
       if (store === undefined) return
-      const { conv, send, published } = await setup(t, store)
+      const { conv, send, published, conflicts } = await setup(t, store)
       await send('a', 'warm-up')
       // Another node's message at seq 3, inserted without this node's allocation seeing it.
       await store.messages.insert({ id: newId(), conversationId: conv.id, seq: 3, senderId: 'b', content: 'elsewhere', contentType: 'text', attachments: [], clientMessageId: 'other-node', sentAt: new Date() })
@@ -84,6 +85,7 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
       const seqs = results.map((r) => r.message.seq)
       t.same(seqs, [...seqs].sort((x, y) => x - y), `stored in the order sent (${seqs.join(', ')})`)
       t.notOk(seqs.includes(3), 'nothing took the other node\'s seq')
+      t.equal(conflicts.count, 1, 'one conflict, reported')
       const page = await store.messages.page(conv.id, { limit: 100 })
       t.same(page.items.map((m) => m.content), ['warm-up', 'holds the queue', 'elsewhere', 'x1', 'x2', 'x3', 'x4'], 'each message once, in the order sent')
       t.equal(page.items.length, 7)
@@ -96,11 +98,12 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
     t.test('two nodes sending in turn, or at once, each find the seqs the other took', async (t) => {
       const store = await open(t)
       if (store === undefined) return
-      const { conv, send, node } = await setup(t, store)
+      const { conv, send, node, conflicts } = await setup(t, store)
       const other = node()
       const seqs: number[] = []
       for (let i = 0; i < 6; i++) seqs.push((await (i % 2 === 0 ? send : other)('a', `turn${i}`)).message.seq)
       t.same(seqs, [1, 2, 3, 4, 5, 6], 'one message per seq, in the order sent, no gap')
+      t.equal(conflicts.count, 4, 'from the third turn on, each found the other node\'s message (nothing told this node of it)')
       // Concurrent sends from both nodes: every message stored once, seqs unique.
       const both = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? send : other)('b', `both${i}`)))
       t.equal(new Set(both.map((r) => r.message.seq)).size, 20, 'no seq given twice')
