@@ -163,8 +163,10 @@ async function main () {
     { name: 'ws limit', kind: 'ws', nodes: 1, env: {}, script: join(root, 'bench', 'baselines', 'ws-server.ts'), mongo: false },
     { name: 'Socket.IO peer', kind: 'socketio', nodes: 1, env: { ...mongoEnv, MONGODB_DB: `sio_${runId}` }, script: join(root, 'bench', 'baselines', 'socketio-server.ts'), mongo: true },
     { name: 'ours (memory)', kind: 'ours', nodes: 1, env: BASE_ENV, mongo: false },
-    { name: 'ours (mongo+redis)', kind: 'ours', nodes: 1, env: { ...BASE_ENV, ...mongoEnv }, mongo: true },
-    { name: 'ours (2 nodes)', kind: 'ours', nodes: 2, env: { ...BASE_ENV, ...mongoEnv }, mongo: true }
+    // Two nodes before one: the history run (last on one node) leaves FerretDB busy for minutes
+    // with the queries of requests that timed out, and scenario 6 must follow no such load.
+    { name: 'ours (2 nodes)', kind: 'ours', nodes: 2, env: { ...BASE_ENV, ...mongoEnv }, mongo: true },
+    { name: 'ours (mongo+redis)', kind: 'ours', nodes: 1, env: { ...BASE_ENV, ...mongoEnv }, mongo: true }
   ]
   const results: Record<string, Record<string, unknown>> = {}
   for (const s of servers) {
@@ -196,7 +198,6 @@ async function main () {
         if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })
         if (want('idle')) r.idle = await drive(server, { scenario: 'idle', ...SIZES.idle })
         if (want('history') && s.kind === 'ours') r.history = await history(server, s.mongo ? db.url : undefined)
-        if (want('history') && s.kind === 'ours' && s.mongo) log(`the database settled after the history run in ${Math.round(await db.settle() / 1000)} s`)
       }
     } finally {
       await stopAll(procs)

@@ -3,11 +3,10 @@
  * FerretDB harness and server nodes, each on a fixed port so that it can be
  * killed and started again where its clients expect it.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { ferretArgs, freePort, redisAnswers, redisArgs, root, startFerretHarness, waitFor, type FerretBackend } from '../../scripts/services.mjs'
 
 export interface Restartable {
@@ -55,8 +54,6 @@ export class RedisProcess implements Restartable {
  * The FerretDB harness on a database of its own: stopping it is a database
  * outage, starting it again brings the same data back.
  */
-const execFileAsync = promisify(execFile)
-
 export class FerretProcess implements Restartable {
   readonly name = 'database'
   private child: ChildProcess | undefined
@@ -79,23 +76,6 @@ export class FerretProcess implements Restartable {
         spawn('dropdb', ['--if-exists', '-h', '127.0.0.1', '-U', process.env.PGUSER ?? 'postgres', name], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve())
       })
     }
-  }
-
-  /**
-   * Waits (up to maxMs) until PostgreSQL runs no query for this database: a
-   * query whose client gave up (a timed-out history request) still runs to
-   * its end, and would weigh on whatever is measured next. Answers the wait.
-   */
-  async settle (maxMs = 120_000): Promise<number> {
-    if (this.backend !== 'postgresql') return 0
-    const started = Date.now()
-    const sql = `select count(*) from pg_stat_activity where datname = '${this.database}' and state = 'active'`
-    while (Date.now() - started < maxMs) {
-      const { stdout } = await execFileAsync('psql', ['-h', '127.0.0.1', '-U', process.env.PGUSER ?? 'postgres', '-d', 'postgres', '-Atc', sql])
-      if (Number(stdout.trim()) === 0) break
-      await new Promise((resolve) => setTimeout(resolve, 500))
-    }
-    return Date.now() - started
   }
 
   /** From the harness that `npm test` (TEST_FERRETDB_BIN, TEST_FERRETDB_BACKEND) or the caller provides. */

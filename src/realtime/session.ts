@@ -83,12 +83,12 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
         const { type: _type, ...input } = frame
         const sending = deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id, trace: { connectionId: conn.id } })
           .then(({ message }) => {
-            stopTyping(frame.conversationId, true)
             reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, sentAt: message.sentAt })
           }, (err: unknown) => fail(err, frame))
           .finally(() => inFlight.delete(sending))
         inFlight.add(sending)
-        return
+        // A send ends the sender's typing now, in frame order (a typing frame after it starts it again).
+        return stopTyping(frame.conversationId, true)
       }
       case 'typing': {
         if (!deps.hub.isIn(conn, frame.conversationId)) throw new AppError('FORBIDDEN', 'you are not a participant of this conversation')
