@@ -143,7 +143,10 @@ export function createMessageService (deps: MessageServiceDeps) {
         }
         todo = todo.slice(inserted)
         base += inserted
-        if (inserted > 0) learnSeq(conversationId, base)
+        if (inserted > 0) {
+          learnSeq(conversationId, base)
+          collisions = 0
+        }
         if (duplicate === undefined) break
         const draft = drafts[todo[0]!]!.message
         const first = duplicate.field === 'clientMessageId' ? await store.messages.findByClientMessageId(conversationId, draft.senderId, draft.clientMessageId) : null

@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, ObjectId, type Db, type Filter, type WithId } from 'mongodb'
+import { MongoServerError, ObjectId, type Db, type Filter, type WithId } from 'mongodb'
 import type { MessageRecord } from '../../domain/types.js'
 import type { MessageRepository } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
@@ -43,22 +43,18 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
 
     async insertMany (records) {
       if (records.length === 0) return { inserted: 0 }
-      // One ordered insert: the server stops at the first refused document and says which.
-      const refused = await guard(async () => {
-        try {
-          await messages.insertMany(records.map(({ id, ...doc }) => ({ _id: new ObjectId(id), ...doc })), { ordered: true })
-          return undefined
-        } catch (err) {
-          const writeErrors = err instanceof MongoBulkWriteError && err.code === 11000 ? err.writeErrors : undefined
-          const first = Array.isArray(writeErrors) ? writeErrors[0] : writeErrors
-          if (first === undefined) throw err
-          return { inserted: first.index as number, err }
-        }
-      })
+      // The insert command itself, ordered: the server stops at the first refused document
+      // and says which. Not the driver's bulk API: it wraps a lost connection in a
+      // MongoBulkWriteError, which must stay a network error (UNAVAILABLE, retryable).
+      const documents = records.map(({ id, ...doc }) => ({ _id: new ObjectId(id), ...doc }))
+      const reply = await guard(() => db.command({ insert: 'messages', documents, ordered: true }))
+      const refused = (reply.writeErrors as Array<{ index: number, code: number, errmsg: string }> | undefined)?.[0]
       if (refused === undefined) return { inserted: records.length }
-      const duplicate = await resolveDuplicate(translateError(refused.err), whichDuplicate(records[refused.inserted]!))
-        .catch((err: unknown) => { if (err instanceof DuplicateKeyError) return err; throw err })
-      return { inserted: refused.inserted, duplicate }
+      const err = translateError(new MongoServerError({ message: refused.errmsg, errmsg: refused.errmsg, code: refused.code }))
+      if (!(err instanceof DuplicateKeyError)) throw err
+      const duplicate = await resolveDuplicate(err, whichDuplicate(records[refused.index]!))
+        .catch((e: unknown) => { if (e instanceof DuplicateKeyError) return e; throw e })
+      return { inserted: refused.index, duplicate }
     },
 
     findById,
