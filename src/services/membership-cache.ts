@@ -2,6 +2,7 @@ import type { Broker } from '../broker/port.js'
 import type { ConversationRecord } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import { requireMember } from './access.js'
+import { setBounded } from './bounded-map.js'
 
 /** Where a node that removes a membership tells the others to forget it. */
 export const MEMBERSHIP_CHANNEL = 'membership'
@@ -47,8 +48,7 @@ export function createMembershipCache (options: MembershipCacheOptions) {
       }
       misses++
       const { conversation } = await requireMember(store, conversationId, userId)
-      if (entries.size >= max) entries.delete(entries.keys().next().value!)
-      entries.set(k, { conversation: { id: conversation.id, type: conversation.type }, expiresAt: Date.now() + ttlMs })
+      setBounded(entries, k, { conversation: { id: conversation.id, type: conversation.type }, expiresAt: Date.now() + ttlMs }, max)
       return { id: conversation.id, type: conversation.type }
     },
 

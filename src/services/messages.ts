@@ -8,6 +8,7 @@ import type { Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
 import type { RateLimitSetting } from '../config.js'
 import { channels, enforceLimit, requireMember } from './access.js'
+import { setBounded } from './bounded-map.js'
 import { createCommitQueue, type Outcome } from './commit-queue.js'
 import type { MembershipCache } from './membership-cache.js'
 import type { LiveEvent, Trace } from '../domain/events.js'
@@ -92,10 +93,7 @@ export function createMessageService (deps: MessageServiceDeps) {
   const knownSeq = new Map<string, number>()
   function learnSeq (conversationId: string, seq: number) {
     const known = knownSeq.get(conversationId)
-    if (known !== undefined && known >= seq) return
-    knownSeq.delete(conversationId)
-    knownSeq.set(conversationId, seq)
-    if (knownSeq.size > KNOWN_SEQS) knownSeq.delete(knownSeq.keys().next().value!)
+    if (known === undefined || known < seq) setBounded(knownSeq, conversationId, seq, KNOWN_SEQS)
   }
   async function storedLastSeq (conversationId: string): Promise<number> {
     const conversation = await store.conversations.findById(conversationId)
@@ -206,8 +204,7 @@ export function createMessageService (deps: MessageServiceDeps) {
   const recent = new Map<string, MessageRecord>()
   const recentKey = (conversationId: string, senderId: string, clientMessageId: string) => `${conversationId}\u0000${senderId}\u0000${clientMessageId}`
   function remember (record: MessageRecord) {
-    recent.set(recentKey(record.conversationId, record.senderId, record.clientMessageId), record)
-    if (recent.size > RECENT_SENDS) recent.delete(recent.keys().next().value!)
+    setBounded(recent, recentKey(record.conversationId, record.senderId, record.clientMessageId), record, RECENT_SENDS)
   }
 
   /** The answer to a resend: the first message, as stored. */
