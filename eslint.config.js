@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/dist/', 'node_modules/', '.cache/', 'test/ferretdb/', 'coverage/', '.tap/'] },
+  { ignores: ['**/dist/', 'node_modules/', '.cache/', 'test/ferretdb/', 'test/openapi-client/generated/', 'coverage/', '.tap/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,7 +5,6 @@ import { Redis } from 'ioredis'
 import type { Broker } from '../src/broker/port.js'
 import { createMemoryBroker } from '../src/broker/memory/index.js'
 import { createRedisBroker } from '../src/broker/redis/index.js'
-import { withLocalLimits } from '../src/broker/local-limits.js'
 import { countedBroker } from '../src/metrics.js'
 
 declare module 'fastify' {
@@ -24,8 +23,9 @@ export interface BrokerPluginOptions {
 }
 
 /**
- * Decorates `broker`: Redis (through @fastify/redis, whose connection also
- * backs the shared rate limits) when REDIS_URL is set, else the in-process one.
+ * Decorates `broker`: Redis pub/sub when REDIS_URL is set, else the
+ * in-process one. It owns the Redis connection (through @fastify/redis, as
+ * `app.redis`), which the presence and limits plugins use too.
  */
 export default fp<BrokerPluginOptions>(async (app, opts) => {
   let broker: Broker
@@ -43,12 +43,7 @@ export default fp<BrokerPluginOptions>(async (app, opts) => {
     await app.register(fastifyRedis, { client, closeClient: false })
     // Connection errors surface in failed commands and /health/ready; without a listener ioredis prints them as unhandled.
     client.on('error', (err: Error) => app.log.debug({ err: err.message }, 'redis connection error'))
-    let warnedAt = 0
-    broker = withLocalLimits(createRedisBroker({ client, nodeId: randomUUID(), prefix }), (err) => {
-      if (Date.now() - warnedAt < 10_000) return
-      warnedAt = Date.now()
-      app.log.warn({ err: (err as Error).message }, 'redis unavailable: rate limits are counted per node until it is back')
-    })
+    broker = createRedisBroker({ client, nodeId: randomUUID(), prefix, pingTimeoutMs: app.config.DEPENDENCY_TIMEOUT_MS })
     broker.onRecover(() => app.log.info('redis link recovered: subscriptions restored; local clients are told to sync'))
     closeClient = async () => { await client.quit().catch(() => client.disconnect()) }
   } else {

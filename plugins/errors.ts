@@ -2,8 +2,10 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import sensible from '@fastify/sensible'
 import type { FastifyError } from 'fastify'
+import type { ErrorObject } from 'ajv'
 import { AppError, DependencyUnavailableError, DuplicateKeyError, ERROR_STATUS, type ErrorCode } from '../src/domain/errors.js'
 import { ErrorResponse } from '../src/schemas/common.js'
+import { fieldOfAjvError } from '../src/validation.js'
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
   Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode])
@@ -14,16 +16,6 @@ interface Mapped {
   code: ErrorCode
   message: string
   field?: string
-}
-
-/** The field a validation error is about, from Ajv's instancePath or missingProperty. */
-function validationField (err: FastifyError): string | undefined {
-  const first = err.validation?.[0]
-  if (first === undefined) return undefined
-  const missing = (first.params as { missingProperty?: string, additionalProperty?: string, tag?: string })
-  const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
-  const leaf = missing.missingProperty ?? missing.additionalProperty ?? missing.tag
-  return [path, leaf].filter((p) => p !== undefined && p !== '').join('.') || undefined
 }
 
 function map (err: FastifyError | AppError | Error): Mapped {
@@ -38,7 +30,7 @@ function map (err: FastifyError | AppError | Error): Mapped {
   }
   const fe = err as FastifyError
   if (fe.validation !== undefined) {
-    const field = validationField(fe)
+    const field = fieldOfAjvError(fe.validation[0] as ErrorObject | undefined)
     const message = fe.validation[0]?.keyword === 'additionalProperties' && field !== undefined
       ? `${fe.validationContext ?? 'body'}/${field} is not an allowed property`
       : fe.message

@@ -1,34 +1,34 @@
 import fp from 'fastify-plugin'
+import { createGateway, type Gateway } from '../src/realtime/gateway.js'
 import { createHub, type Hub } from '../src/realtime/hub.js'
 import { createReceiptBatcher, type ReceiptBatcher } from '../src/realtime/receipts.js'
 import type { SessionDeps } from '../src/realtime/session.js'
+import { createMemoryLimits } from '../src/limits/memory.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     realtime: {
       hub: Hub
       receipts: ReceiptBatcher
-      sessionDeps: SessionDeps
-      /** Sockets that answer heartbeats; the route registers and removes them. */
-      heartbeats: Map<string, { alive: boolean, ping (): void, terminate (): void }>
+      /** Where the websocket route hands authenticated sockets over. */
+      gateway: Gateway
     }
-    /** connection id → reports a failed receipt write to that socket */
-    realtimeSessions: Map<string, (err: unknown) => void>
   }
 }
 
 /**
  * The live layer's node-local parts: the hub (rooms, delivery, presence), the
- * receipt batcher, and the timers: heartbeats (ping sockets, close the silent
- * ones, refresh presence leases) and the presence sweep (users of a dead node
- * go offline when their leases run out).
+ * receipt batcher, the gateway (sockets, their sessions and heartbeats), and
+ * the timers: heartbeats (ping sockets, close the silent ones, refresh
+ * presence leases) and the presence sweep (users of a dead node go offline
+ * when their leases run out).
  */
 export default fp(async (app) => {
-  const { config, store, broker, services } = app
-  const sessions = new Map<string, (err: unknown) => void>()
+  const { config, store, broker, presence, services } = app
 
   const hub = createHub({
     broker,
+    presence,
     conversationIdsOf: (userId) => store.memberships.conversationIdsOf(userId),
     presenceTtlMs: config.PRESENCE_TTL_MS,
     onOffline: (userId, at) => { void store.users.touchLastSeen(userId, at).catch(() => {}) },
@@ -40,8 +40,7 @@ export default fp(async (app) => {
     onFramesOut: (type, count) => app.metrics.wsFrames.inc({ direction: 'out', type }, count),
     onFanOut: (live, sockets) => {
       if (live.event.type !== 'new_message') return
-      const message = live.event.message as { id: string, conversationId: string, seq: number }
-      services.messages.observeSeq(message.conversationId, message.seq)
+      const message = live.event.message as { id: string, conversationId: string }
       app.log.debug({ messageId: message.id, conversationId: message.conversationId, sockets, origin: live.trace, nodeId: broker.nodeId }, 'message delivered to local sockets')
     }
   })
@@ -49,35 +48,25 @@ export default fp(async (app) => {
   const receipts = createReceiptBatcher({
     flushMs: config.RECEIPT_FLUSH_MS,
     write: async (userId, conversationId, kind, seq) => { await services.messages.acknowledge(userId, conversationId, kind, seq) },
-    onError: (err, receipt) => sessions.get(receipt.connectionId)?.(err)
+    // Called after a flush, by then the gateway below exists.
+    onError: (err, receipt) => gateway.receiptFailed(receipt.connectionId, err)
   })
 
-  const heartbeats = new Map<string, { alive: boolean, ping (): void, terminate (): void }>()
-  const beat = setInterval(() => {
-    for (const socket of heartbeats.values()) {
-      if (!socket.alive) { socket.terminate(); continue }
-      socket.alive = false
-      socket.ping()
-    }
-    hub.refreshPresence().catch((err) => app.log.warn({ err: (err as Error).message }, 'presence refresh failed'))
-  }, config.WS_HEARTBEAT_MS)
-  const sweep = setInterval(() => {
-    hub.sweepPresence().catch((err) => app.log.warn({ err: (err as Error).message }, 'presence sweep failed'))
-  }, Math.max(100, Math.floor(config.PRESENCE_TTL_MS / 2)))
-  beat.unref()
-  sweep.unref()
+  // Frame floods cost the node that reads them, so frames are limited per user on each node, in memory:
+  // no round trip per frame (a send still pays its shared per-user send limit).
+  const frameLimiter = config.rateLimits === null
+    ? null
+    : createMemoryLimits().limiter('ws-frames', { max: config.WS_FRAME_BURST, windowMs: Math.ceil((config.WS_FRAME_BURST / config.WS_FRAMES_PER_SECOND) * 1000) })
 
   const sessionDeps: SessionDeps = {
     hub,
     receipts,
-    send: (input) => services.messages.send(input),
+    send: (input) => services.messages.send(services.senders.user(input.senderId), input),
     missedMessages: (userId, cursors, perConversation) => services.messages.missedMessages(userId, cursors, perConversation),
     publishTyping: (conversationId, userId, isTyping) => services.messages.typing(conversationId, userId, isTyping),
     typingTtlMs: config.TYPING_TTL_MS,
     syncLimit: config.SYNC_MAX_PER_CONVERSATION,
-    takeFrameToken: config.rateLimits === null
-      ? null
-      : (userId) => broker.buckets.take(`ws:${userId}`, config.WS_FRAME_BURST, config.WS_FRAMES_PER_SECOND),
+    frameLimiter,
     floodCloseAfter: config.WS_FLOOD_CLOSE_AFTER,
     onError: (err, frameType, connectionId) => app.log.error({ err, frameType, connectionId }, 'websocket frame failed'),
     onFrame: (direction, type) => {
@@ -86,7 +75,30 @@ export default fp(async (app) => {
     }
   }
 
-  app.decorate('realtime', { hub, receipts, sessionDeps, heartbeats })
+  const gateway = createGateway({
+    hub,
+    sessionDeps,
+    maxPerAddress: config.WS_MAX_CONNECTIONS_PER_IP,
+    connection: {
+      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      closeGraceMs: config.WS_CLOSE_GRACE_MS,
+      onFrameOut: (type) => app.metrics.wsFrames.inc({ direction: 'out', type })
+    },
+    onOpen: () => app.metrics.wsConnections.inc(),
+    onClose: () => app.metrics.wsConnections.dec()
+  })
+
+  const beat = setInterval(() => {
+    gateway.beat()
+    hub.refreshPresence().catch((err) => app.log.warn({ err: (err as Error).message }, 'presence refresh failed'))
+  }, config.WS_HEARTBEAT_MS)
+  const sweep = setInterval(() => {
+    hub.sweepPresence().catch((err) => app.log.warn({ err: (err as Error).message }, 'presence sweep failed'))
+  }, Math.max(100, Math.floor(config.PRESENCE_TTL_MS / 2)))
+  beat.unref()
+  sweep.unref()
+
+  app.decorate('realtime', { hub, receipts, gateway })
   // Registered before the websocket server closes its sockets (1012): flush receipts, end presence.
   app.addHook('preClose', async () => {
     clearInterval(beat)
@@ -94,5 +106,4 @@ export default fp(async (app) => {
     await receipts.flush()
     await hub.close()
   })
-  app.decorate('realtimeSessions', sessions)
-}, { name: 'realtime', dependencies: ['config', 'store', 'broker', 'services', 'websocket', 'metrics'] })
+}, { name: 'realtime', dependencies: ['config', 'store', 'broker', 'presence', 'services', 'websocket', 'metrics'] })

@@ -5,6 +5,9 @@ import { createAuthService, type AuthService } from '../src/services/auth.js'
 import { createUserService, type UserService } from '../src/services/users.js'
 import { createConversationService, type ConversationService } from '../src/services/conversations.js'
 import { createMessageService, type MessageService } from '../src/services/messages.js'
+import { createPublisher } from '../src/services/publisher.js'
+import { createSendPipeline } from '../src/services/send-pipeline.js'
+import { createSenders, type Senders } from '../src/services/senders.js'
 import { createWebhookService, type WebhookService } from '../src/services/webhooks.js'
 
 declare module 'fastify' {
@@ -14,30 +17,52 @@ declare module 'fastify' {
       users: UserService
       conversations: ConversationService
       messages: MessageService
+      /** Who may send: `senders.user(id)` for a signed-in user, `senders.webhook(record)` for a webhook's bot. */
+      senders: Senders
       webhooks: WebhookService
     }
   }
 }
 
-/** Wires the use cases from src/services to the store, broker and token signer. */
+/** Wires the use cases from src/services to the store, broker, limits and token signer. */
 export default fp(async (app) => {
-  const { store, broker, config } = app
-  const onPublishError = (err: unknown, channel: string) => {
-    app.log.warn({ err: (err as Error).message, channel }, 'broker publish failed; the message is stored and clients recover it by sync')
-  }
-  const members = app.config.MEMBERSHIP_CACHE_TTL_MS > 0 ? createMembershipCache({ store, broker, ttlMs: app.config.MEMBERSHIP_CACHE_TTL_MS }) : undefined
-  if (members !== undefined) app.addHook('onClose', async () => members.close())
-  const messages = createMessageService({
+  const { store, broker, limits, config } = app
+  const publish = createPublisher(broker, (err, channel) => {
+    app.log.warn({ err: (err as Error).message, channel }, 'broker publish failed; the change is stored and clients recover it by sync')
+  })
+  const members = config.MEMBERSHIP_CACHE_TTL_MS > 0
+    ? createMembershipCache({ store, broker, publish, ttlMs: config.MEMBERSHIP_CACHE_TTL_MS, maxEntries: config.MEMBERSHIP_CACHE_MAX_ENTRIES })
+    : undefined
+  const pipeline = createSendPipeline({
     store,
     broker,
-    ...(members !== undefined && { members }),
-    limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
-    rateLimits: config.rateLimits,
-    onPublishError,
+    publish,
     onSeqConflict: () => app.metrics.seqConflicts.inc(),
     onLastMessageError: (err, conversationId) => {
       app.log.warn({ err: (err as Error).message, conversationId }, 'lastMessage update failed; the messages are stored and the next one moves it on')
-    },
+    }
+  })
+  app.addHook('onClose', async () => {
+    members?.close()
+    pipeline.close()
+  })
+  const rateLimits = config.rateLimits
+  const senders = createSenders({
+    store,
+    ...(members !== undefined && { members }),
+    limiters: rateLimits === null
+      ? null
+      : {
+          sendDirect: limits.limiter('send-direct', rateLimits.sendDirect),
+          sendGroup: limits.limiter('send-group', rateLimits.sendGroup),
+          webhook: limits.limiter('webhook', rateLimits.webhook)
+        }
+  })
+  const messages = createMessageService({
+    store,
+    pipeline,
+    publish,
+    limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')
@@ -53,12 +78,12 @@ export default fp(async (app) => {
     users: createUserService({ store }),
     conversations: createConversationService({
       store,
-      broker,
+      publish,
       groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
-      onPublishError,
       ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
     }),
     messages,
-    webhooks: createWebhookService({ store, broker, messages, rateLimit: config.rateLimits?.webhook ?? null })
+    senders,
+    webhooks: createWebhookService({ store, messages, senders })
   })
-}, { name: 'services', dependencies: ['config', 'store', 'broker', 'auth', 'metrics'] })
+}, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'auth', 'metrics'] })

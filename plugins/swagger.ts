@@ -13,8 +13,11 @@ export default fp(async (app) => {
       info: {
         title: 'Chat backend API',
         version: API_VERSION,
+        contact: { name: 'The chat backend\'s maintainers (see the README)' },
+        license: { name: 'MIT', identifier: 'MIT' },
         description: 'REST for accounts, conversations and history. Live events travel over the websocket at /v1/ws (see /docs/asyncapi.yaml).'
       },
+      servers: [{ url: 'http://localhost:3000', description: 'the quick start (npm start); use your deployment\'s base URL' }],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
@@ -28,6 +31,17 @@ export default fp(async (app) => {
         { name: 'webhooks', description: 'Incoming webhooks for integrators' },
         { name: 'health', description: 'Liveness and readiness' }
       ]
+    },
+    // A parameter with a default may be left out: not `required`, whatever the route's schema says
+    // (clients generated from the document would otherwise have to pass it).
+    transformObject: (documents) => {
+      const doc = 'openapiObject' in documents ? documents.openapiObject : documents.swaggerObject
+      for (const item of Object.values(doc.paths ?? {})) {
+        for (const op of Object.values(item ?? {}) as Array<{ parameters?: Array<{ required?: boolean, schema?: { default?: unknown } }> }>) {
+          for (const p of op.parameters ?? []) if (p.schema?.default !== undefined) p.required = false
+        }
+      }
+      return doc
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`)

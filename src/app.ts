@@ -10,6 +10,8 @@ import errorsPlugin from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
 import storePlugin, { type StorePluginOptions } from '../plugins/store.js'
 import brokerPlugin, { type BrokerPluginOptions } from '../plugins/broker.js'
+import presencePlugin, { type PresencePluginOptions } from '../plugins/presence.js'
+import limitsPlugin, { type LimitsPluginOptions } from '../plugins/limits.js'
 import authPlugin from '../plugins/auth.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import swaggerPlugin from '../plugins/swagger.js'
@@ -25,6 +27,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   store?: StorePluginOptions
   broker?: BrokerPluginOptions
+  presence?: PresencePluginOptions
+  limits?: LimitsPluginOptions
 }
 
 /**
@@ -38,9 +42,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    connectionTimeout: 30_000,
-    keepAliveTimeout: 72_000,
-    requestTimeout: 30_000,
+    connectionTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -61,6 +65,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(metricsPlugin)
   await app.register(storePlugin, options.store ?? {})
   await app.register(brokerPlugin, options.broker ?? {})
+  await app.register(presencePlugin, options.presence ?? {})
+  await app.register(limitsPlugin, options.limits ?? {})
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
   await app.register(cors, {

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import type { RateLimitSetting } from './limits/port.js'
+
+export type { RateLimitSetting } from './limits/port.js'
 
 /** A rate limit: `max` requests per `window` milliseconds, written as "max/window", e.g. "10/60000". */
 const RateLimit = (def: string, description: string) =>
@@ -16,6 +19,7 @@ export const ConfigSchema = Type.Object({
   MONGODB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 5000, description: 'how long an operation waits for a reachable database before it fails with UNAVAILABLE' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'unset: the in-process broker, single node' })),
+  DEPENDENCY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 2000, description: 'how long a readiness check (and the broker\'s ping) waits for the store or Redis to answer' }),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'chat:', description: 'prefix of every Redis key and channel (deployments sharing one Redis)' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret, at least 32 characters' })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86400, default: 900 }),
@@ -35,12 +39,16 @@ export const ConfigSchema = Type.Object({
   RECEIPT_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 100, description: 'receipts are written in batches this often' }),
   SYNC_MAX_PER_CONVERSATION: Type.Integer({ minimum: 1, maximum: 10000, default: 500, description: 'messages one sync replays per conversation' }),
   WS_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, maximum: 1073741824, default: 1048576, description: 'a socket whose unsent data grows past this is closed with 1013 (the client stopped reading)' }),
-  WS_FRAME_BURST: Type.Integer({ minimum: 1, maximum: 100000, default: 60, description: 'frames a user may send in a burst (token bucket, shared across nodes)' }),
-  WS_FRAMES_PER_SECOND: Type.Number({ exclusiveMinimum: 0, maximum: 100000, default: 20, description: 'the bucket\'s refill rate' }),
+  WS_FRAME_BURST: Type.Integer({ minimum: 1, maximum: 100000, default: 60, description: 'frames a user may send on one node in a burst: at most this many per WS_FRAME_BURST / WS_FRAMES_PER_SECOND seconds' }),
+  WS_FRAMES_PER_SECOND: Type.Number({ exclusiveMinimum: 0, maximum: 100000, default: 20, description: 'the sustained frame rate a user may keep up on one node' }),
+  WS_CLOSE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000, description: 'how long a socket closed as too slow may take to close before it is destroyed' }),
+  MEMBERSHIP_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, maximum: 10000000, default: 100000, description: '(conversation, user) answers the send path\'s membership cache keeps, least recently used forgotten first' }),
   MEMBERSHIP_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 10000, description: 'how long a node trusts a cached "is a participant" answer on the send path (removals reach every node through the broker at once; this bounds a lost one); 0 turns the cache off' }),
   WS_MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 1, maximum: 1000000, default: 500, description: 'open sockets one address may hold on one node; more are refused before the upgrade with 429 (behind a proxy, set TRUST_PROXY)' }),
   WS_FLOOD_CLOSE_AFTER: Type.Integer({ minimum: 1, maximum: 100000, default: 50, description: 'refused frames in a row after which the socket is closed (1008)' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000, description: 'a request (and a new connection\'s first one) must arrive whole within this' }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 72000, description: 'an idle keep-alive connection is closed after this (above a load balancer\'s own idle timeout)' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, maximum: 100000, default: 10000, description: 'characters of a message' }),
   MESSAGE_MAX_ATTACHMENTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
   GROUP_MAX_PARTICIPANTS: Type.Integer({ minimum: 2, maximum: 100000, default: 1000 }),
@@ -55,11 +63,6 @@ export const ConfigSchema = Type.Object({
 })
 
 type RawConfig = Static<typeof ConfigSchema>
-
-export interface RateLimitSetting {
-  max: number
-  windowMs: number
-}
 
 export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
   JWT_SECRET: string

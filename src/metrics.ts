@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from './store/port.js'
 import type { Broker } from './broker/port.js'
+import { parseChannel } from './domain/channels.js'
 
 /**
  * The Prometheus metrics of one app instance, in a registry of its own (so
@@ -36,7 +37,7 @@ export function createMetrics () {
 
 export type Metrics = ReturnType<typeof createMetrics>
 
-const channelKind = (channel: string) => channel.split(':')[0] ?? channel
+const channelKind = (channel: string) => parseChannel(channel).kind
 
 /** The same store, with every repository method timed. */
 export function timedStore (store: Store, metrics: Metrics): Store {
@@ -63,17 +64,14 @@ export function timedStore (store: Store, metrics: Metrics): Store {
   return timed
 }
 
-/** The same broker, counting publications and received messages. */
+/** The same broker, counting publications, and each received message once (however many handlers it has). */
 export function countedBroker (broker: Broker, metrics: Metrics): Broker {
+  broker.onMessage((message) => metrics.brokerReceived.inc({ channel: channelKind(message.channel) }))
   return {
     ...broker,
     publish: async (channel, payload) => {
       metrics.brokerPublished.inc({ channel: channelKind(channel) })
       return broker.publish(channel, payload)
-    },
-    onMessage: (handler) => broker.onMessage((message) => {
-      metrics.brokerReceived.inc({ channel: channelKind(message.channel) })
-      handler(message)
-    })
+    }
   }
 }

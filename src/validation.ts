@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv'
+import { Ajv, type ErrorObject, type Options } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
 
@@ -21,4 +21,13 @@ export function createValidatorCompiler (): FastifySchemaCompiler<unknown> {
   const coercing = new Ajv({ ...common, coerceTypes: 'array' })
   for (const ajv of [strict, coercing]) addFormats.default(ajv)
   return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object)
+}
+
+/** The field an Ajv error is about, as a dotted path (`attachments.0.url`), from its instancePath and params. */
+export function fieldOfAjvError (err: ErrorObject | undefined): string | undefined {
+  if (err === undefined) return undefined
+  const params = err.params as { missingProperty?: string, additionalProperty?: string, tag?: string }
+  const path = err.instancePath.replace(/^\//, '').replaceAll('/', '.')
+  const leaf = params.missingProperty ?? params.additionalProperty ?? params.tag
+  return [path, leaf].filter((p) => p !== undefined && p !== '').join('.') || undefined
 }

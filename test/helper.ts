@@ -14,8 +14,9 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-012345
 
 export type StoreKind = 'memory' | 'mongo'
 
+/** The configuration tests run with: production's rate limits included, unless a test turns them off (and says why). */
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, RATE_LIMITS: 'off', ...env })
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, ...env })
 }
 
 export interface TestAppOptions {
@@ -77,6 +78,17 @@ export function forEachStore (t: Test, name: string, fn: (t: Test, app: FastifyI
 }
 
 let counter = 0
+/**
+ * A client address no other registration in this process used (in the
+ * benchmarking range, 198.18.0.0/15; inject sends nothing on a network):
+ * users register from addresses of their own, as they would, so the
+ * per-address registration limit holds in tests as in production.
+ */
+export function uniqueAddress (): string {
+  counter += 1
+  return `198.${18 + ((counter >> 16) & 1)}.${(counter >> 8) & 255}.${counter & 255}`
+}
+
 /** A username no other test in this run uses. */
 export function uniqueName (base = 'user'): string {
   counter += 1
@@ -97,7 +109,7 @@ export async function register (app: FastifyInstance, base = 'user'): Promise<Re
   const username = uniqueName(base)
   const email = `${username}@example.com`
   const password = 'correct horse battery'
-  const res = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { username, email, password } })
+  const res = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: uniqueAddress(), payload: { username, email, password } })
   if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`)
   const body = res.json()
   return { id: body.user.id, username, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken, auth: { authorization: `Bearer ${body.accessToken}` } }

@@ -3,12 +3,10 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Parser } from '@asyncapi/parser'
 import { parse } from 'yaml'
-import { createMemoryBroker, MemoryBus } from '../src/broker/memory/index.js'
-import { createMemoryStore } from '../src/store/memory/index.js'
 import { ClientFrames, ServerFrames } from '../src/realtime/protocol.js'
 import { buildTestApp, client, register } from './helper.js'
 import { WsClient } from './ws-client.js'
-import { FAST_ENV } from './realtime/nodes.js'
+import { FAST_ENV, memoryDeployment } from './realtime/nodes.js'
 
 const metricValue = (text: string, name: string, labels = ''): number => {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? '' : `{${labels}`}`) && !l.startsWith('#'))
@@ -50,14 +48,11 @@ t.test('/metrics moves with traffic: HTTP, messages by source, frames, broker, s
 })
 
 t.test('one message followed across two nodes by its id in the logs', async (t) => {
-  const store = createMemoryStore()
-  const bus = new MemoryBus()
-  const brokers = [createMemoryBroker({ bus }), createMemoryBroker({ bus })]
-  t.teardown(async () => { for (const b of brokers) await b.close() })
+  const [buildA, buildB] = memoryDeployment(t, 2)
   const logsA: string[] = []
   const logsB: string[] = []
-  const nodeA = await buildTestApp(t, { env: FAST_ENV, logs: logsA, build: { store: { store }, broker: { broker: brokers[0]! } } })
-  const nodeB = await buildTestApp(t, { env: FAST_ENV, logs: logsB, build: { store: { store }, broker: { broker: brokers[1]! } } })
+  const nodeA = await buildTestApp(t, { env: FAST_ENV, logs: logsA, build: buildA! })
+  const nodeB = await buildTestApp(t, { env: FAST_ENV, logs: logsB, build: buildB! })
   if (nodeA === undefined || nodeB === undefined) return
   const baseB = await nodeB.app.listen({ port: 0, host: '127.0.0.1' })
   const a = client(nodeA.app, await register(nodeA.app, 'trace'))
@@ -76,7 +71,7 @@ t.test('one message followed across two nodes by its id in the logs', async (t) 
   const requestLine = logsA.map((l) => JSON.parse(l)).find((l) => l.reqId === stored!.requestId && l.msg === 'incoming request')
   t.match(requestLine?.req, { method: 'POST', url: `/v1/conversations/${id}/messages` }, 'the request id leads to the request')
   const [delivered] = lines(logsB)
-  t.match(delivered, { msg: 'message delivered to local sockets', sockets: 1, origin: { requestId: stored!.requestId, nodeId: brokers[0]!.nodeId } })
+  t.match(delivered, { msg: 'message delivered to local sockets', sockets: 1, origin: { requestId: stored!.requestId, nodeId: nodeA.app.broker.nodeId } })
   t.not(delivered!.nodeId, stored!.nodeId, 'logged by the other node')
   const connectionLines = logsB.map((l) => JSON.parse(l)).filter((l) => l.connectionId !== undefined)
   t.ok(connectionLines.length > 0 && connectionLines.every((l) => l.userId === b.user.id), 'the socket\'s lines carry its connection id')

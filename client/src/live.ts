@@ -18,6 +18,11 @@
  * `ws` package's default export in Node 20.
  */
 
+import type { Static } from '@sinclair/typebox'
+import { CloseCode } from '../../src/realtime/close-codes.js'
+import type { ServerFrames } from '../../src/realtime/protocol.js'
+import type { Message } from './rest.js'
+
 /** The subset of the browser WebSocket this client uses. */
 export interface WebSocketLike {
   readonly readyState: number
@@ -31,30 +36,15 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike
 
-/** A message as the server sends it (see the Message schema in the OpenAPI document). */
-export interface LiveMessage {
-  id: string
-  conversationId: string
-  seq: number
-  senderId: string
-  content: string
-  clientMessageId?: string
-  sentAt: string
-  [key: string]: unknown
-}
+type Frames = { [K in keyof typeof ServerFrames]: Static<typeof ServerFrames[K]> }
+/** A frame from the server, typed from the protocol's own schemas (the AsyncAPI document's): narrow it on `type`. */
+export type ServerFrame = Frames[keyof Frames]
+/** A frame's fields, without its type. */
+export type FrameBody<K extends keyof Frames> = Omit<Frames[K], 'type'>
 
-export interface SendAck {
-  clientMessageId: string
-  messageId: string
-  conversationId: string
-  seq: number
-  sentAt: string
-}
-
-export interface ServerFrame {
-  type: string
-  [key: string]: unknown
-}
+/** A message as the server sends it (the Message schema of the OpenAPI document). */
+export type LiveMessage = Message
+export type SendAck = FrameBody<'message_sent'>
 
 export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -117,10 +107,10 @@ const HOLE_SETTLE_MS = 30_000
 
 type Listener<T> = (value: T) => void
 
-export interface TypingEvent { conversationId: string, userId: string, isTyping: boolean }
-export interface ReceiptEvent { conversationId: string, userId: string, kind: 'delivered' | 'read', seq: number, at: string }
-export interface PresenceEvent { userId: string, status: 'online' | 'offline', lastSeen?: string }
-export interface DeletedEvent { conversationId: string, messageId: string, seq: number }
+export type TypingEvent = FrameBody<'typing'>
+export type ReceiptEvent = FrameBody<'receipt'>
+export type PresenceEvent = FrameBody<'presence_update'>
+export type DeletedEvent = FrameBody<'message_deleted'>
 
 export interface LiveClientEvents {
   /** A new message, once per seq (live or replayed by a sync). */
@@ -133,13 +123,13 @@ export interface LiveClientEvents {
   receipt: ReceiptEvent
   presence: PresenceEvent
   /** A conversation I am in was created or changed (or I left it: it no longer lists me). */
-  conversation: { [key: string]: unknown, id: string, participantIds: string[] }
+  conversation: Frames['conversation_updated']['conversation']
   /** Every frame from the server, as it came. */
   frame: ServerFrame
   state: LiveState
-  synced: { truncated: string[] }
+  synced: FrameBody<'sync_complete'>
   /** An error frame (a send's errors also settle its promise). */
-  error: ServerFrame
+  error: Frames['error']
 }
 
 function randomId (): string {
@@ -204,7 +194,7 @@ export class LiveClient {
     this.stopped = true
     clearTimeout(this.timer)
     clearInterval(this.ackTimer)
-    this.socket?.close(1000, 'client closed')
+    this.socket?.close(CloseCode.NORMAL, 'client closed')
     this.socket = undefined
     for (const [id, p] of this.pending) p.reject(new SendError('CLOSED', 'the client was closed before the server acknowledged', id))
     this.pending.clear()
@@ -222,7 +212,7 @@ export class LiveClient {
     const socket = this.socket
     this.socket = undefined
     for (const p of this.pending.values()) p.writtenAt = 0
-    socket?.close(1000, 'offline')
+    socket?.close(CloseCode.NORMAL, 'offline')
     this.setState('reconnecting')
   }
 
@@ -353,7 +343,7 @@ export class LiveClient {
       this.socket = undefined
       for (const p of this.pending.values()) p.writtenAt = 0
       if (this.stopped) return
-      if (ev.code === 4401 && this.options.onTokenExpired !== undefined) {
+      if (ev.code === CloseCode.TOKEN_EXPIRED && this.options.onTokenExpired !== undefined) {
         void Promise.resolve(this.options.onTokenExpired()).catch(() => {}).finally(() => this.retry(true))
         return
       }
@@ -415,19 +405,19 @@ export class LiveClient {
     this.emit('frame', frame)
     switch (frame.type) {
       case 'new_message':
-        return this.deliver(frame.message as LiveMessage)
+        return this.deliver(frame.message)
       case 'message_sent': {
-        const ack = frame as unknown as SendAck
+        const { type: _type, ...ack } = frame
         const p = this.pending.get(ack.clientMessageId)
         // This socket gets no new_message for its own send: the ack stands for it.
         this.markSeen(this.stateOf(ack.conversationId), ack.seq)
         if (p === undefined) return
         this.pending.delete(ack.clientMessageId)
-        return p.resolve({ clientMessageId: ack.clientMessageId, messageId: ack.messageId, conversationId: ack.conversationId, seq: ack.seq, sentAt: ack.sentAt })
+        return p.resolve(ack)
       }
       case 'sync_complete': {
         this.syncing = false
-        const truncated = (frame.truncated as string[] | undefined) ?? []
+        const truncated = frame.truncated
         for (const [id, top] of this.replayed) if (!truncated.includes(id)) this.settle(id, top)
         this.emit('synced', { truncated })
         // Continue a truncated replay while it makes progress (a hole at the cursor stalls it until it settles).
@@ -438,31 +428,36 @@ export class LiveClient {
       case 'sync_required':
         return this.sync()
       case 'message_updated':
-        return this.emit('updated', frame.message as LiveMessage)
+        return this.emit('updated', frame.message)
       case 'message_deleted':
-        return this.emit('deleted', frame as unknown as DeletedEvent)
+        return this.emit('deleted', bodyOf(frame))
       case 'typing':
-        return this.emit('typing', frame as unknown as TypingEvent)
+        return this.emit('typing', bodyOf(frame))
       case 'receipt':
-        return this.emit('receipt', frame as unknown as ReceiptEvent)
+        return this.emit('receipt', bodyOf(frame))
       case 'presence_update':
-        return this.emit('presence', frame as unknown as PresenceEvent)
+        return this.emit('presence', bodyOf(frame))
       case 'conversation_updated':
-        return this.emit('conversation', frame.conversation as LiveClientEvents['conversation'])
+        return this.emit('conversation', frame.conversation)
       case 'error': {
         this.emit('error', frame)
-        const id = frame.clientMessageId as string | undefined
+        const id = frame.clientMessageId
         const p = id === undefined ? undefined : this.pending.get(id)
         if (p === undefined) return
-        if (RETRYABLE.has(String(frame.code))) {
+        if (RETRYABLE.has(frame.code)) {
           // Try again after a pause that grows with the attempts.
           const delay = Math.min(this.options.maxDelayMs ?? 10_000, (this.options.minDelayMs ?? 250) * 2 ** Math.min(p.attempts, 6)) * (0.5 + Math.random() / 2)
           p.writtenAt = Date.now() - (this.options.ackTimeoutMs ?? 5000) + delay
           return
         }
         this.pending.delete(id!)
-        return p.reject(new SendError(String(frame.code), String(frame.message), id!))
+        return p.reject(new SendError(frame.code, frame.message, id!))
       }
     }
   }
+}
+
+/** A frame's fields, without its type (what the events carry). */
+function bodyOf<F extends { type: string }> ({ type: _type, ...body }: F): Omit<F, 'type'> {
+  return body
 }

@@ -4,10 +4,10 @@
  * tokens, and on a 401 refreshes once with the refresh token and retries.
  */
 import type { Static } from '@sinclair/typebox'
-import type { Conversation as ConversationSchema, Message as MessageSchema } from '../../src/schemas/conversations.js'
+import type { Conversation as ConversationSchema, Message as MessageSchema, SendMessageBody } from '../../src/schemas/conversations.js'
 import type { PublicUser as PublicUserSchema, SelfUser as SelfUserSchema } from '../../src/schemas/users.js'
 import type { LoginBody, RegisterBody } from '../../routes/v1/auth/schemas.js'
-import type { CreateConversationBody, CreatedWebhook as CreatedWebhookSchema, ParticipantList as ParticipantListSchema, SendMessageBody, UpdateConversationBody, Webhook as WebhookSchema } from '../../routes/v1/conversations/schemas.js'
+import type { CreateConversationBody, CreatedWebhook as CreatedWebhookSchema, ParticipantList as ParticipantListSchema, UpdateConversationBody, Webhook as WebhookSchema } from '../../routes/v1/conversations/schemas.js'
 import type { UpdateMeBody } from '../../routes/v1/users/schemas.js'
 
 export type Message = Static<typeof MessageSchema>

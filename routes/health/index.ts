@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { withTimeout } from '../../src/timeout.js'
 
 const Check = Type.Object({
   status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
@@ -15,23 +16,13 @@ const Readiness = Type.Object({
   checks: Type.Object({ store: Check, broker: Check })
 }, { title: 'Readiness' })
 
-const CHECK_TIMEOUT_MS = 2000
-
-async function check (kind: string, ping: () => Promise<void>) {
+async function check (kind: string, ping: Promise<void>, timeoutMs: number) {
   const started = performance.now()
-  let timer: NodeJS.Timeout | undefined
   try {
-    const pinged = ping()
-    pinged.catch(() => {}) // when the timeout wins, the late failure is already reported
-    await Promise.race([
-      pinged,
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS) })
-    ])
+    await withTimeout(ping, timeoutMs)
     return { status: 'up' as const, kind, latencyMs: Math.round(performance.now() - started) }
   } catch (err) {
     return { status: 'down' as const, kind, latencyMs: Math.round(performance.now() - started), error: (err as Error).message }
-  } finally {
-    clearTimeout(timer)
   }
 }
 
@@ -40,6 +31,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/live', {
     schema: {
       tags: ['health'],
+      operationId: 'getLiveness',
       summary: 'Liveness',
       description: 'Answers 200 while the process serves requests; it checks no dependency.',
       response: { 200: Type.Object({ status: Type.Literal('ok') }) }
@@ -49,14 +41,15 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/ready', {
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
       summary: 'Readiness',
       description: 'Pings the store and the broker. 200 `ready` when both answer; 200 `degraded` when only the broker does not (the node still serves: taking every node out of a load balancer for a Redis outage would turn it into a full one); 503 `unavailable` when the store does not.',
       response: { 200: Readiness, 503: Readiness }
     }
   }, async (_request, reply) => {
     const [store, broker] = await Promise.all([
-      check(app.store.kind, () => app.store.ping()),
-      check(app.broker.kind, () => app.broker.ping())
+      check(app.store.kind, app.store.ping(), app.config.DEPENDENCY_TIMEOUT_MS),
+      check(app.broker.kind, app.broker.ping(), app.config.DEPENDENCY_TIMEOUT_MS)
     ])
     const status = store.status === 'down' ? 'unavailable' : broker.status === 'down' ? 'degraded' : 'ready'
     return reply.code(status === 'unavailable' ? 503 : 200).send({ status, checks: { store, broker } })

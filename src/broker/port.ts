@@ -1,5 +1,6 @@
 /**
- * The broker port: pub/sub between server nodes, and the presence registry.
+ * The broker port: pub/sub between server nodes, and nothing else (presence
+ * and rate limits are ports of their own: src/presence, src/limits).
  * Adapters: memory (one node, or several nodes in one process sharing a bus)
  * and redis.
  *
@@ -32,37 +33,8 @@ export interface Broker {
    * broker never loses its link.
    */
   onRecover (handler: () => void): () => void
-  presence: PresenceRegistry
-  counters: WindowCounters
-  buckets: TokenBuckets
+  /** Resolves when the backend answers (within the adapter's timeout); rejects with DependencyUnavailableError otherwise. */
   ping (): Promise<void>
   close (): Promise<void>
 }
 
-/**
- * Who is online: per user, a set of connection ids, each with an expiry that
- * a heartbeat refreshes. A node that dies stops refreshing, so its users go
- * offline within the expiry.
- */
-export interface PresenceRegistry {
-  /** Registers a connection; `firstConnection` is true when the user had none alive. */
-  connect (userId: string, connectionId: string, ttlMs: number): Promise<{ firstConnection: boolean }>
-  /** Extends a connection's expiry. */
-  refresh (userId: string, connectionId: string, ttlMs: number): Promise<void>
-  /** Removes a connection; `lastConnection` is true when the user has none alive left. */
-  disconnect (userId: string, connectionId: string): Promise<{ lastConnection: boolean }>
-  /** The subset of userIds with at least one live connection. */
-  online (userIds: readonly string[]): Promise<Set<string>>
-}
-
-/** Fixed-window counters shared by every node: the basis of per-user rate limits in services. */
-export interface WindowCounters {
-  /** Counts one hit on `key`; the window starts with the first hit and lasts `windowMs`. */
-  hit (key: string, windowMs: number): Promise<{ count: number, resetInMs: number }>
-}
-
-/** Token buckets shared by every node: bursts up to `capacity`, refilled at `perSecond`. */
-export interface TokenBuckets {
-  /** Takes one token; when none is left, allowed is false and retryInMs says when one will be. */
-  take (key: string, capacity: number, perSecond: number): Promise<{ allowed: boolean, retryInMs: number }>
-}

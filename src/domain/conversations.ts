@@ -1,3 +1,5 @@
+import type { Static } from '@sinclair/typebox'
+import type { Conversation, Message } from '../schemas/conversations.js'
 import type { ConversationRecord, MembershipRecord, MessageRecord, Role } from './types.js'
 
 /** The key that makes a direct conversation exist once: the two user ids, sorted. */
@@ -32,19 +34,8 @@ export function nextOwner (members: MembershipRecord[]): MembershipRecord | unde
   return members.find((m) => m.role === 'admin') ?? members[0]
 }
 
-export interface ConversationView {
-  id: string
-  type: ConversationRecord['type']
-  name?: string
-  avatar?: string
-  participantIds: string[]
-  createdBy: string
-  lastMessage?: { id: string, seq: number, content: string, senderId: string, sentAt: string }
-  lastSeq: number
-  unreadCount: number
-  createdAt: string
-  updatedAt: string
-}
+/** A conversation as clients see it: the Conversation schema's type. */
+export type ConversationView = Static<typeof Conversation>
 
 export function toConversationView (c: ConversationRecord, unreadCount: number): ConversationView {
   return {
@@ -62,21 +53,8 @@ export function toConversationView (c: ConversationRecord, unreadCount: number):
   }
 }
 
-export interface MessageView {
-  id: string
-  conversationId: string
-  seq: number
-  senderId: string
-  content: string
-  contentType: MessageRecord['contentType']
-  attachments: MessageRecord['attachments']
-  clientMessageId: string
-  sentAt: string
-  editedAt?: string
-  deletedAt?: string
-  deliveredTo: Array<{ userId: string, deliveredAt: string }>
-  readBy: Array<{ userId: string, readAt: string }>
-}
+/** A message as clients see it: the Message schema's type. */
+export type MessageView = Static<typeof Message>
 
 /**
  * A message as clients see it. deliveredTo and readBy are derived from the

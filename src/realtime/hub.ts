@@ -1,5 +1,7 @@
 import type { Broker, BrokerMessage } from '../broker/port.js'
+import { channels, parseChannel } from '../domain/channels.js'
 import type { LiveEvent } from '../domain/events.js'
+import type { PresenceRegistry } from '../presence/port.js'
 import type { ServerFrame } from './protocol.js'
 
 /** One client socket, as the hub sees it. */
@@ -18,6 +20,7 @@ export interface Connection {
 
 export interface HubDeps {
   broker: Broker
+  presence: PresenceRegistry
   /** The conversations a user is in (the store's memberships). */
   conversationIdsOf (userId: string): Promise<string[]>
   /** How long a presence lease lives without a heartbeat. */
@@ -33,9 +36,9 @@ export interface HubDeps {
   onFanOut?: (live: LiveEvent, sockets: number) => void
 }
 
-const PRESENCE_CHANNEL = 'presence'
-const conversationChannel = (id: string) => `conversation:${id}`
-const userChannel = (id: string) => `user:${id}`
+const PRESENCE_CHANNEL = channels.presence
+const conversationChannel = channels.conversation
+const userChannel = channels.user
 
 interface PresenceEvent {
   userId: string
@@ -51,7 +54,7 @@ interface PresenceEvent {
  * unsubscribes. Every node runs one; the broker joins them.
  */
 export function createHub (deps: HubDeps) {
-  const { broker } = deps
+  const { broker, presence } = deps
   const connections = new Map<string, Connection>()
   const rooms = new Map<string, Set<string>>()
   const roomsOf = new Map<string, Set<string>>()
@@ -135,11 +138,12 @@ export function createHub (deps: HubDeps) {
   }
 
   function onMessage ({ channel, payload }: BrokerMessage) {
-    if (channel === PRESENCE_CHANNEL) return deliverPresence(payload as PresenceEvent)
+    const { kind, id } = parseChannel(channel)
+    if (kind === 'presence') return deliverPresence(payload as PresenceEvent)
     const live = payload as LiveEvent
     if (typeof live?.event?.type !== 'string') return
-    if (channel.startsWith('conversation:')) return deliverToRoom(channel, live)
-    if (channel.startsWith('user:')) void deliverToUser(channel.slice('user:'.length), live).catch(fail('room change'))
+    if (kind === 'conversation') return deliverToRoom(channel, live)
+    if (kind === 'user') void deliverToUser(id!, live).catch(fail('room change'))
   }
 
   /**
@@ -148,7 +152,7 @@ export function createHub (deps: HubDeps) {
    * this fails and the heartbeat tries again (see refreshPresence).
    */
   async function lease (conn: Connection, conversationIds?: string[]) {
-    const { firstConnection } = await broker.presence.connect(conn.userId, conn.id, deps.presenceTtlMs)
+    const { firstConnection } = await presence.connect(conn.userId, conn.id, deps.presenceTtlMs)
     if (!connections.has(conn.id)) return
     leased.add(conn.id)
     if (firstConnection) {
@@ -203,7 +207,7 @@ export function createHub (deps: HubDeps) {
       leased.delete(conn.id)
       for (const channel of [...roomsOf.get(conn.id) ?? []]) await leave(conn.id, channel)
       roomsOf.delete(conn.id)
-      const { lastConnection } = await broker.presence.disconnect(conn.userId, conn.id)
+      const { lastConnection } = await presence.disconnect(conn.userId, conn.id)
       if (lastConnection) {
         const at = new Date()
         deps.onOffline?.(conn.userId, at)
@@ -224,7 +228,7 @@ export function createHub (deps: HubDeps) {
       await Promise.all([...joined].flatMap((id) => {
         const c = connections.get(id)
         if (c === undefined) return []
-        return [leased.has(id) ? broker.presence.refresh(c.userId, c.id, deps.presenceTtlMs) : lease(c)]
+        return [leased.has(id) ? presence.refresh(c.userId, c.id, deps.presenceTtlMs) : lease(c)]
       }))
     },
 
@@ -235,7 +239,7 @@ export function createHub (deps: HubDeps) {
     async sweepPresence (): Promise<void> {
       const users = [...knownOnline.keys()]
       if (users.length === 0) return
-      const online = await broker.presence.online(users)
+      const online = await presence.online(users)
       for (const userId of users) {
         if (online.has(userId)) continue
         const conversationIds = knownOnline.get(userId) ?? []

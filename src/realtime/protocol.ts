@@ -1,8 +1,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
+import { fieldOfAjvError } from '../validation.js'
 import { Id } from '../schemas/common.js'
-import { Attachment, ClientMessageId, ContentType, Conversation, Message, MessageContent, Seq } from '../schemas/conversations.js'
+import { ID_PATTERN } from '../domain/ids.js'
+import { ClientMessageId, ConversationRef, MessageRef, SendMessageBody, Seq } from '../schemas/conversations.js'
 
 /**
  * The websocket protocol: every frame is JSON text `{type, ...}`. The client
@@ -16,9 +18,7 @@ const frame = <K extends string, T extends Record<string, TSchema>>(type: K, pro
 export const ClientFrames = {
   send_message: frame('send_message', {
     conversationId: Id,
-    content: Type.Optional(MessageContent),
-    contentType: Type.Optional(ContentType),
-    attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
+    ...SendMessageBody.properties,
     clientMessageId: ClientMessageId
   }, 'Send a message. Answered by message_sent; a resend with the same clientMessageId gets the same answer and creates nothing.'),
   typing: frame('typing', { conversationId: Id, isTyping: Type.Boolean() }, 'Start or stop typing; a start not renewed expires after a few seconds.'),
@@ -27,7 +27,7 @@ export const ClientFrames = {
   sync: frame('sync', {
     cursors: Type.Optional(Type.Unsafe<Record<string, number>>({
       type: 'object',
-      patternProperties: { '^[0-9a-fA-F]{24}$': Seq },
+      patternProperties: { [ID_PATTERN]: Seq },
       additionalProperties: false,
       maxProperties: 10000,
       description: 'conversationId → the last seq this device has'
@@ -41,10 +41,10 @@ export type ClientFrame = { [K in keyof typeof ClientFrames]: Static<typeof Clie
 const ErrorCode = Type.Union(['UNAUTHORIZED', 'VALIDATION_ERROR', 'NOT_FOUND', 'RATE_LIMITED', 'INTERNAL_ERROR', 'UNAVAILABLE'].map((c) => Type.Literal(c)))
 
 export const ServerFrames = {
-  new_message: frame('new_message', { message: Type.Ref(Message.$id!) }, 'A new message in one of my conversations (also sent by me from another device).'),
-  message_updated: frame('message_updated', { message: Type.Ref(Message.$id!) }, 'A message was edited.'),
+  new_message: frame('new_message', { message: MessageRef }, 'A new message in one of my conversations (also sent by me from another device).'),
+  message_updated: frame('message_updated', { message: MessageRef }, 'A message was edited.'),
   message_deleted: frame('message_deleted', { conversationId: Id, messageId: Id, seq: Seq }, 'A message became a tombstone.'),
-  conversation_updated: frame('conversation_updated', { conversation: Type.Ref(Conversation.$id!) }, 'Created, renamed, or participants changed (a removed user gets it once more, without themself in participantIds). unreadCount is 0 here: keep your own.'),
+  conversation_updated: frame('conversation_updated', { conversation: ConversationRef }, 'Created, renamed, or participants changed (a removed user gets it once more, without themself in participantIds). unreadCount is 0 here: keep your own.'),
   presence_update: frame('presence_update', {
     userId: Id,
     status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
@@ -105,9 +105,7 @@ export function parseClientFrame (text: string): ParseResult {
   }
   if (validate(data)) return { ok: true, frame: data }
   const err = validate.errors?.[0]
-  const params = (err?.params ?? {}) as { missingProperty?: string, additionalProperty?: string, tag?: string }
-  const field = [err?.instancePath.replace(/^\//, '').replaceAll('/', '.'), params.missingProperty ?? params.additionalProperty ?? params.tag]
-    .filter((p) => p !== undefined && p !== '').join('.')
+  const field = fieldOfAjvError(err) ?? ''
   const clientMessageId = typeof (data as { clientMessageId?: unknown })?.clientMessageId === 'string' ? (data as { clientMessageId: string }).clientMessageId : undefined
   const what = err?.keyword === 'additionalProperties'
     ? 'is not an allowed property'

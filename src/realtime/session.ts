@@ -1,6 +1,8 @@
 import { AppError } from '../domain/errors.js'
 import type { MessageView } from '../domain/conversations.js'
 import type { Attachment, ContentType } from '../domain/types.js'
+import type { Limiter } from '../limits/port.js'
+import { CloseCode } from './close-codes.js'
 import type { Connection, Hub } from './hub.js'
 import { parseClientFrame, type ClientFrame, type ServerFrame } from './protocol.js'
 import type { ReceiptBatcher } from './receipts.js'
@@ -15,8 +17,8 @@ export interface SessionDeps {
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>
   typingTtlMs: number
   syncLimit: number
-  /** Takes a token from the user's frame bucket; null when frames are not limited. */
-  takeFrameToken: ((userId: string) => Promise<{ allowed: boolean, retryInMs: number }>) | null
+  /** Frames per user (on this node); null when frames are not limited. */
+  frameLimiter: Limiter | null
   /** Refused frames in a row after which the socket is closed with 1008. */
   floodCloseAfter: number
   onFrame?: (direction: 'in' | 'out', type: string) => void
@@ -34,8 +36,6 @@ function frameCode (err: unknown): string {
   return 'INTERNAL_ERROR'
 }
 
-/** Close code for a client that keeps flooding after being refused. */
-export const CLOSE_POLICY_VIOLATION = 1008
 /** Unanswered sends one socket may have before its next frame waits. */
 export const MAX_SENDS_IN_FLIGHT = 32
 
@@ -125,11 +125,11 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
       deps.onFrame?.('in', parsed.frame.type)
       const frame = parsed.frame
       queue = queue.then(async () => {
-        if (deps.takeFrameToken !== null && frame.type !== 'ping') {
-          const token = await deps.takeFrameToken(conn.userId)
+        if (deps.frameLimiter !== null && frame.type !== 'ping') {
+          const token = await deps.frameLimiter.consume(conn.userId)
           if (!token.allowed) {
             deps.onFrame?.('in', 'rate_limited')
-            if (++refusedInARow >= deps.floodCloseAfter) return conn.close(CLOSE_POLICY_VIOLATION, 'rate limit: too many frames')
+            if (++refusedInARow >= deps.floodCloseAfter) return conn.close(CloseCode.POLICY_VIOLATION, 'rate limit: too many frames')
             return refuse('RATE_LIMITED', `too many frames; retry in ${token.retryInMs} ms`, frame.type === 'send_message' ? frame.clientMessageId : undefined)
           }
           refusedInARow = 0

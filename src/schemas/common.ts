@@ -1,7 +1,14 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { ID_PATTERN } from '../domain/ids.js'
 
 /** An id: an ObjectId's hex form. */
-export const Id = Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'an ObjectId in hex form', examples: ['665f1c2ab4d5e6f7a8b9c0d1'] })
+export const Id = Type.String({ pattern: ID_PATTERN, description: 'an ObjectId in hex form', examples: ['665f1c2ab4d5e6f7a8b9c0d1'] })
+
+/**
+ * A reference to a schema registered by its $id (Message, Conversation, …):
+ * `$ref` in the documents, the schema's own static type in code.
+ */
+export const refOf = <T extends TSchema> (schema: T) => Type.Unsafe<Static<T>>(Type.Ref(schema.$id!))
 
 export const DateTime = Type.String({ format: 'date-time', examples: ['2026-11-28T12:00:00.000Z'] })
 

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { DateTime, Id } from './common.js'
+import { DateTime, Id, refOf } from './common.js'
 
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'position in the conversation, assigned by the server; strictly increasing, gaps allowed', examples: [42] })
 
@@ -23,6 +23,17 @@ export const Attachment = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 255, examples: ['cat.png'] })),
   size: Type.Optional(Type.Integer({ minimum: 0, description: 'bytes', examples: [48213] }))
 }, { additionalProperties: false, title: 'Attachment' })
+
+/**
+ * What a send carries, whoever sends it: the REST body, the webhook body, and
+ * (with conversationId, and clientMessageId required) the websocket frame.
+ */
+export const SendMessageBody = Type.Object({
+  content: Type.Optional(MessageContent),
+  contentType: Type.Optional(ContentType),
+  attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
+  clientMessageId: Type.Optional(ClientMessageId)
+}, { additionalProperties: false, title: 'SendMessageBody' })
 
 export const Message = Type.Object({
   id: Id,
@@ -53,3 +64,6 @@ export const Conversation = Type.Object({
   createdAt: DateTime,
   updatedAt: DateTime
 }, { $id: 'Conversation', title: 'Conversation' })
+
+export const MessageRef = refOf(Message)
+export const ConversationRef = refOf(Conversation)

@@ -1,18 +1,18 @@
 import { DuplicateKeyError, forbidden, notFound, validationError } from '../domain/errors.js'
 import { directKeyOf, nextOwner, policy, toConversationView, type ConversationView } from '../domain/conversations.js'
 import type { ConversationRecord, MembershipRecord, Role } from '../domain/types.js'
-import type { Broker } from '../broker/port.js'
 import type { ConversationCursor, Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
-import { channels, requireMember } from './access.js'
-import type { LiveEvent } from '../domain/events.js'
+import { isId } from '../domain/ids.js'
+import { requireMember } from './access.js'
+import { channels } from '../domain/channels.js'
+import type { Publish } from './publisher.js'
 
 export interface ConversationServiceDeps {
   store: Store
-  broker: Broker
+  publish: Publish
   groupMaxParticipants: number
-  onPublishError?: (err: unknown, channel: string) => void
-  /** A membership ended (removed or left): caches of it must go. */
+  /** A membership ended (removed or left): caches of it must go (never fails). */
   onMembershipEnded?: (conversationId: string, userId: string) => Promise<void>
   now?: () => Date
 }
@@ -30,7 +30,7 @@ function decodeCursor (cursor: string): ConversationCursor {
   try {
     const [updatedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
     const date = new Date(updatedAt)
-    if (Number.isNaN(date.getTime()) || !/^[0-9a-f]{24}$/.test(id)) throw new Error('bad cursor')
+    if (Number.isNaN(date.getTime()) || !isId(id)) throw new Error('bad cursor')
     return { updatedAt: date, id }
   } catch {
     throw validationError('cursor is not one this server issued', { field: 'cursor' })
@@ -38,16 +38,8 @@ function decodeCursor (cursor: string): ConversationCursor {
 }
 
 export function createConversationService (deps: ConversationServiceDeps) {
-  const { store, broker } = deps
+  const { store, publish } = deps
   const now = deps.now ?? (() => new Date())
-
-  async function publish (channel: string, live: LiveEvent) {
-    try {
-      await broker.publish(channel, live)
-    } catch (err) {
-      deps.onPublishError?.(err, channel)
-    }
-  }
 
   async function unreadFor (c: ConversationRecord, m: MembershipRecord | undefined, userId: string) {
     if (m === undefined || c.lastSeq <= m.readSeq) return 0
@@ -189,7 +181,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
         throw forbidden(conversation.type === 'direct' ? 'nobody leaves a direct conversation' : 'you may not remove this participant')
       }
       await store.memberships.remove(conversationId, targetId)
-      await deps.onMembershipEnded?.(conversationId, targetId).catch((err) => deps.onPublishError?.(err, 'membership'))
+      await deps.onMembershipEnded?.(conversationId, targetId)
       if (target.role === 'owner') {
         const heir = nextOwner(await store.memberships.listByConversation(conversationId))
         if (heir !== undefined) await store.memberships.setRole(conversationId, heir.userId, 'owner')

@@ -2,19 +2,17 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { forbidden, notFound, unauthorized } from '../domain/errors.js'
 import { isManager } from '../domain/conversations.js'
 import type { WebhookRecord } from '../domain/types.js'
-import type { Broker } from '../broker/port.js'
 import type { Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
-import type { RateLimitSetting } from '../config.js'
-import { enforceLimit, requireMember } from './access.js'
+import { requireMember } from './access.js'
 import type { MessageService, SendInput, SendResult } from './messages.js'
+import type { Senders } from './senders.js'
 import type { Trace } from '../domain/events.js'
 
 export interface WebhookServiceDeps {
   store: Store
-  broker: Broker
   messages: MessageService
-  rateLimit: RateLimitSetting | null
+  senders: Senders
   now?: () => Date
 }
 
@@ -83,8 +81,7 @@ export function createWebhookService (deps: WebhookServiceDeps) {
       const webhook = await store.webhooks.findById(webhookId)
       if (webhook === null) throw notFound('webhook')
       if (!timingSafeEqual(sha256(token), Buffer.from(webhook.tokenHash, 'hex'))) throw unauthorized('the webhook token is wrong')
-      if (deps.rateLimit !== null) await enforceLimit(deps.broker, `webhook:${webhook.id}`, deps.rateLimit)
-      return deps.messages.send({ ...input, conversationId: webhook.conversationId, senderId: webhook.botUserId, source: 'webhook', ...(trace !== undefined && { trace }) }, { asBot: true })
+      return deps.messages.send(deps.senders.webhook(webhook), { ...input, conversationId: webhook.conversationId, source: 'webhook', ...(trace !== undefined && { trace }) })
     }
   }
 }

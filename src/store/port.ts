@@ -102,8 +102,6 @@ export interface MessagePage {
 }
 
 export interface MessageRepository {
-  /** Throws DuplicateKeyError('seq') or DuplicateKeyError('clientMessageId'). */
-  insert (message: MessageRecord): Promise<MessageRecord>
   /**
    * Inserts in order and stops at the first message a unique index refuses:
    * answers how many were inserted, and that refusal (DuplicateKeyError 'seq'

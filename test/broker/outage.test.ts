@@ -1,15 +1,18 @@
 /**
  * The redis broker across a real Redis outage (a redis-server of this test's
  * own, killed and started again): local delivery goes on, subscribing does not
- * hang, rate limits fall back to this node's memory, and when Redis is back
- * the channels are subscribed again and every node hears of the recovery.
+ * hang, presence fails as unavailable, rate limits fall back to this node's
+ * memory, and when Redis is back the channels are subscribed again, every node
+ * hears of the recovery, and limits are shared again.
  */
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisProcess } from '../../bench/lib/cluster.js'
-import { withLocalLimits } from '../../src/broker/local-limits.js'
 import { createRedisBroker } from '../../src/broker/redis/index.js'
 import { DependencyUnavailableError } from '../../src/domain/errors.js'
+import { createRedisLimits } from '../../src/limits/redis.js'
+import { createRedisPresence } from '../../src/presence/redis.js'
 import { which } from '../../scripts/services.mjs'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -29,9 +32,12 @@ t.test('a Redis outage: local delivery, per-node limits, then resubscription and
     return client
   }
   const [c1, c2] = [await connect(), await connect()]
-  const fallbacks: unknown[] = []
-  const a = withLocalLimits(createRedisBroker({ client: c1, prefix: 'o:' }), (err) => fallbacks.push(err))
-  const b = createRedisBroker({ client: c2, prefix: 'o:' })
+  let fallbacks = 0
+  const a = createRedisBroker({ client: c1, prefix: 'o:', nodeId: randomUUID(), pingTimeoutMs: 1000 })
+  const b = createRedisBroker({ client: c2, prefix: 'o:', nodeId: randomUUID(), pingTimeoutMs: 1000 })
+  const presence = createRedisPresence({ client: c1, prefix: 'o:' })
+  const limiter = createRedisLimits({ client: c1, prefix: 'o:', onFallback: () => fallbacks++ }).limiter('l', { max: 2, windowMs: 60_000 })
+  const sharedLimiter = createRedisLimits({ client: c2, prefix: 'o:' }).limiter('l', { max: 2, windowMs: 60_000 })
   t.teardown(async () => { await a.close(); await b.close(); c1.disconnect(); c2.disconnect() })
   const gotA: unknown[] = []
   const gotB: unknown[] = []
@@ -54,12 +60,10 @@ t.test('a Redis outage: local delivery, per-node limits, then resubscription and
   const started = Date.now()
   await a.subscribe('later')
   t.ok(Date.now() - started < 1000, 'subscribing does not wait for Redis')
-  await t.rejects(a.presence.connect('u', 'c', 1000), DependencyUnavailableError, 'presence fails as unavailable')
-  const hits = [await a.counters.hit('k', 60_000), await a.counters.hit('k', 60_000)]
-  t.same(hits.map((h) => h.count), [1, 2], 'window counters count in memory')
-  const takes = [await a.buckets.take('bk', 1, 0.001), await a.buckets.take('bk', 1, 0.001)]
-  t.same(takes.map((x) => x.allowed), [true, false], 'token buckets too')
-  t.ok(fallbacks.length >= 4 && fallbacks.every((e) => e instanceof DependencyUnavailableError), 'each fallback is reported')
+  await t.rejects(presence.connect('u', 'c', 1000), DependencyUnavailableError, 'presence fails as unavailable')
+  const hits = [await limiter.consume('k'), await limiter.consume('k'), await limiter.consume('k')]
+  t.same(hits.map((h) => h.allowed), [true, true, false], 'limits count in memory, and still refuse')
+  t.equal(fallbacks, 3, 'each fallback is reported')
 
   await redis.start()
   for (let i = 0; i < 50 && (recoveredA === 0 || recoveredB === 0); i++) await sleep(100)
@@ -76,5 +80,8 @@ t.test('a Redis outage: local delivery, per-node limits, then resubscription and
   await b.publish('room', 3)
   await sleep(200)
   t.same(gotA, [1, 2, 3], 'and those subscribed before it are subscribed again')
-  t.equal((await a.counters.hit('k2', 60_000)).count, 1, 'limits are shared through Redis again')
+  await limiter.consume('k2')
+  await limiter.consume('k2')
+  t.equal((await sharedLimiter.consume('k2')).allowed, false, 'limits are shared through Redis again')
+  t.equal(fallbacks, 3, 'and no longer counted in memory')
 })

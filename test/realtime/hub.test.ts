@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createMemoryBroker } from '../../src/broker/memory/index.js'
 import { createHub, type Connection } from '../../src/realtime/hub.js'
+import { createMemoryPresence } from '../../src/presence/memory.js'
 
 t.test('a heartbeat during a slow join does not hide the user\'s first connection', async (t) => {
   const broker = createMemoryBroker()
@@ -9,6 +10,7 @@ t.test('a heartbeat during a slow join does not hide the user\'s first connectio
   broker.onMessage((m) => { if (m.channel === 'presence') announced.push(m.payload) })
   const hub = createHub({
     broker,
+    presence: createMemoryPresence(),
     presenceTtlMs: 10_000,
     conversationIdsOf: async () => { await new Promise((r) => setTimeout(r, 100)); return ['c1'] }
   })

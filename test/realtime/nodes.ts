@@ -1,7 +1,10 @@
 /** Several server nodes of one deployment in one test, each listening on a real port. */
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
+import type { BuildOptions } from '../../src/app.js'
 import { createMemoryBroker, MemoryBus } from '../../src/broker/memory/index.js'
+import { createMemoryLimits } from '../../src/limits/memory.js'
+import { createMemoryPresence, type PresenceTable } from '../../src/presence/memory.js'
 import { createMemoryStore } from '../../src/store/memory/index.js'
 import { buildTestApp } from '../helper.js'
 
@@ -16,6 +19,21 @@ export interface Node {
 export const FAST_ENV = { WS_HEARTBEAT_MS: '500', PRESENCE_TTL_MS: '1500', TYPING_TTL_MS: '400', RECEIPT_FLUSH_MS: '30' }
 
 /**
+ * The build options of `count` memory nodes of one deployment: one store, one
+ * bus, one presence table and one set of limits, as a MongoDB and a Redis
+ * would be shared. Closed when the test ends.
+ */
+export function memoryDeployment (t: Test, count: number): BuildOptions[] {
+  const store = createMemoryStore()
+  const bus = new MemoryBus()
+  const table: PresenceTable = new Map()
+  const limits = createMemoryLimits()
+  const brokers = Array.from({ length: count }, () => createMemoryBroker({ bus }))
+  t.teardown(async () => { for (const b of brokers) await b.close(); await store.close() })
+  return brokers.map((broker) => ({ store: { store }, broker: { broker }, presence: { presence: createMemoryPresence({ table }) }, limits: { limits } }))
+}
+
+/**
  * `count` nodes sharing their data and events: one memory store and one
  * memory bus, or one MongoDB database and one Redis key prefix. Undefined when
  * the servers are not provisioned (the test is then skipped, or failed in CI).
@@ -24,12 +42,8 @@ export async function startNodes (t: Test, deployment: Deployment, count = 2, en
   const nodes: Node[] = []
   const fullEnv = { ...FAST_ENV, ...env }
   if (deployment === 'memory') {
-    const store = createMemoryStore()
-    const bus = new MemoryBus()
-    const brokers = Array.from({ length: count }, () => createMemoryBroker({ bus }))
-    t.teardown(async () => { for (const b of brokers) await b.close(); await store.close() })
-    for (const broker of brokers) {
-      const built = await buildTestApp(t, { env: fullEnv, build: { store: { store }, broker: { broker } } })
+    for (const build of memoryDeployment(t, count)) {
+      const built = await buildTestApp(t, { env: fullEnv, build })
       if (built === undefined) return undefined
       nodes.push({ app: built.app, base: await built.app.listen({ port: 0, host: '127.0.0.1' }) })
     }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { forEachStore, register, TEST_JWT_SECRET, uniqueName } from '../helper.js'
+import { forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName } from '../helper.js'
 import { makeJwt } from '../jwt.js'
 
 const post = (url: string, payload: unknown) => ({ method: 'POST' as const, url, payload: payload as object })
@@ -44,12 +44,13 @@ forEachStore(t, 'registration rules: 400 VALIDATION_ERROR naming the field', asy
     [{ ...ok, isAdmin: true }, 'isAdmin'],
     [{ username: ok.username, password: ok.password }, 'email']
   ]
+  // Each from an address of its own: refused registrations count against the address's limit too.
   for (const [payload, field] of cases) {
-    const res = await app.inject(post('/v1/auth/register', payload))
+    const res = await app.inject({ ...post('/v1/auth/register', payload), remoteAddress: uniqueAddress() })
     t.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 80))
     t.match(res.json(), { code: 'VALIDATION_ERROR', field, message: new RegExp(field) })
   }
-  t.equal((await app.inject(post('/v1/auth/register', ok))).statusCode, 201, 'nothing half-written blocked the valid one')
+  t.equal((await app.inject({ ...post('/v1/auth/register', ok), remoteAddress: uniqueAddress() })).statusCode, 201, 'nothing half-written blocked the valid one')
 })
 
 forEachStore(t, 'login by username or email, in any case; wrong password and unknown user look alike', async (t, app) => {

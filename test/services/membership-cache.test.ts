@@ -7,6 +7,7 @@ import t from 'tap'
 import { createMemoryBroker, MemoryBus } from '../../src/broker/memory/index.js'
 import { createMemoryStore } from '../../src/store/memory/index.js'
 import { createMembershipCache } from '../../src/services/membership-cache.js'
+import { createPublisher } from '../../src/services/publisher.js'
 import { client, register } from '../helper.js'
 import { WsClient } from '../ws-client.js'
 import { forEachDeployment } from '../realtime/nodes.js'
@@ -15,7 +16,8 @@ t.test('positive answers are kept, refusals are not, and forget() reaches the ot
   const store = createMemoryStore()
   const bus = new MemoryBus()
   const [b1, b2] = [createMemoryBroker({ bus }), createMemoryBroker({ bus })]
-  const [c1, c2] = [createMembershipCache({ store, broker: b1, ttlMs: 60_000 }), createMembershipCache({ store, broker: b2, ttlMs: 60_000 })]
+  const cache = (broker: typeof b1) => createMembershipCache({ store, broker, publish: createPublisher(broker), ttlMs: 60_000, maxEntries: 1000 })
+  const [c1, c2] = [cache(b1), cache(b2)]
   t.teardown(() => { c1.close(); c2.close() })
   const at = new Date()
   const conv = await store.conversations.insert({ id: '665f1c2ab4d5e6f7a8b9c0d1', type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, createdAt: at, updatedAt: at } as never)

@@ -11,6 +11,9 @@ import { createMemoryStore } from '../../src/store/memory/index.js'
 import { createMongoStore } from '../../src/store/mongo/index.js'
 import { createMessageService } from '../../src/services/messages.js'
 import { createMembershipCache } from '../../src/services/membership-cache.js'
+import { createPublisher } from '../../src/services/publisher.js'
+import { createSendPipeline } from '../../src/services/send-pipeline.js'
+import { createSenders } from '../../src/services/senders.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/port.js'
 import { markSuiteRan, mongoTestUrl } from '../services.js'
@@ -19,7 +22,8 @@ markSuiteRan(t, 'store-mongo')
 
 async function setup (t: Test, store: Store) {
   await store.init()
-  const broker = createMemoryBroker()
+  const shared = createMemoryBroker()
+  const broker = shared
   const published: number[] = []
   const ops = { findById: 0, insertMany: 0, setLastMessage: 0 }
   for (const op of ['findById', 'setLastMessage'] as const) {
@@ -37,13 +41,20 @@ async function setup (t: Test, store: Store) {
   const conflicts = { count: 0 }
   const realLookup = store.messages.findByClientMessageId.bind(store.messages)
   store.messages.findByClientMessageId = async (...a) => { lookups.count++; return realLookup(...a) }
-  /** A node: a message service of its own (its own queue and recent sends) over the shared store. */
-  const node = () => {
-    const members = createMembershipCache({ store, broker, ttlMs: 60_000 })
-    t.teardown(() => members.close())
-    const service = createMessageService({ store, broker, members, limits: { maxTextLength: 4000, maxAttachments: 10 }, rateLimits: null, onSeqConflict: () => conflicts.count++ })
+  /**
+   * A node: a message service of its own (its own queue, known seqs and recent
+   * sends) over the shared store, on the shared broker (subscribed to the
+   * conversation), or on one of its own that hears nothing of the others.
+   */
+  const node = (broker = shared) => {
+    const publish = createPublisher(broker)
+    const members = createMembershipCache({ store, broker, publish, ttlMs: 60_000, maxEntries: 1000 })
+    const pipeline = createSendPipeline({ store, broker, publish, onSeqConflict: () => conflicts.count++ })
+    t.teardown(() => { members.close(); pipeline.close() })
+    const service = createMessageService({ store, pipeline, publish, limits: { maxTextLength: 4000, maxAttachments: 10 } })
+    const senders = createSenders({ store, members, limiters: null })
     return (senderId: string, clientMessageId: string, content = clientMessageId) =>
-      service.send({ conversationId: conv.id, senderId, content, clientMessageId, source: 'ws' })
+      service.send(senders.user(senderId), { conversationId: conv.id, content, clientMessageId, source: 'ws' })
   }
   t.teardown(() => broker.close())
   return { conv, send: node(), node, published, ops, lookups, conflicts }
@@ -78,7 +89,7 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
       const { conv, send, published, conflicts } = await setup(t, store)
       await send('a', 'warm-up')
       // Another node's message at seq 3, inserted without this node's allocation seeing it.
-      await store.messages.insert({ id: newId(), conversationId: conv.id, seq: 3, senderId: 'b', content: 'elsewhere', contentType: 'text', attachments: [], clientMessageId: 'other-node', sentAt: new Date() })
+      await store.messages.insertMany([{ id: newId(), conversationId: conv.id, seq: 3, senderId: 'b', content: 'elsewhere', contentType: 'text', attachments: [], clientMessageId: 'other-node', sentAt: new Date() }])
       const hold = send('a', 'holds the queue')
       const rest = ['x1', 'x2', 'x3', 'x4'].map((id) => send('b', id))
       const results = await Promise.all([hold, ...rest])
@@ -99,17 +110,30 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
       const store = await open(t)
       if (store === undefined) return
       const { conv, send, node, conflicts } = await setup(t, store)
-      const other = node()
+      const deaf = createMemoryBroker()
+      t.teardown(() => deaf.close())
+      const other = node(deaf)
       const seqs: number[] = []
       for (let i = 0; i < 6; i++) seqs.push((await (i % 2 === 0 ? send : other)('a', `turn${i}`)).message.seq)
       t.same(seqs, [1, 2, 3, 4, 5, 6], 'one message per seq, in the order sent, no gap')
-      t.equal(conflicts.count, 4, 'from the third turn on, each found the other node\'s message (nothing told this node of it)')
+      t.equal(conflicts.count, 4, 'from the third turn on, each found the other node\'s message (nothing told these nodes of it)')
       // Concurrent sends from both nodes: every message stored once, seqs unique.
       const both = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? send : other)('b', `both${i}`)))
       t.equal(new Set(both.map((r) => r.message.seq)).size, 20, 'no seq given twice')
       const page = await store.messages.page(conv.id, { limit: 100 })
       t.equal(page.items.length, 26, 'each stored once')
       t.same(page.items.map((m) => m.seq), [...page.items.map((m) => m.seq)].sort((x, y) => x - y))
+    })
+
+    t.test('a node learns the seqs other nodes stored from its own subscription: sending in turn meets no conflict', async (t) => {
+      const store = await open(t)
+      if (store === undefined) return
+      const { send, node, conflicts } = await setup(t, store)
+      const other = node()
+      const seqs: number[] = []
+      for (let i = 0; i < 6; i++) seqs.push((await (i % 2 === 0 ? send : other)('a', `turn${i}`)).message.seq)
+      t.same(seqs, [1, 2, 3, 4, 5, 6])
+      t.equal(conflicts.count, 0, 'each heard the other\'s message on the conversation\'s channel')
     })
 
     t.test('the same clientMessageId twice in one batch is stored once; the copy is answered with the first', async (t) => {

@@ -264,11 +264,12 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
 
   withStore('messages: seq and clientMessageId are unique per conversation', async (t, store) => {
     const c = newId()
-    await store.messages.insert(message(c, 1))
-    await t.rejects(store.messages.insert(message(c, 1, { clientMessageId: 'other' })), new DuplicateKeyError('seq'))
-    await t.rejects(store.messages.insert(message(c, 2, { clientMessageId: 'c1' })), new DuplicateKeyError('clientMessageId'))
-    await store.messages.insert(message(c, 2, { clientMessageId: 'c1', senderId: 'someone-else' }))
-    await store.messages.insert(message(newId(), 1))
+    const insert = async (m: MessageRecord) => (await store.messages.insertMany([m])).duplicate
+    t.equal(await insert(message(c, 1)), undefined)
+    t.same(await insert(message(c, 1, { clientMessageId: 'other' })), new DuplicateKeyError('seq'))
+    t.same(await insert(message(c, 2, { clientMessageId: 'c1' })), new DuplicateKeyError('clientMessageId'))
+    t.equal(await insert(message(c, 2, { clientMessageId: 'c1', senderId: 'someone-else' })), undefined)
+    t.equal(await insert(message(newId(), 1)), undefined)
     t.equal((await store.messages.findByClientMessageId(c, 'sender', 'c1'))?.seq, 1)
     t.equal(await store.messages.findByClientMessageId(c, 'nobody', 'c1'), null)
     t.equal((await store.messages.page(c, { limit: 10 })).items.length, 2, 'nothing half-written')
@@ -290,7 +291,7 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
 
   withStore('messages: pages back and forward return each seq once, in order', async (t, store) => {
     const c = newId()
-    for (let seq = 1; seq <= 25; seq++) if (seq !== 13) await store.messages.insert(message(c, seq))
+    await store.messages.insertMany(Array.from({ length: 25 }, (_, i) => i + 1).filter((seq) => seq !== 13).map((seq) => message(c, seq)))
     const seqs = (p: { items: MessageRecord[] }) => p.items.map((m) => m.seq)
     const newest = await store.messages.page(c, { limit: 10 })
     t.same(seqs(newest), [16, 17, 18, 19, 20, 21, 22, 23, 24, 25])
@@ -311,9 +312,8 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
 
   withStore('messages: edit, tombstone (edits of a deleted message are refused), unread count', async (t, store) => {
     const c = newId()
-    const m = await store.messages.insert(message(c, 1, { attachments: [{ url: 'https://x/y.png', type: 'image/png' }], contentType: 'image' }))
-    await store.messages.insert(message(c, 2, { senderId: 'me' }))
-    await store.messages.insert(message(c, 3))
+    const m = message(c, 1, { attachments: [{ url: 'https://x/y.png', type: 'image/png' }], contentType: 'image' })
+    await store.messages.insertMany([m, message(c, 2, { senderId: 'me' }), message(c, 3)])
     t.equal(await store.messages.countUnread(c, 0, 'me', 100), 2)
     t.equal(await store.messages.countUnread(c, 1, 'me', 100), 1)
     t.equal(await store.messages.countUnread(c, 0, 'me', 1), 1, 'capped')

@@ -57,7 +57,7 @@ function newClient (tokens?: Tokens) {
   client.live.on('deleted', (d) => {
     const view = views.get(d.conversationId)
     const m = view?.messages.get(d.seq)
-    if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', deletedAt: new Date().toISOString() } as LiveMessage)
+    if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', attachments: [], deletedAt: new Date().toISOString() })
   })
   client.live.on('typing', (e) => onTyping(e.conversationId, e.userId, e.isTyping))
   client.live.on('receipt', (r) => {
@@ -372,8 +372,7 @@ async function send (ev: SubmitEvent) {
   try {
     const ack = await client.live.send({ conversationId, content })
     pending.remove()
-    const message = { id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, sentAt: ack.sentAt }
-    onMessage(message)
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, sentAt: ack.sentAt, deliveredTo: [], readBy: [] })
   } catch (err) {
     pending.remove()
     showError(err)

@@ -11,6 +11,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.limiter('registerIp'),
     schema: {
       tags: ['auth'],
+      operationId: 'register',
       summary: 'Create an account',
       description: 'Creates a user and opens a session. Usernames and emails are unique without regard to case.',
       body: RegisterBody,
@@ -24,6 +25,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: app.limiter('loginName', (request) => String((request.body as { login?: unknown }).login).toLowerCase()),
     schema: {
       tags: ['auth'],
+      operationId: 'login',
       summary: 'Log in',
       description: 'Opens a session for a username or an email and its password. A wrong login and a wrong password are indistinguishable.',
       body: LoginBody,
@@ -35,6 +37,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.limiter('refreshIp'),
     schema: {
       tags: ['auth'],
+      operationId: 'refreshTokens',
       summary: 'Rotate the refresh token',
       description: 'Answers a new access token and a new refresh token; the old refresh token stops working at once. Presenting an already rotated token revokes its whole family (401).',
       body: RefreshBody,
@@ -45,6 +48,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/logout', {
     schema: {
       tags: ['auth'],
+      operationId: 'logout',
       summary: 'Log out',
       description: 'Revokes the refresh token and every token of its family. Answers 204 whether or not the token was known.',
       body: RefreshBody,

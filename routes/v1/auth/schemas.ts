@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { refOf } from '../../../src/schemas/common.js'
 import { Email, Password, SelfUser, Username } from '../../../src/schemas/users.js'
 
 const RefreshToken = Type.String({ minLength: 1, maxLength: 512, description: 'the opaque refresh token', examples: ['q1V3…'] })
@@ -13,7 +14,7 @@ export const LoginBody = Type.Object({
 export const RefreshBody = Type.Object({ refreshToken: RefreshToken }, { additionalProperties: false })
 
 export const Session = Type.Object({
-  user: Type.Ref(SelfUser.$id!),
+  user: refOf(SelfUser),
   accessToken: Type.String({ description: 'JWT for `Authorization: Bearer`' }),
   refreshToken: RefreshToken,
   expiresIn: Type.Integer({ description: 'seconds until the access token expires', examples: [900] })

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { responses } from '../../../src/schemas/common.js'
-import { Conversation } from '../../../src/schemas/conversations.js'
+import { ConversationRef } from '../../../src/schemas/conversations.js'
 import {
   AddParticipantsBody, ConversationPage, ConversationParams, CreateConversationBody, ListQuery,
   ParticipantList, ParticipantParams, SetRoleBody, UpdateConversationBody
@@ -9,7 +9,6 @@ import {
 import messageRoutes from './messages.js'
 import webhookRoutes from './webhooks.js'
 
-const ConversationRef = Type.Ref(Conversation.$id!)
 
 /** Protected: conversations and their participants. Non-participants get 403 for everything about a conversation. */
 const conversations: FastifyPluginAsyncTypebox = async (app) => {
@@ -19,6 +18,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/', {
     schema: {
       tags,
+      operationId: 'createConversation',
       summary: 'Start a conversation',
       description: 'A direct conversation with one other user (answered with 200 when it exists already, also when both ask at once), or a group with a name; its creator is the owner.',
       body: CreateConversationBody,
@@ -32,6 +32,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {
     schema: {
       tags,
+      operationId: 'listConversations',
       summary: 'My conversations',
       description: 'Most recent activity first, with lastMessage, lastSeq and unreadCount. Pass nextCursor as cursor for the next page.',
       querystring: ListQuery,
@@ -40,12 +41,13 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => service.list(request.userId, request.query.limit, request.query.cursor))
 
   app.get('/:id', {
-    schema: { tags, summary: 'A conversation', description: 'With lastMessage, lastSeq and my unreadCount. 403 for non-participants.', params: ConversationParams, response: responses({ 200: ConversationRef }, 403, 404) }
+    schema: { tags, operationId: 'getConversation', summary: 'A conversation', description: 'With lastMessage, lastSeq and my unreadCount. 403 for non-participants.', params: ConversationParams, response: responses({ 200: ConversationRef }, 403, 404) }
   }, async (request) => service.get(request.userId, request.params.id))
 
   app.patch('/:id', {
     schema: {
       tags,
+      operationId: 'updateConversation',
       summary: 'Rename a group or set its avatar',
       description: 'Group owner and admins only.',
       params: ConversationParams,
@@ -55,12 +57,13 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => service.update(request.userId, request.params.id, request.body))
 
   app.get('/:id/participants', {
-    schema: { tags, summary: 'Participants with their roles and watermarks', description: 'Oldest member first. deliveredSeq and readSeq are each member\'s receipt watermarks.', params: ConversationParams, response: responses({ 200: ParticipantList }, 403, 404) }
+    schema: { tags, operationId: 'listParticipants', summary: 'Participants with their roles and watermarks', description: 'Oldest member first. deliveredSeq and readSeq are each member\'s receipt watermarks.', params: ConversationParams, response: responses({ 200: ParticipantList }, 403, 404) }
   }, async (request) => ({ items: await service.participants(request.userId, request.params.id) }))
 
   app.post('/:id/participants', {
     schema: {
       tags,
+      operationId: 'addParticipants',
       summary: 'Add participants to a group',
       description: 'Group owner and admins only; existing participants are ignored.',
       params: ConversationParams,
@@ -72,6 +75,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/:id/participants/:userId', {
     schema: {
       tags,
+      operationId: 'removeParticipant',
       summary: 'Remove a participant, or leave',
       description: 'Anyone may remove themself (leave); the owner may remove anyone, admins may remove members. When the last owner leaves, the oldest admin (else the oldest member) becomes the owner.',
       params: ParticipantParams,
@@ -85,6 +89,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   app.put('/:id/participants/:userId/role', {
     schema: {
       tags,
+      operationId: 'setParticipantRole',
       summary: 'Set a participant\'s role',
       description: 'Owner only. Setting `owner` hands ownership on and makes the old owner an admin.',
       params: ParticipantParams,

@@ -2,10 +2,9 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { validationError } from '../../../src/domain/errors.js'
 import { responses } from '../../../src/schemas/common.js'
-import { Message } from '../../../src/schemas/conversations.js'
-import { ConversationParams, EditMessageBody, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReadBody, SendMessageBody } from './schemas.js'
+import { MessageRef, SendMessageBody } from '../../../src/schemas/conversations.js'
+import { ConversationParams, EditMessageBody, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReadBody } from './schemas.js'
 
-const MessageRef = Type.Ref(Message.$id!)
 
 /** Protected: history, sending, editing, deleting, and the read watermark. */
 const messages: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,6 +14,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/:id/messages', {
     schema: {
       tags,
+      operationId: 'listMessages',
       summary: 'History',
       description: 'Sorted by seq ascending. With no bound: the newest page. `beforeSeq` pages back, `afterSeq` pages forward; `hasMore` says whether more exist in that direction.',
       params: ConversationParams,
@@ -26,6 +26,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:id/messages', {
     schema: {
       tags,
+      operationId: 'sendMessage',
       summary: 'Send a message',
       description: 'Stored with the next seq and delivered live to every participant. The same `clientMessageId` (or `Idempotency-Key` header) from the same sender answers the first message with 200 instead of creating another.',
       params: ConversationParams,
@@ -39,10 +40,9 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     if (key !== undefined && clientMessageId !== undefined && key !== clientMessageId) {
       throw validationError('Idempotency-Key and clientMessageId differ', { field: 'clientMessageId' })
     }
-    const { message, created } = await service.send({
+    const { message, created } = await service.send(app.services.senders.user(request.userId), {
       ...request.body,
       conversationId: request.params.id,
-      senderId: request.userId,
       clientMessageId: clientMessageId ?? key,
       source: 'rest',
       trace: { requestId: request.id }
@@ -53,6 +53,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   app.patch('/:id/messages/:messageId', {
     schema: {
       tags,
+      operationId: 'editMessage',
       summary: 'Edit my message',
       description: 'Sets content and editedAt. Only the sender may edit; a deleted message cannot be edited (409).',
       params: MessageParams,
@@ -64,6 +65,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/:id/messages/:messageId', {
     schema: {
       tags,
+      operationId: 'deleteMessage',
       summary: 'Delete a message',
       description: 'Own messages; group owners and admins may delete any. The message stays in history as a tombstone: seq kept, content and attachments emptied, deletedAt set.',
       params: MessageParams,
@@ -77,6 +79,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:id/read', {
     schema: {
       tags,
+      operationId: 'markRead',
       summary: 'Move my read watermark',
       description: 'Marks every message up to seq as read (and delivered). The watermark never moves backwards; a seq past the last message counts as the last.',
       params: ConversationParams,

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id } from '../../../src/schemas/common.js'
-import { Attachment, ClientMessageId, ContentType, Conversation, Message, MessageContent, Seq } from '../../../src/schemas/conversations.js'
+import { ClientMessageId, ConversationRef, MessageContent, MessageRef, Seq } from '../../../src/schemas/conversations.js'
 import { AvatarUrl } from '../../../src/schemas/users.js'
 
 const GroupName = Type.String({ minLength: 1, maxLength: 100, examples: ['Team'] })
@@ -36,7 +36,7 @@ export const ListQuery = Type.Object({
 }, { additionalProperties: false })
 
 export const ConversationPage = Type.Object({
-  items: Type.Array(Type.Ref(Conversation.$id!)),
+  items: Type.Array(ConversationRef),
   nextCursor: Type.Union([Type.String(), Type.Null()])
 }, { title: 'ConversationPage' })
 
@@ -68,16 +68,9 @@ export const HistoryQuery = Type.Object({
 }, { additionalProperties: false })
 
 export const MessagePage = Type.Object({
-  items: Type.Array(Type.Ref(Message.$id!), { description: 'sorted by seq ascending' }),
+  items: Type.Array(MessageRef, { description: 'sorted by seq ascending' }),
   hasMore: Type.Boolean({ description: 'more messages exist beyond this page in the direction paged (older without afterSeq, newer with it)' })
 }, { title: 'MessagePage' })
-
-export const SendMessageBody = Type.Object({
-  content: Type.Optional(MessageContent),
-  contentType: Type.Optional(ContentType),
-  attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
-  clientMessageId: Type.Optional(ClientMessageId)
-}, { additionalProperties: false })
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(ClientMessageId)

@@ -11,6 +11,7 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:id/webhooks', {
     schema: {
       tags,
+      operationId: 'createWebhook',
       summary: 'Create an incoming webhook',
       description: 'Any participant may create one. The answer holds the token and the URL to post to; they are shown this once.',
       params: ConversationParams,
@@ -24,12 +25,13 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id/webhooks', {
-    schema: { tags, summary: 'List webhooks (without tokens)', description: 'Any participant may list them; tokens are never shown again.', params: ConversationParams, response: responses({ 200: WebhookList }, 403, 404) }
+    schema: { tags, operationId: 'listWebhooks', summary: 'List webhooks (without tokens)', description: 'Any participant may list them; tokens are never shown again.', params: ConversationParams, response: responses({ 200: WebhookList }, 403, 404) }
   }, async (request) => ({ items: await service.list(request.userId, request.params.id) }))
 
   app.delete('/:id/webhooks/:webhookId', {
     schema: {
       tags,
+      operationId: 'deleteWebhook',
       summary: 'Delete a webhook',
       description: 'Its creator, or a group\'s owner and admins. Its URL stops working at once.',
       params: WebhookParams,

@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Id, responses } from '../../../src/schemas/common.js'
+import { ID_HEX } from '../../../src/domain/ids.js'
 
 const Query = Type.Object({
-  userIds: Type.String({ pattern: '^[0-9a-fA-F]{24}(,[0-9a-fA-F]{24}){0,99}$', description: 'up to 100 comma-separated user ids' })
+  userIds: Type.String({ pattern: `^${ID_HEX}(,${ID_HEX}){0,99}$`, description: 'up to 100 comma-separated user ids' })
 }, { additionalProperties: false })
 
 const PresenceList = Type.Object({
@@ -19,6 +20,7 @@ const presence: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {
     schema: {
       tags: ['users'],
+      operationId: 'getPresence',
       summary: 'Presence of users',
       description: 'Online when the user has a live websocket on any node. lastSeen is when they were last online.',
       querystring: Query,
@@ -26,7 +28,7 @@ const presence: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const ids = [...new Set(request.query.userIds.split(','))]
-    const [online, users] = await Promise.all([app.broker.presence.online(ids), app.store.users.findByIds(ids)])
+    const [online, users] = await Promise.all([app.presence.online(ids), app.store.users.findByIds(ids)])
     const now = new Date().toISOString()
     return {
       items: ids.flatMap((id) => {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { Id } from '../../../src/schemas/common.js'
+import { Id, refOf } from '../../../src/schemas/common.js'
 import { AvatarUrl, DisplayName, PublicUser } from '../../../src/schemas/users.js'
 import { USER_SEARCH_MAX } from '../../../src/services/users.js'
 
@@ -15,4 +15,4 @@ export const SearchQuery = Type.Object({
 
 export const UserParams = Type.Object({ id: Id })
 
-export const UserList = Type.Object({ items: Type.Array(Type.Ref(PublicUser.$id!)) }, { title: 'UserList' })
+export const UserList = Type.Object({ items: Type.Array(refOf(PublicUser)) }, { title: 'UserList' })

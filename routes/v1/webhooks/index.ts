@@ -1,30 +1,24 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Id, responses } from '../../../src/schemas/common.js'
-import { Message, ClientMessageId, ContentType, MessageContent, Attachment } from '../../../src/schemas/conversations.js'
+import { MessageRef, SendMessageBody } from '../../../src/schemas/conversations.js'
 
 const Params = Type.Object({
   webhookId: Id,
   token: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' })
 })
 
-const Body = Type.Object({
-  content: Type.Optional(MessageContent),
-  contentType: Type.Optional(ContentType),
-  attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
-  clientMessageId: Type.Optional(ClientMessageId)
-}, { additionalProperties: false })
-
 /** Public: integrators post with the secret URL alone, no JWT. */
 const webhookSend: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:webhookId/:token', {
     schema: {
       tags: ['webhooks'],
+      operationId: 'postWebhookMessage',
       summary: 'Post a message through a webhook',
       description: 'Sent by the webhook\'s own bot identity and delivered live like any other message. `clientMessageId` makes a retry answer the first message (200). 401 for a wrong token, 404 for an unknown or deleted webhook.',
       params: Params,
-      body: Body,
-      response: responses({ 200: Type.Ref(Message.$id!), 201: Type.Ref(Message.$id!) }, 401, 404, 429)
+      body: SendMessageBody,
+      response: responses({ 200: MessageRef, 201: MessageRef }, 401, 404, 429)
     }
   }, async (request, reply) => {
     const { message, created } = await app.services.webhooks.post(request.params.webhookId, request.params.token, request.body, { requestId: request.id })

@@ -1,20 +1,20 @@
-import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../../domain/errors.js'
-import type { Broker, BrokerHandler, PresenceRegistry, TokenBuckets, WindowCounters } from '../port.js'
-import { REDIS_SCRIPTS } from './scripts.js'
+import { channels as named } from '../../domain/channels.js'
+import { withTimeout } from '../../timeout.js'
+import type { Broker, BrokerHandler } from '../port.js'
 
 export interface RedisBrokerOptions {
   /** The command connection; the broker duplicates it for subscribing and leaves this one to its owner to close. */
   client: Redis
-  nodeId?: string
-  /** Prepended to every channel and key, so several deployments (or test files) can share one Redis. */
-  prefix?: string
-  pingTimeoutMs?: number
+  nodeId: string
+  /** Prepended to every channel, so several deployments (or test files) can share one Redis. */
+  prefix: string
+  pingTimeoutMs: number
 }
 
 /** Where a node that recovered from an outage tells the others (payload `{type: 'recovered'}`). */
-const CONTROL_CHANNEL = '_control'
+const CONTROL_CHANNEL = named.control
 
 /** What travels on a Redis channel: the publishing node, then the payload. */
 interface Envelope {
@@ -22,23 +22,8 @@ interface Envelope {
   p: unknown
 }
 
-type PresenceClient = Redis & {
-  chatPresenceConnect (key: string, connectionId: string, ttlMs: number): Promise<number>
-  chatPresenceRefresh (key: string, connectionId: string, ttlMs: number): Promise<number>
-  chatPresenceDisconnect (key: string, connectionId: string): Promise<number>
-  chatPresenceCount (key: string): Promise<number>
-  chatCounterHit (key: string, windowMs: number): Promise<[number, number]>
-  chatBucketTake (key: string, capacity: number, perSecond: number): Promise<[number, number]>
-}
-
 export function createRedisBroker (options: RedisBrokerOptions): Broker {
-  const nodeId = options.nodeId ?? randomUUID()
-  const prefix = options.prefix ?? 'chat:'
-  const pingTimeoutMs = options.pingTimeoutMs ?? 2000
-  const client = options.client as PresenceClient
-  for (const [name, script] of Object.entries(REDIS_SCRIPTS)) {
-    if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua: script })
-  }
+  const { nodeId, prefix, pingTimeoutMs, client } = options
   // Channels are resubscribed below, on every 'ready', from the set this broker keeps.
   const subscriber = options.client.duplicate({ autoResubscribe: false, enableOfflineQueue: true })
   /** Every channel this node wants, whether or not Redis has it right now. */
@@ -113,40 +98,6 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     }
   }
 
-  const presenceKey = (userId: string) => `${prefix}presence:${userId}`
-
-  const presence: PresenceRegistry = {
-    async connect (userId, connectionId, ttlMs) {
-      const before = await call(() => client.chatPresenceConnect(presenceKey(userId), connectionId, ttlMs))
-      return { firstConnection: before === 0 }
-    },
-    async refresh (userId, connectionId, ttlMs) {
-      await call(() => client.chatPresenceRefresh(presenceKey(userId), connectionId, ttlMs))
-    },
-    async disconnect (userId, connectionId) {
-      const after = await call(() => client.chatPresenceDisconnect(presenceKey(userId), connectionId))
-      return { lastConnection: after === 0 }
-    },
-    async online (userIds) {
-      const counts = await call(() => Promise.all(userIds.map((id) => client.chatPresenceCount(presenceKey(id)))))
-      return new Set(userIds.filter((_, i) => (counts[i] ?? 0) > 0))
-    }
-  }
-
-  const counters: WindowCounters = {
-    async hit (key, windowMs) {
-      const [count, resetInMs] = await call(() => client.chatCounterHit(`${prefix}counter:${key}`, windowMs))
-      return { count, resetInMs }
-    }
-  }
-
-  const buckets: TokenBuckets = {
-    async take (key, capacity, perSecond) {
-      const [allowed, retryInMs] = await call(() => client.chatBucketTake(`${prefix}bucket:${key}`, capacity, perSecond))
-      return { allowed: allowed === 1, retryInMs }
-    }
-  }
-
   return {
     kind: 'redis',
     nodeId,
@@ -183,21 +134,8 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
       recoverHandlers.add(handler)
       return () => recoverHandlers.delete(handler)
     },
-    presence,
-    counters,
-    buckets,
     async ping () {
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${pingTimeoutMs} ms`)), pingTimeoutMs)
-      })
-      try {
-        const ping = client.ping()
-        ping.catch(() => {}) // when the timeout wins, the late failure is already reported
-        await call(() => Promise.race([ping, timeout]))
-      } finally {
-        clearTimeout(timer)
-      }
+      await call(() => withTimeout(client.ping(), pingTimeoutMs))
     },
     async close () {
       closed = true

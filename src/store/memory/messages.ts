@@ -32,7 +32,7 @@ export function createMemoryMessageRepository (): MessageRepository {
     byClientId.add(message, message.id)
     messages.set(message.id, message)
     const timeline = timelines.get(message.conversationId) ?? []
-    // Seqs are allocated in order, so this is an append except after a lost race.
+    // A node stores each conversation's seqs in order, so this is an append except when two nodes raced.
     let i = timeline.length
     while (i > 0 && timeline[i - 1]!.seq > message.seq) i--
     timeline.splice(i, 0, message)
@@ -41,10 +41,6 @@ export function createMemoryMessageRepository (): MessageRepository {
   }
 
   return {
-    async insert (input) {
-      return copy(insert(input))
-    },
-
     async insertMany (input) {
       for (let i = 0; i < input.length; i++) {
         try {

@@ -12,7 +12,7 @@ const toRecord = ({ _id, ...rest }: WithId<MessageDoc>): MessageRecord => ({ id:
 
 export async function ensureMessageIndexes (db: Db): Promise<void> {
   await ensureIndexes(db, 'messages', [
-    // The safety net of seq allocation: a duplicate means take a new seq and insert again.
+    // The only guard of seqs (there is no counter): a node whose knowledge is behind is refused here and tries the next seq.
     { key: { conversationId: 1, seq: 1 }, name: 'conversation_seq_unique', unique: true },
     // Idempotent sends: one message per (conversation, sender, clientMessageId).
     { key: { conversationId: 1, senderId: 1, clientMessageId: 1 }, name: 'conversation_sender_clientMessageId_unique', unique: true }
@@ -31,16 +31,6 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
   ]
 
   return {
-    async insert ({ id, ...doc }) {
-      const _id = new ObjectId(id)
-      try {
-        await guard(() => messages.insertOne({ _id, ...doc }))
-      } catch (err) {
-        await resolveDuplicate(err, whichDuplicate(doc))
-      }
-      return toRecord({ _id, ...doc })
-    },
-
     async insertMany (records) {
       if (records.length === 0) return { inserted: 0 }
       // The insert command itself, ordered: the server stops at the first refused document
