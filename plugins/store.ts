@@ -15,6 +15,9 @@ export interface StorePluginOptions {
   initRetryMs?: number
 }
 
+/** How often a node that could not reach its database at start tries to create its indexes again. */
+const INIT_RETRY_MS = 2000
+
 /**
  * Decorates `store`. A database that is down at start does not stop the
  * start: the node serves (answering 503 where it needs the store), reports
@@ -22,7 +25,7 @@ export interface StorePluginOptions {
  */
 export default fp<StorePluginOptions>(async (app, opts) => {
   const store = opts.store ?? createStore(app.config)
-  const retryMs = opts.initRetryMs ?? 2000
+  const retryMs = opts.initRetryMs ?? INIT_RETRY_MS
   let timer: NodeJS.Timeout | undefined
   let closing = false
 

@@ -47,6 +47,24 @@ t.test('/metrics moves with traffic: HTTP, messages by source, frames, broker, s
   t.ok(metricValue(after, 'store_operation_duration_seconds_count', 'repository="messages",operation="insertMany",outcome="ok"') >= 2)
 })
 
+t.test('broker_received_total counts each message a node receives once, however many handlers it has', async (t) => {
+  const built = await buildTestApp(t, { env: FAST_ENV })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const scrape = async () => metricValue((await app.inject('/metrics')).body, 'broker_received_total', 'channel="conversation"')
+  const a = client(app, await register(app, 'recv'))
+  const b = client(app, await register(app, 'recv'))
+  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const ws = await WsClient.connect(base, b.user.accessToken)
+  t.teardown(() => ws.close())
+  await ws.roundTrip()
+  const before = await scrape()
+  for (let i = 0; i < 3; i++) await a.post(`/v1/conversations/${id}/messages`, { content: `m${i}` })
+  await ws.waitFor('new_message', () => true, 3)
+  t.equal(await scrape() - before, 3, 'three messages on the conversation channel, counted three times')
+})
+
 t.test('one message followed across two nodes by its id in the logs', async (t) => {
   const [buildA, buildB] = memoryDeployment(t, 2)
   const logsA: string[] = []

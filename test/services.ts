@@ -68,6 +68,27 @@ export function redisTestClient (t: Test): { client: Redis, prefix: string, url:
 }
 
 /**
+ * Two Redis connections with this test's prefix, as two server nodes would
+ * each have their own, both ready (a node serves once its connection is).
+ */
+export async function redisTestPair (t: Test): Promise<{ clients: [Redis, Redis], prefix: string } | undefined> {
+  const redis = redisTestClient(t)
+  if (redis === undefined) return undefined
+  const other = redis.client.duplicate()
+  t.teardown(() => other.disconnect())
+  for (const c of [redis.client, other]) if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve))
+  return { clients: [redis.client, other], prefix: redis.prefix }
+}
+
+/** A client of a Redis that is not there (port 9, discard): every command fails at once. Closed when the test ends. */
+export function unreachableRedis (t: Test): Redis {
+  const client = new Redis('redis://127.0.0.1:9', { maxRetriesPerRequest: 0, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  return client
+}
+
+/**
  * Records that a suite against a real server ran to its end, so the test
  * command can refuse a run in which the mongo or redis suites did not run.
  */

@@ -1,3 +1,4 @@
+import { CloseCode } from './close-codes.js'
 import { ClientFrames, ServerFrames } from './protocol.js'
 import { Attachment, Conversation, Message } from '../schemas/conversations.js'
 
@@ -34,7 +35,7 @@ export function buildAsyncApi (version: string): Record<string, unknown> {
     info: {
       title: 'Chat backend live protocol',
       version,
-      description: 'One websocket per client. Every frame is JSON text `{type, ...}`. A missing or bad token is refused before the upgrade with HTTP 401; when the token expires on an open socket the server closes it with 4401. On shutdown sockets are closed with 1012 (reconnect to another node), a client that stops reading is closed with 1013, one that keeps flooding with 1008, and frames over the payload limit close the socket with 1009. The server pings every socket on an interval and closes those that stop answering.'
+      description: `One websocket per client. Every frame is JSON text \`{type, ...}\`. A missing or bad token is refused before the upgrade with HTTP 401; when the token expires on an open socket the server closes it with ${CloseCode.TOKEN_EXPIRED}. On shutdown sockets are closed with ${CloseCode.SERVICE_RESTART} (reconnect to another node), a client that stops reading is closed with ${CloseCode.TRY_AGAIN_LATER}, one that keeps flooding with ${CloseCode.POLICY_VIOLATION}, and frames over the payload limit close the socket with ${CloseCode.MESSAGE_TOO_BIG}. The server pings every socket on an interval and closes those that stop answering.`
     },
     servers: {
       local: {

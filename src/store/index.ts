@@ -8,7 +8,7 @@ export interface StoreSelection {
   MONGODB_URL?: string
   MONGODB_DB: string
   MONGODB_POOL_SIZE: number
-  MONGODB_TIMEOUT_MS?: number
+  MONGODB_TIMEOUT_MS: number
 }
 
 /** The mongo adapter when MONGODB_URL is set, otherwise the embedded memory store. */

@@ -4,8 +4,7 @@
  */
 import type { Test } from 'tap'
 import type { Broker, BrokerMessage } from '../../src/broker/port.js'
-
-type MakeNodes = (t: Test) => Promise<[Broker, Broker] | undefined>
+import { onTwoNodes, type MakeNodes } from '../contract-nodes.js'
 
 /** Collects what a broker's handlers receive. */
 function recorder (broker: Broker) {
@@ -22,14 +21,8 @@ async function until (check: () => boolean, ms = 3000) {
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
 }
 
-export function brokerContract (t: Test, makeNodes: MakeNodes): void {
-  const withNodes = (name: string, fn: (t: Test, a: Broker, b: Broker) => Promise<void>) =>
-    t.test(name, async (t) => {
-      const nodes = await makeNodes(t)
-      if (nodes === undefined) return
-      t.teardown(async () => { await Promise.all(nodes.map((n) => n.close())) })
-      await fn(t, ...nodes)
-    })
+export function brokerContract (t: Test, makeNodes: MakeNodes<Broker>): void {
+  const withNodes = onTwoNodes(t, makeNodes, (node) => node.close())
 
   withNodes('nodes have distinct ids and answer ping', async (t, a, b) => {
     t.not(a.nodeId, b.nodeId)

@@ -3,20 +3,13 @@ import t from 'tap'
 import type { Redis } from 'ioredis'
 import { createRedisBroker } from '../../src/broker/redis/index.js'
 import { brokerContract } from './contract.js'
-import { markSuiteRan, redisTestClient } from '../services.js'
+import { markSuiteRan, redisTestClient, redisTestPair, unreachableRedis } from '../services.js'
 
 markSuiteRan(t, 'broker-redis')
 const broker = (client: Redis, prefix: string, pingTimeoutMs = 2000) => createRedisBroker({ client, prefix, nodeId: randomUUID(), pingTimeoutMs })
 brokerContract(t, async (t) => {
-  const redis = redisTestClient(t)
-  if (redis === undefined) return undefined
-  // Two nodes, each with its own command connection, as two processes would have.
-  const other = redis.client.duplicate()
-  t.teardown(() => other.disconnect())
-  return [
-    broker(redis.client, redis.prefix),
-    broker(other, redis.prefix)
-  ]
+  const pair = await redisTestPair(t)
+  return pair && [broker(pair.clients[0], pair.prefix), broker(pair.clients[1], pair.prefix)]
 })
 
 t.test('a malformed envelope on the wire is ignored', async (t) => {
@@ -37,10 +30,7 @@ t.test('a malformed envelope on the wire is ignored', async (t) => {
 })
 
 t.test('an unreachable Redis makes ping fail as unavailable', async (t) => {
-  const { Redis } = await import('ioredis')
-  const client = new Redis('redis://127.0.0.1:9', { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null })
-  client.on('error', () => {})
-  const unreachable = broker(client, 'x:', 500)
-  t.teardown(async () => { await unreachable.close(); client.disconnect() })
+  const unreachable = broker(unreachableRedis(t), 'x:', 500)
+  t.teardown(() => unreachable.close())
   await t.rejects(unreachable.ping(), { name: 'DependencyUnavailableError', dependency: 'broker' })
 })

@@ -3,18 +3,13 @@
  * returns two Limits that act as two server nodes of one deployment.
  */
 import type { Test } from 'tap'
+import { onTwoNodes, type MakeNodes } from '../contract-nodes.js'
 import type { Limits } from '../../src/limits/port.js'
-
-type MakeNodes = (t: Test) => Promise<[Limits, Limits] | undefined>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export function limitsContract (t: Test, makeNodes: MakeNodes): void {
-  const withNodes = (name: string, fn: (t: Test, a: Limits, b: Limits) => Promise<void>) =>
-    t.test(name, async (t) => {
-      const nodes = await makeNodes(t)
-      if (nodes !== undefined) await fn(t, ...nodes)
-    })
+export function limitsContract (t: Test, makeNodes: MakeNodes<Limits>): void {
+  const withNodes = onTwoNodes(t, makeNodes)
 
   withNodes('one fixed window per key, shared by the nodes', async (t, a, b) => {
     const setting = { max: 3, windowMs: 1000 }

@@ -3,18 +3,13 @@
  * returns two registries that act as two server nodes' views of one deployment.
  */
 import type { Test } from 'tap'
+import { onTwoNodes, type MakeNodes } from '../contract-nodes.js'
 import type { PresenceRegistry } from '../../src/presence/port.js'
-
-type MakeNodes = (t: Test) => Promise<[PresenceRegistry, PresenceRegistry] | undefined>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export function presenceContract (t: Test, makeNodes: MakeNodes): void {
-  const withNodes = (name: string, fn: (t: Test, a: PresenceRegistry, b: PresenceRegistry) => Promise<void>) =>
-    t.test(name, async (t) => {
-      const nodes = await makeNodes(t)
-      if (nodes !== undefined) await fn(t, ...nodes)
-    })
+export function presenceContract (t: Test, makeNodes: MakeNodes<PresenceRegistry>): void {
+  const withNodes = onTwoNodes(t, makeNodes)
 
   withNodes('shared between nodes, counted per connection', async (t, a, b) => {
     t.same(await a.connect('u1', 'c1', 10_000), { firstConnection: true })

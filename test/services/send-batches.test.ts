@@ -192,7 +192,7 @@ suite(t, 'memory store', async () => createMemoryStore())
 suite(t, 'mongo store', async (t) => {
   const url = mongoTestUrl(t)
   if (url === undefined) return undefined
-  const store = createMongoStore({ url, dbName: 'unused' })
+  const store = createMongoStore({ url, dbName: 'unused', poolSize: 10, serverSelectionTimeoutMs: 5000 })
   t.teardown(() => store.close())
   return store
 })

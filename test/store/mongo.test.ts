@@ -6,11 +6,11 @@ import { markSuiteRan, mongoTestUrl } from '../services.js'
 markSuiteRan(t, 'store-mongo')
 storeContract(t, async (t) => {
   const url = mongoTestUrl(t)
-  return url === undefined ? undefined : createMongoStore({ url, dbName: 'unused' })
+  return url === undefined ? undefined : createMongoStore({ url, dbName: 'unused', poolSize: 10, serverSelectionTimeoutMs: 5000 })
 })
 
 t.test('an unreachable server makes operations fail as unavailable, not hang', async (t) => {
-  const store = createMongoStore({ url: 'mongodb://127.0.0.1:9/', dbName: 'x', serverSelectionTimeoutMs: 300 })
+  const store = createMongoStore({ url: 'mongodb://127.0.0.1:9/', dbName: 'x', poolSize: 1, serverSelectionTimeoutMs: 300 })
   t.teardown(() => store.close())
   await t.rejects(store.ping(), { name: 'DependencyUnavailableError', dependency: 'store' })
   await t.rejects(store.users.findByLogin('x'), { name: 'DependencyUnavailableError' })

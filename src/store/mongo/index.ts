@@ -12,9 +12,9 @@ export interface MongoStoreOptions {
   url: string
   /** Used when the URL names no database. */
   dbName: string
-  poolSize?: number
-  /** How long an operation waits for a reachable server before failing as unavailable. */
-  serverSelectionTimeoutMs?: number
+  poolSize: number
+  /** How long an operation waits for a reachable server (and a connection for its first answer) before failing as unavailable. */
+  serverSelectionTimeoutMs: number
 }
 
 /**
@@ -24,9 +24,9 @@ export interface MongoStoreOptions {
  */
 export function createMongoStore (options: MongoStoreOptions): Store & { db: Db } {
   const client = new MongoClient(options.url, {
-    maxPoolSize: options.poolSize ?? 20,
-    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5000,
-    connectTimeoutMS: 5000,
+    maxPoolSize: options.poolSize,
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs,
+    connectTimeoutMS: options.serverSelectionTimeoutMs,
     appName: 'chat-backend'
   })
   // A database named in the URL wins over the configured default.
