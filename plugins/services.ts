@@ -8,6 +8,7 @@ import { createMessageService, type MessageService } from '../src/services/messa
 import { createPublisher } from '../src/services/publisher.js'
 import { createSendPipeline } from '../src/services/send-pipeline.js'
 import { createSenders, type Senders } from '../src/services/senders.js'
+import { createSyncService, type SyncService } from '../src/services/sync.js'
 import { createWebhookService, type WebhookService } from '../src/services/webhooks.js'
 
 declare module 'fastify' {
@@ -19,6 +20,7 @@ declare module 'fastify' {
       messages: MessageService
       /** Who may send: `senders.user(id)` for a signed-in user, `senders.webhook(record)` for a webhook's bot. */
       senders: Senders
+      sync: SyncService
       webhooks: WebhookService
     }
   }
@@ -68,6 +70,13 @@ export default fp(async (app) => {
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')
     }
   })
+  const conversations = createConversationService({
+    store,
+    publish,
+    pipeline,
+    groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
+    ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
+  })
   app.decorate('services', {
     auth: createAuthService({
       store,
@@ -76,14 +85,15 @@ export default fp(async (app) => {
       refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS
     }),
     users: createUserService({ store }),
-    conversations: createConversationService({
-      store,
-      publish,
-      groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
-      ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
-    }),
+    conversations,
     messages,
     senders,
+    sync: createSyncService({
+      store,
+      conversations,
+      limits: { perConversation: config.SYNC_MAX_PER_CONVERSATION, maxBytes: config.SYNC_BATCH_MAX_BYTES, maxConversations: config.SYNC_BATCH_MAX_CONVERSATIONS },
+      pendingMs: config.SYNC_PENDING_CHANGE_MS
+    }),
     webhooks: createWebhookService({ store, messages, senders })
   })
 }, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'auth', 'metrics'] })

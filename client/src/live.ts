@@ -9,10 +9,13 @@
  *   UNAVAILABLE / RATE_LIMITED / INTERNAL_ERROR answer, and when no answer
  *   comes in time. The server answers a resend with the first message, so a
  *   send is stored once however often it is resent.
- * - Keeps a cursor per conversation and sends `sync` with the cursors on every
- *   (re)connect and whenever the server asks (`sync_required`); truncated
- *   replays are continued until complete.
- * - Delivers each message once: seqs already seen are dropped.
+ * - Keeps the cursor the server gave per conversation (the highest version
+ *   all of whose changes it holds) and sends `sync` with the cursors on every
+ *   (re)connect and whenever the server asks (`sync_required`), again while
+ *   the server says there is more; edits, deletions and conversation changes
+ *   made while away arrive as they do live.
+ * - Hands over each change of a message once: a frame whose version it has
+ *   already handed over for that message is dropped.
  *
  * It runs on any WebSocket with the browser API: the browser's own, or the
  * `ws` package's default export in Node 20.
@@ -55,7 +58,7 @@ export interface LiveClientOptions {
   token: () => string | Promise<string>
   /** Defaults to the global WebSocket (browsers, Node 22+). */
   WebSocket?: WebSocketConstructor
-  /** Known conversations and the last seq already held for each (0: none). Others are learnt from new messages. */
+  /** Known conversations and their cursors (the last sync's, or the highest seq held). Others are learnt from syncs. */
   cursors?: Record<string, number>
   /** First reconnect delay; doubled per failed attempt up to maxDelayMs, with full jitter. */
   minDelayMs?: number
@@ -64,7 +67,7 @@ export interface LiveClientOptions {
   ackTimeoutMs?: number
   /** Called when the server closes with 4401 (token expired), before reconnecting. */
   onTokenExpired?: () => Promise<void> | void
-  /** How many seen seqs to remember per conversation for deduplication. */
+  /** How many messages' versions to remember for dropping repeats. */
   dedupeWindow?: number
 }
 
@@ -89,22 +92,6 @@ interface Pending {
   attempts: number
 }
 
-interface ConversationState {
-  /** Every seq up to this one has been delivered, or is known never to have been stored. */
-  cursor: number
-  /** Seqs delivered above cursor - dedupeWindow, for dropping repeats. */
-  seen: Set<number>
-  /** The highest seq a complete sync replay held, and when: holes below it that outlive HOLE_SETTLE_MS were never stored. */
-  settled?: { top: number, at: number }
-}
-
-/**
- * A seq is taken before its message is stored, and a send that fails after
- * that (the database went away) leaves a hole. A hole may also be a message
- * another node is storing right now; after this long it is not.
- */
-const HOLE_SETTLE_MS = 30_000
-
 type Listener<T> = (value: T) => void
 
 export type TypingEvent = FrameBody<'typing'>
@@ -113,12 +100,14 @@ export type PresenceEvent = FrameBody<'presence_update'>
 export type DeletedEvent = FrameBody<'message_deleted'>
 
 export interface LiveClientEvents {
-  /** A new message, once per seq (live or replayed by a sync). */
+  /** A new message, once (live or replayed by a sync), in its state now. */
   message: LiveMessage
-  /** A message was edited. */
+  /** A message was edited (or changed otherwise), once per version. */
   updated: LiveMessage
   /** A message became a tombstone. */
   deleted: DeletedEvent
+  /** I left a conversation or was removed from it (told by a sync): forget it. */
+  removed: FrameBody<'conversation_removed'>
   typing: TypingEvent
   receipt: ReceiptEvent
   presence: PresenceEvent
@@ -146,20 +135,20 @@ export class LiveClient {
   private stopped = true
   private suspended = false
   private readonly pending = new Map<string, Pending>()
-  private readonly conversations = new Map<string, ConversationState>()
+  /** conversationId → its cursor (from the server's sync_complete). */
+  private readonly conversations = new Map<string, number>()
+  /** messageId → the highest version handed over (the least recently changed forgotten first). */
+  private readonly versions = new Map<string, number>()
   private readonly listeners = new Map<keyof LiveClientEvents, Set<Listener<never>>>()
-  /** Highest seq replayed per conversation by the sync in flight. */
-  private replayed = new Map<string, number>()
   private syncing = false
   private syncAgain = false
-  private sentCursors: Record<string, number> = {}
   private WS: WebSocketConstructor | undefined
   state: LiveState = 'closed'
   readonly stats = { connects: 0, reconnects: 0, resent: 0, duplicatesDropped: 0, syncs: 0 }
 
   constructor (private readonly options: LiveClientOptions) {
     if (options.urls.length === 0) throw new Error('LiveClient needs at least one server URL')
-    for (const [id, seq] of Object.entries(options.cursors ?? {})) this.conversations.set(id, { cursor: seq, seen: new Set() })
+    for (const [id, cursor] of Object.entries(options.cursors ?? {})) this.conversations.set(id, cursor)
   }
 
   on<K extends keyof LiveClientEvents> (event: K, listener: Listener<LiveClientEvents[K]>): () => void {
@@ -234,15 +223,14 @@ export class LiveClient {
     return this.sendFrame({ type: kind, conversationId, seq })
   }
 
-  /** Starts (or moves forward) the cursor of a conversation: messages up to `seq` are already held. */
-  track (conversationId: string, seq: number): void {
-    const s = this.stateOf(conversationId)
-    if (seq > s.cursor) s.cursor = seq
+  /** Starts (or moves forward) the cursor of a conversation: every change up to `version` (or seq) is already held. */
+  track (conversationId: string, version: number): void {
+    if (version > (this.conversations.get(conversationId) ?? -1)) this.conversations.set(conversationId, version)
   }
 
-  /** The per-conversation cursors a sync would send now. */
+  /** The per-conversation cursors a sync would send now (save them to resume after a restart). */
   cursors (): Record<string, number> {
-    return Object.fromEntries([...this.conversations].map(([id, s]) => [id, s.cursor]))
+    return Object.fromEntries(this.conversations)
   }
 
   /** Sends that have no acknowledgement yet. */
@@ -283,9 +271,7 @@ export class LiveClient {
     if (this.syncing) { this.syncAgain = true; return }
     const cursors = this.cursors()
     if (!this.sendFrame({ type: 'sync', cursors })) return
-    this.sentCursors = cursors
     this.syncing = true
-    this.replayed = new Map()
     this.stats.syncs++
   }
 
@@ -364,73 +350,53 @@ export class LiveClient {
     this.timer = setTimeout(() => { void this.open() }, delay)
   }
 
-  private stateOf (conversationId: string): ConversationState {
-    let s = this.conversations.get(conversationId)
-    if (s === undefined) this.conversations.set(conversationId, (s = { cursor: 0, seen: new Set() }))
-    return s
-  }
-
-  private deliver (message: LiveMessage): void {
-    const s = this.stateOf(message.conversationId)
-    if (this.syncing) this.replayed.set(message.conversationId, Math.max(this.replayed.get(message.conversationId) ?? 0, message.seq))
-    const window = this.options.dedupeWindow ?? 10_000
-    if (s.seen.has(message.seq) || message.seq <= s.cursor - window) {
+  /** True the first time a message's version is seen (and remembers it); repeats are counted and dropped. */
+  private fresh (messageId: string, version: number): boolean {
+    const held = this.versions.get(messageId)
+    if (held !== undefined && held >= version) {
       this.stats.duplicatesDropped++
-      return
+      return false
     }
-    this.markSeen(s, message.seq)
-    this.emit('message', message)
-  }
-
-  private markSeen (s: ConversationState, seq: number): void {
-    s.seen.add(seq)
-    while (s.seen.has(s.cursor + 1)) s.cursor++
+    this.versions.delete(messageId)
+    this.versions.set(messageId, version)
     const window = this.options.dedupeWindow ?? 10_000
-    if (s.seen.size > 2 * window) for (const old of s.seen) if (old <= s.cursor - window) s.seen.delete(old)
-  }
-
-  /** After a complete replay: skip the holes that have been holes for HOLE_SETTLE_MS. */
-  private settle (conversationId: string, top: number): void {
-    const s = this.stateOf(conversationId)
-    const now = Date.now()
-    if (s.settled !== undefined && now - s.settled.at >= HOLE_SETTLE_MS) {
-      s.cursor = Math.max(s.cursor, s.settled.top)
-      while (s.seen.has(s.cursor + 1)) s.cursor++
-      s.settled = undefined
-    }
-    if (top > s.cursor) s.settled ??= { top, at: now }
+    if (this.versions.size > window) this.versions.delete(this.versions.keys().next().value!)
+    return true
   }
 
   private receive (frame: ServerFrame): void {
     this.emit('frame', frame)
     switch (frame.type) {
       case 'new_message':
-        return this.deliver(frame.message)
+        if (this.fresh(frame.message.id, frame.message.version)) this.emit('message', frame.message)
+        return
       case 'message_sent': {
         const { type: _type, ...ack } = frame
         const p = this.pending.get(ack.clientMessageId)
         // This socket gets no new_message for its own send: the ack stands for it.
-        this.markSeen(this.stateOf(ack.conversationId), ack.seq)
+        this.fresh(ack.messageId, ack.version)
         if (p === undefined) return
         this.pending.delete(ack.clientMessageId)
         return p.resolve(ack)
       }
       case 'sync_complete': {
         this.syncing = false
-        const truncated = frame.truncated
-        for (const [id, top] of this.replayed) if (!truncated.includes(id)) this.settle(id, top)
-        this.emit('synced', { truncated })
-        // Continue a truncated replay while it makes progress (a hole at the cursor stalls it until it settles).
-        const progressed = truncated.some((id) => this.stateOf(id).cursor > (this.sentCursors[id] ?? 0))
-        if (progressed || this.syncAgain) { this.syncAgain = false; this.sync() }
+        for (const [id, cursor] of Object.entries(frame.cursors)) this.track(id, cursor)
+        this.emit('synced', bodyOf(frame))
+        if (frame.hasMore || this.syncAgain) { this.syncAgain = false; this.sync() }
         return
       }
       case 'sync_required':
         return this.sync()
       case 'message_updated':
-        return this.emit('updated', frame.message)
+        if (this.fresh(frame.message.id, frame.message.version)) this.emit('updated', frame.message)
+        return
       case 'message_deleted':
-        return this.emit('deleted', bodyOf(frame))
+        if (this.fresh(frame.messageId, frame.version)) this.emit('deleted', bodyOf(frame))
+        return
+      case 'conversation_removed':
+        this.conversations.delete(frame.conversationId)
+        return this.emit('removed', bodyOf(frame))
       case 'typing':
         return this.emit('typing', bodyOf(frame))
       case 'receipt':

@@ -47,6 +47,7 @@ export function toConversationView (c: ConversationRecord, unreadCount: number):
     createdBy: c.createdBy,
     ...(c.lastMessage !== undefined && { lastMessage: { ...c.lastMessage, sentAt: c.lastMessage.sentAt.toISOString() } }),
     lastSeq: c.lastSeq,
+    version: c.version,
     unreadCount,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString()
@@ -72,6 +73,7 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     contentType: m.contentType,
     attachments: m.attachments,
     clientMessageId: m.clientMessageId,
+    version: m.version,
     sentAt: m.sentAt.toISOString(),
     ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
     ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),

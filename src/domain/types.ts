@@ -65,7 +65,10 @@ export interface ConversationRecord {
   createdBy: string
   /** The sorted pair of user ids for a direct conversation; `group:<id>` for a group, so the unique index needs no sparse option. */
   directKey: string
+  /** The highest number taken in the conversation's timeline: messages' seqs, and the versions that changes took. */
   lastSeq: number
+  /** The version of the last change of its details (name, avatar, participants, roles); 0 when none since it was created. */
+  version: number
   lastMessage?: LastMessage
   createdAt: Date
   updatedAt: Date
@@ -100,9 +103,33 @@ export interface MessageRecord {
   attachments: Attachment[]
   /** Always set: the server fills one in when the client sent none, so its unique index needs no sparse option. */
   clientMessageId: string
+  /**
+   * The number of its latest change in the conversation's timeline: its seq
+   * when created, then the seq its latest edit or deletion claimed (see VersionClaim).
+   */
+  version: number
   sentAt: Date
   editedAt?: Date
   deletedAt?: Date
+}
+
+/** What a version claim is for: a message's id, or the conversation's details. */
+export const CONVERSATION_TARGET = 'conversation'
+
+/**
+ * A number of a conversation's timeline taken by a change of something that
+ * exists already (an edit or deletion of a message, new details of the
+ * conversation): it holds that seq in the timeline's unique index, so no
+ * message or other change ever takes it, and the change then carries it as
+ * its version. Claims are kept: a number is never handed out twice.
+ */
+export interface VersionClaim {
+  id: string
+  conversationId: string
+  seq: number
+  /** The message id, or CONVERSATION_TARGET. */
+  target: string
+  claimedAt: Date
 }
 
 export interface WebhookRecord {

@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats'
 import { fieldOfAjvError } from '../validation.js'
 import { Id } from '../schemas/common.js'
 import { ID_PATTERN } from '../domain/ids.js'
-import { ClientMessageId, ConversationRef, MessageRef, SendMessageBody, Seq } from '../schemas/conversations.js'
+import { ClientMessageId, ConversationRef, MessageRef, SendMessageBody, Seq, Version } from '../schemas/conversations.js'
 
 /**
  * The websocket protocol: every frame is JSON text `{type, ...}`. The client
@@ -27,12 +27,12 @@ export const ClientFrames = {
   sync: frame('sync', {
     cursors: Type.Optional(Type.Unsafe<Record<string, number>>({
       type: 'object',
-      patternProperties: { [ID_PATTERN]: Seq },
+      patternProperties: { [ID_PATTERN]: Version },
       additionalProperties: false,
       maxProperties: 10000,
-      description: 'conversationId → the last seq this device has'
+      description: 'conversationId → the highest version this device has seen there (the cursors of the last sync_complete; a device that saw no change may send the highest seq)'
     }))
-  }, 'Replays missed messages as new_message, oldest first per conversation, then sync_complete.'),
+  }, 'Catches up on everything after the cursors: per conversation, conversation_updated (when its details changed, or it has no cursor), then each message changed after the cursor once, in version order, in its state now (new_message, message_updated or message_deleted); conversation_removed for a conversation left or lost; then sync_complete with the new cursors. Answered in bounded batches: with hasMore, sync again with them.'),
   ping: frame('ping', {}, 'Answered by pong.')
 }
 
@@ -43,7 +43,8 @@ const ErrorCode = Type.Union(['UNAUTHORIZED', 'VALIDATION_ERROR', 'NOT_FOUND', '
 export const ServerFrames = {
   new_message: frame('new_message', { message: MessageRef }, 'A new message in one of my conversations (also sent by me from another device).'),
   message_updated: frame('message_updated', { message: MessageRef }, 'A message was edited.'),
-  message_deleted: frame('message_deleted', { conversationId: Id, messageId: Id, seq: Seq }, 'A message became a tombstone.'),
+  message_deleted: frame('message_deleted', { conversationId: Id, messageId: Id, seq: Seq, version: Version }, 'A message became a tombstone.'),
+  conversation_removed: frame('conversation_removed', { conversationId: Id }, 'In a sync: I left this conversation, or was removed from it, while away (forget it).'),
   conversation_updated: frame('conversation_updated', { conversation: ConversationRef }, 'Created, renamed, or participants changed (a removed user gets it once more, without themself in participantIds). unreadCount is 0 here: keep your own.'),
   presence_update: frame('presence_update', {
     userId: Id,
@@ -63,9 +64,14 @@ export const ServerFrames = {
     messageId: Id,
     conversationId: Id,
     seq: Seq,
+    version: Version,
     sentAt: Type.String({ format: 'date-time' })
   }, 'The ack of send_message: the message is stored.'),
-  sync_complete: frame('sync_complete', { truncated: Type.Array(Id, { description: 'conversations with more missed messages than one sync replays; page them over REST' }) }, 'The end of a sync replay.'),
+  sync_complete: frame('sync_complete', {
+    truncated: Type.Array(Id, { description: 'conversations with more changes than this batch replayed (their cursors say how far it went)' }),
+    hasMore: Type.Boolean({ description: 'more to replay: send sync again with the cursors learnt' }),
+    cursors: Type.Record(Id, Version, { description: 'conversationId → the cursor to send next time, for every conversation this batch covered: everything up to it is in what this device was sent or already had' })
+  }, 'The end of a sync batch.'),
   sync_required: frame('sync_required', {
     reason: Type.Union([Type.Literal('broker_recovered')], { description: 'broker_recovered: the link between server nodes was down, so live events from other nodes may have been missed' })
   }, 'Live events may have been missed: send `sync` with your cursors to catch up. No frame was lost from this socket\'s own sends.'),

@@ -12,11 +12,10 @@ export interface SessionDeps {
   hub: Hub
   receipts: ReceiptBatcher
   send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, source: 'ws', originConnectionId: string, trace: { connectionId: string } }): Promise<{ message: MessageView }>
-  /** Checks membership and answers each of the user's conversations with the messages after its cursor. */
-  missedMessages (userId: string, cursors: Record<string, number> | undefined, perConversation: number): Promise<Array<{ conversationId: string, messages: MessageView[], truncated: boolean }>>
+  /** One batch of a sync: the frames to replay, and what sync_complete says. */
+  sync (userId: string, cursors: Record<string, number> | undefined): Promise<{ frames: Array<{ frame: { type: string }, text: string }>, cursors: Record<string, number>, truncated: string[], hasMore: boolean }>
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>
   typingTtlMs: number
-  syncLimit: number
   /** Frames per user (on this node); null when frames are not limited. */
   frameLimiter: Limiter | null
   /** Refused frames in a row after which the socket is closed with 1008. */
@@ -83,7 +82,7 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
         const { type: _type, ...input } = frame
         const sending = deps.send({ ...input, senderId: conn.userId, source: 'ws', originConnectionId: conn.id, trace: { connectionId: conn.id } })
           .then(({ message }) => {
-            reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, sentAt: message.sentAt })
+            reply({ type: 'message_sent', clientMessageId: frame.clientMessageId, messageId: message.id, conversationId: message.conversationId, seq: message.seq, version: message.version, sentAt: message.sentAt })
           }, (err: unknown) => fail(err, frame))
           .finally(() => inFlight.delete(sending))
         inFlight.add(sending)
@@ -106,9 +105,9 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
         deps.receipts.add(conn.id, conn.userId, frame.conversationId, frame.type, frame.seq)
         return
       case 'sync': {
-        const missed = await deps.missedMessages(conn.userId, frame.cursors, deps.syncLimit)
-        for (const { messages } of missed) for (const message of messages) reply({ type: 'new_message', message })
-        return reply({ type: 'sync_complete', truncated: missed.filter((m) => m.truncated).map((m) => m.conversationId) })
+        const { frames, cursors, truncated, hasMore } = await deps.sync(conn.userId, frame.cursors)
+        for (const { frame: replayed, text } of frames) if (conn.write(text)) deps.onFrame?.('out', replayed.type)
+        return reply({ type: 'sync_complete', truncated, hasMore, cursors })
       }
     }
   }

@@ -3,6 +3,12 @@ import { DateTime, Id, refOf } from './common.js'
 
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'position in the conversation, assigned by the server; strictly increasing, gaps allowed', examples: [42] })
 
+export const Version = Type.Integer({
+  minimum: 0, maximum: Number.MAX_SAFE_INTEGER,
+  description: 'the number of its latest change in the conversation: unique and increasing within it, shared with seqs (a new message\'s version is its seq; an edit or deletion takes the next number). A sync cursor is the highest version a device has seen.',
+  examples: [57]
+})
+
 export const ClientMessageId = Type.String({
   minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$',
   description: 'chosen by the client; a resend with the same value from the same sender answers the first message instead of creating a second',
@@ -44,6 +50,7 @@ export const Message = Type.Object({
   contentType: ContentType,
   attachments: Type.Array(Attachment),
   clientMessageId: Type.Optional(Type.String()),
+  version: Version,
   sentAt: DateTime,
   editedAt: Type.Optional(DateTime),
   deletedAt: Type.Optional(DateTime),
@@ -59,7 +66,8 @@ export const Conversation = Type.Object({
   participantIds: Type.Array(Id),
   createdBy: Id,
   lastMessage: Type.Optional(Type.Object({ id: Id, seq: Seq, content: Type.String(), senderId: Id, sentAt: DateTime })),
-  lastSeq: Seq,
+  lastSeq: Type.Integer({ minimum: 0, description: 'the highest number taken in the conversation: its last message\'s seq, or a later change\'s version' }),
+  version: Type.Integer({ minimum: 0, description: 'the version of the last change of its name, avatar, participants or roles (0: none since it was created)' }),
   unreadCount: Type.Integer({ minimum: 0, description: 'messages after my read watermark, not sent by me, not deleted (counted up to 1000)' }),
   createdAt: DateTime,
   updatedAt: DateTime

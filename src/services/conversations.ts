@@ -1,16 +1,19 @@
 import { DuplicateKeyError, forbidden, notFound, validationError } from '../domain/errors.js'
 import { directKeyOf, nextOwner, policy, toConversationView, type ConversationView } from '../domain/conversations.js'
-import type { ConversationRecord, MembershipRecord, Role } from '../domain/types.js'
+import { CONVERSATION_TARGET, type ConversationRecord, type MembershipRecord, type Role } from '../domain/types.js'
 import type { ConversationCursor, Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
 import { isId } from '../domain/ids.js'
 import { requireMember } from './access.js'
 import { channels } from '../domain/channels.js'
 import type { Publish } from './publisher.js'
+import type { SendPipeline } from './send-pipeline.js'
 
 export interface ConversationServiceDeps {
   store: Store
   publish: Publish
+  /** Where changes of a conversation's details take their version, in order with its messages. */
+  pipeline: SendPipeline
   groupMaxParticipants: number
   /** A membership ended (removed or left): caches of it must go (never fails). */
   onMembershipEnded?: (conversationId: string, userId: string) => Promise<void>
@@ -51,13 +54,20 @@ export function createConversationService (deps: ConversationServiceDeps) {
     return toConversationView(c, await unreadFor(c, m ?? undefined, userId))
   }
 
-  /** Re-derives participantIds from the memberships (the source of truth) and tells everyone concerned. */
+  /**
+   * Re-derives participantIds from the memberships (the source of truth), at
+   * the conversation's next version, and tells everyone concerned. The
+   * memberships are read when the version is claimed, so of two changes in a
+   * row the later one's list stands.
+   */
   async function syncParticipants (conversationId: string, alsoNotify: string[] = []): Promise<ConversationRecord> {
-    const members = await store.memberships.listByConversation(conversationId)
-    const updated = await store.conversations.setParticipants(conversationId, members.map((m) => m.userId), now())
-    if (updated === null) throw notFound('conversation')
-    await announce(updated, alsoNotify)
-    return updated
+    return deps.pipeline.change(conversationId, CONVERSATION_TARGET, async (version) => {
+      const members = await store.memberships.listByConversation(conversationId)
+      const updated = await store.conversations.setParticipants(conversationId, members.map((m) => m.userId), now(), version)
+      if (updated === null) throw notFound('conversation')
+      await announce(updated, alsoNotify)
+      return updated
+    })
   }
 
   /**
@@ -90,7 +100,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       const at = now()
       try {
         conversation = await store.conversations.insert({
-          id: newId(), type: 'direct', participantIds: [userId, otherId], createdBy: userId, directKey, lastSeq: 0, createdAt: at, updatedAt: at
+          id: newId(), type: 'direct', participantIds: [userId, otherId], createdBy: userId, directKey, lastSeq: 0, version: 0, createdAt: at, updatedAt: at
         })
         created = true
       } catch (err) {
@@ -107,6 +117,10 @@ export function createConversationService (deps: ConversationServiceDeps) {
   }
 
   return {
+    /** The conversation as `userId` sees it (their unread count), given their membership. */
+    viewFor: async (c: ConversationRecord, userId: string, membership: MembershipRecord | undefined): Promise<ConversationView> =>
+      toConversationView(c, await unreadFor(c, membership, userId)),
+
     /** A direct conversation between the same two users exists once (created: false when it did). */
     async create (userId: string, input: CreateInput): Promise<{ conversation: ConversationView, created: boolean }> {
       if (input.type === 'direct') {
@@ -122,7 +136,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       const id = newId()
       const conversation = await store.conversations.insert({
         id, type: 'group', name: input.name, ...(input.avatar !== undefined && { avatar: input.avatar }),
-        participantIds: [userId, ...others], createdBy: userId, directKey: `group:${id}`, lastSeq: 0, createdAt: at, updatedAt: at
+        participantIds: [userId, ...others], createdBy: userId, directKey: `group:${id}`, lastSeq: 0, version: 0, createdAt: at, updatedAt: at
       })
       await store.memberships.addMany([member(id, userId, 'owner', at), ...others.map((o) => member(id, o, 'member', at))])
       await announce(conversation)
@@ -151,9 +165,12 @@ export function createConversationService (deps: ConversationServiceDeps) {
       if (!policy.canEditDetails(conversation, membership)) {
         throw forbidden(conversation.type === 'direct' ? 'a direct conversation has no name or avatar' : 'only the owner and admins may change the group')
       }
-      const updated = await store.conversations.update(conversationId, patch, now())
-      if (updated === null) throw notFound('conversation')
-      await announce(updated)
+      const updated = await deps.pipeline.change(conversationId, CONVERSATION_TARGET, async (version) => {
+        const changed = await store.conversations.update(conversationId, patch, now(), version)
+        if (changed === null) throw notFound('conversation')
+        await announce(changed)
+        return changed
+      })
       return viewFor(updated, userId)
     },
 

@@ -114,13 +114,16 @@ export function createMessageService (deps: MessageServiceDeps) {
       if (!policy.canEditMessage(message, userId)) throw forbidden('only the sender may edit a message')
       if (message.deletedAt !== undefined) throw conflict('the message was deleted')
       validateMessageContent(message.contentType, content, message.attachments, deps.limits)
-      const at = now()
-      const edited = await store.messages.edit(messageId, content, at)
-      if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
-      await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
-      const view = toMessageView(edited, await store.memberships.listByConversation(conversationId))
-      await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
-      return view
+      // At the next version of the conversation's timeline (a claim), in order with its sends on this node.
+      return pipeline.change(conversationId, messageId, async (version) => {
+        const at = now()
+        const edited = await store.messages.edit(messageId, content, at, version)
+        if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
+        await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
+        const view = toMessageView(edited, await store.memberships.listByConversation(conversationId))
+        await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
+        return view
+      })
     },
 
     /** Leaves a tombstone: seq kept, content and attachments emptied, deletedAt set. Deleting twice is harmless. */
@@ -129,30 +132,13 @@ export function createMessageService (deps: MessageServiceDeps) {
       const message = await messageIn(conversationId, messageId)
       if (!policy.canDeleteMessage(conversation, message, membership)) throw forbidden('you may delete only your own messages')
       if (message.deletedAt !== undefined) return
-      const at = now()
-      const gone = await store.messages.tombstone(messageId, at)
-      if (gone === null) throw notFound('message')
-      await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
-      await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq } })
-    },
-
-    /**
-     * For a sync: per conversation of the user, the messages after its cursor
-     * (the device's own, else the user's delivered watermark), oldest first,
-     * at most `perConversation`. Cursors of conversations the user is not in are ignored.
-     */
-    async missedMessages (userId: string, cursors: Record<string, number> | undefined, perConversation: number) {
-      const ids = await store.memberships.conversationIdsOf(userId)
-      const mine = new Map((await store.memberships.listForUser(userId, ids)).map((m) => [m.conversationId, m]))
-      const out: Array<{ conversationId: string, messages: MessageView[], truncated: boolean }> = []
-      for (const conversationId of ids) {
-        const afterSeq = cursors?.[conversationId] ?? mine.get(conversationId)?.deliveredSeq ?? 0
-        const page = await store.messages.page(conversationId, { afterSeq, limit: perConversation })
-        if (page.items.length === 0) continue
-        const members = await store.memberships.listByConversation(conversationId)
-        out.push({ conversationId, messages: page.items.map((m) => toMessageView(m, members)), truncated: page.hasMore })
-      }
-      return out
+      await pipeline.change(conversationId, messageId, async (version) => {
+        const at = now()
+        const gone = await store.messages.tombstone(messageId, at, version)
+        if (gone === null) throw notFound('message')
+        await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
+        await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq, version: gone.version } })
+      })
     },
 
     /** Relays typing to the conversation's other participants (membership is checked by the caller's hub). */

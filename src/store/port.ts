@@ -1,6 +1,6 @@
 import type {
   ConversationRecord, LastMessage, MembershipRecord, MessageRecord, NewRefreshToken, NewUser,
-  RefreshTokenRecord, Role, UserPatch, UserRecord, WebhookRecord
+  RefreshTokenRecord, Role, UserPatch, UserRecord, VersionClaim, WebhookRecord
 } from '../domain/types.js'
 import type { DuplicateKeyError } from '../domain/errors.js'
 
@@ -71,11 +71,14 @@ export interface ConversationRepository {
    * least as high already).
    */
   setLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>
+  /** After version claims are stored: raises lastSeq to `seq` unless it is there already. */
+  raiseLastSeq (id: string, seq: number): Promise<void>
   /** Replaces lastMessage if it is the message with this id (after an edit or a delete). */
   replaceLastMessage (id: string, lastMessage: LastMessage, updatedAt: Date): Promise<void>
-  update (id: string, patch: { name?: string, avatar?: string | null }, updatedAt: Date): Promise<ConversationRecord | null>
-  /** Replaces the derived participant list (after membership changes). */
-  setParticipants (id: string, participantIds: string[], updatedAt: Date): Promise<ConversationRecord | null>
+  /** New details at `version` (a claimed one), unless a later version is there already; answers the conversation as it is now. */
+  update (id: string, patch: { name?: string, avatar?: string | null }, updatedAt: Date, version: number): Promise<ConversationRecord | null>
+  /** Replaces the derived participant list (after membership changes) at `version`, as update does. */
+  setParticipants (id: string, participantIds: string[], updatedAt: Date, version: number): Promise<ConversationRecord | null>
 }
 
 export interface MembershipRepository {
@@ -101,14 +104,20 @@ export interface MessagePage {
   hasMore: boolean
 }
 
+/** What a timeline holds at each seq: a message, or a version claim. */
+export type TimelineEntry = MessageRecord | VersionClaim
+
+export const isClaim = (entry: TimelineEntry): entry is VersionClaim => 'target' in entry
+
 export interface MessageRepository {
   /**
-   * Inserts in order and stops at the first message a unique index refuses:
-   * answers how many were inserted, and that refusal (DuplicateKeyError 'seq'
-   * or 'clientMessageId') for message number `inserted`. Any other error is
-   * thrown, and some of the messages may have been inserted before it.
+   * Inserts messages and version claims in order, one seq each, and stops at
+   * the first a unique index refuses: answers how many were inserted, and that
+   * refusal (DuplicateKeyError 'seq' or 'clientMessageId') for entry number
+   * `inserted`. Any other error is thrown, and some entries may have been
+   * inserted before it. Claims are never answered by the reads below except claimsSince.
    */
-  insertMany (messages: MessageRecord[]): Promise<{ inserted: number, duplicate?: DuplicateKeyError }>
+  insertMany (entries: readonly TimelineEntry[]): Promise<{ inserted: number, duplicate?: DuplicateKeyError }>
   findById (id: string): Promise<MessageRecord | null>
   findByClientMessageId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | null>
   /**
@@ -119,10 +128,18 @@ export interface MessageRepository {
   page (conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number }): Promise<MessagePage>
   /** Messages after `afterSeq` not sent by `excludeSenderId` and not deleted, counted up to `cap`. */
   countUnread (conversationId: string, afterSeq: number, excludeSenderId: string, cap: number): Promise<number>
-  /** Applies the edit unless the message is deleted; answers the message as it is now. */
-  edit (id: string, content: string, editedAt: Date): Promise<MessageRecord | null>
-  /** Empties content and attachments and sets deletedAt (once); answers the message as it is now. */
-  tombstone (id: string, deletedAt: Date): Promise<MessageRecord | null>
+  /**
+   * Messages of the conversation whose version is above `afterVersion`, by
+   * version ascending, at most `limit` (hasMore when more exist): what changed
+   * after a sync cursor, each once, in its state now.
+   */
+  changedSince (conversationId: string, afterVersion: number, limit: number): Promise<{ items: MessageRecord[], hasMore: boolean }>
+  /** The version claims of the conversation with a seq above `afterSeq`, by seq ascending, at most `limit`. */
+  claimsSince (conversationId: string, afterSeq: number, limit: number): Promise<VersionClaim[]>
+  /** Applies the edit at `version` unless the message is deleted or already at a later version; answers the message as it is now. */
+  edit (id: string, content: string, editedAt: Date, version: number): Promise<MessageRecord | null>
+  /** Empties content and attachments and sets deletedAt at `version` (once); answers the message as it is now. */
+  tombstone (id: string, deletedAt: Date, version: number): Promise<MessageRecord | null>
 }
 
 export interface WebhookRepository {

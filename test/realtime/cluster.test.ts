@@ -62,8 +62,9 @@ forEachDeployment(t, 'REST and webhook sends, edits and deletes are delivered li
   for (const ws of [onA, onB]) {
     const [updated] = await ws.waitFor('message_updated')
     t.equal(updated!.message.content, 'edited')
+    t.equal(updated!.message.version, 3, 'the edit took the next number (after the two sends)')
     const [deleted] = await ws.waitFor('message_deleted')
-    t.same(deleted, { type: 'message_deleted', conversationId: id, messageId: viaRest.body.id, seq: 1 })
+    t.same(deleted, { type: 'message_deleted', conversationId: id, messageId: viaRest.body.id, seq: 1, version: 4 })
   }
   await settle()
   t.equal(onA.all('new_message').length, 2, 'no duplicates')

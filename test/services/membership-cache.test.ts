@@ -20,7 +20,7 @@ t.test('positive answers are kept, refusals are not, and forget() reaches the ot
   const [c1, c2] = [cache(b1), cache(b2)]
   t.teardown(() => { c1.close(); c2.close() })
   const at = new Date()
-  const conv = await store.conversations.insert({ id: '665f1c2ab4d5e6f7a8b9c0d1', type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, createdAt: at, updatedAt: at } as never)
+  const conv = await store.conversations.insert({ id: '665f1c2ab4d5e6f7a8b9c0d1', type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, version: 0, createdAt: at, updatedAt: at } as never)
   await store.memberships.addMany([
     { conversationId: conv.id, userId: 'a', role: 'owner', joinedAt: at, deliveredSeq: 0, readSeq: 0 },
     { conversationId: conv.id, userId: 'b', role: 'member', joinedAt: at, deliveredSeq: 0, readSeq: 0 }

@@ -33,7 +33,7 @@ async function setup (t: Test, store: Store) {
   const realInsertMany = store.messages.insertMany.bind(store.messages)
   store.messages.insertMany = async (m) => { ops.insertMany++; return realInsertMany(m) }
   const at = new Date()
-  const conv = await store.conversations.insert({ id: newId(), type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, createdAt: at, updatedAt: at } as never)
+  const conv = await store.conversations.insert({ id: newId(), type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, version: 0, createdAt: at, updatedAt: at } as never)
   await store.memberships.addMany(['a', 'b'].map((userId) => ({ conversationId: conv.id, userId, role: 'member', joinedAt: at, deliveredSeq: 0, readSeq: 0 })) as never)
   await broker.subscribe(`conversation:${conv.id}`)
   broker.onMessage((m) => { const e = (m.payload as { event: { type: string, message?: { seq: number } } }).event; if (e.type === 'new_message') published.push(e.message!.seq) })
@@ -89,7 +89,7 @@ function suite (t: Test, name: string, open: (t: Test) => Promise<Store | undefi
       const { conv, send, published, conflicts } = await setup(t, store)
       await send('a', 'warm-up')
       // Another node's message at seq 3, inserted without this node's allocation seeing it.
-      await store.messages.insertMany([{ id: newId(), conversationId: conv.id, seq: 3, senderId: 'b', content: 'elsewhere', contentType: 'text', attachments: [], clientMessageId: 'other-node', sentAt: new Date() }])
+      await store.messages.insertMany([{ id: newId(), conversationId: conv.id, seq: 3, senderId: 'b', content: 'elsewhere', contentType: 'text', attachments: [], clientMessageId: 'other-node', version: 3, sentAt: new Date() }])
       const hold = send('a', 'holds the queue')
       const rest = ['x1', 'x2', 'x3', 'x4'].map((id) => send('b', id))
       const results = await Promise.all([hold, ...rest])

@@ -5,7 +5,7 @@ import type { Test } from 'tap'
 import { DuplicateKeyError } from '../../src/domain/errors.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/port.js'
-import type { ConversationRecord, MembershipRecord, MessageRecord } from '../../src/domain/types.js'
+import type { ConversationRecord, MembershipRecord, MessageRecord, VersionClaim } from '../../src/domain/types.js'
 
 export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | undefined>): void {
   const withStore = (name: string, fn: (t: Test, store: Store) => Promise<void>) =>
@@ -149,7 +149,7 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
   const conversation = (over: Partial<ConversationRecord> = {}): ConversationRecord => {
     const id = over.id ?? newId()
     const at = over.updatedAt ?? new Date()
-    return { id, type: 'group', name: 'g', participantIds: [], createdBy: newId(), directKey: `group:${id}`, lastSeq: 0, createdAt: at, updatedAt: at, ...over }
+    return { id, type: 'group', name: 'g', participantIds: [], createdBy: newId(), directKey: `group:${id}`, lastSeq: 0, version: 0, createdAt: at, updatedAt: at, ...over }
   }
 
   withStore('conversations: a direct key exists once, even when created concurrently', async (t, store) => {
@@ -207,13 +207,21 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
   withStore('conversations: update and participants', async (t, store) => {
     const c = await store.conversations.insert(conversation({ avatar: 'https://a/x.png' }))
     const at = new Date(Date.now() + 1000)
-    const renamed = await store.conversations.update(c.id, { name: 'renamed', avatar: null }, at)
+    t.equal(c.version, 0)
+    const renamed = await store.conversations.update(c.id, { name: 'renamed', avatar: null }, at, 3)
     t.equal(renamed?.name, 'renamed')
     t.equal(renamed?.avatar, undefined)
+    t.equal(renamed?.version, 3)
     t.equal(renamed?.updatedAt.getTime(), at.getTime())
     const ids = [newId(), newId()]
-    t.same((await store.conversations.setParticipants(c.id, ids, at))?.participantIds, ids)
-    t.equal(await store.conversations.update(newId(), { name: 'x' }, at), null)
+    t.same((await store.conversations.setParticipants(c.id, ids, at, 5))?.participantIds, ids)
+    const late = await store.conversations.update(c.id, { name: 'too late' }, at, 4)
+    t.match(late, { name: 'renamed', version: 5 }, 'a change at an earlier version than the one there is not applied')
+    t.same((await store.conversations.setParticipants(c.id, [], at, 5))?.participantIds, ids, 'nor at the same version')
+    t.equal(await store.conversations.update(newId(), { name: 'x' }, at, 9), null)
+    await store.conversations.raiseLastSeq(c.id, 7)
+    await store.conversations.raiseLastSeq(c.id, 6)
+    t.equal((await store.conversations.findById(c.id))?.lastSeq, 7, 'lastSeq is raised, never lowered')
   })
 
   const membership = (conversationId: string, userId: string, joinedAt = new Date()): MembershipRecord =>
@@ -259,7 +267,43 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
   })
 
   const message = (conversationId: string, seq: number, over: Partial<MessageRecord> = {}): MessageRecord => ({
-    id: newId(), conversationId, seq, senderId: 'sender', content: `m${seq}`, contentType: 'text', attachments: [], clientMessageId: `c${seq}`, sentAt: new Date(), ...over
+    id: newId(), conversationId, seq, version: seq, senderId: 'sender', content: `m${seq}`, contentType: 'text', attachments: [], clientMessageId: `c${seq}`, sentAt: new Date(), ...over
+  })
+  const claim = (conversationId: string, seq: number, target: string): VersionClaim => ({ id: newId(), conversationId, seq, target, claimedAt: new Date() })
+
+  withStore('messages: version claims share the seq index, are read only by claimsSince, and nothing else sees them', async (t, store) => {
+    const c = newId()
+    const m = message(c, 1)
+    t.same(await store.messages.insertMany([m, claim(c, 2, m.id), message(c, 3), claim(c, 4, 'conversation')]), { inserted: 4 })
+    t.same(await store.messages.insertMany([message(c, 2, { clientMessageId: 'x' })]), { inserted: 0, duplicate: new DuplicateKeyError('seq') }, 'a claimed seq is taken')
+    t.same(await store.messages.insertMany([claim(c, 3, m.id)]), { inserted: 0, duplicate: new DuplicateKeyError('seq') }, 'and a claim cannot take a message\'s')
+    t.same((await store.messages.page(c, { limit: 10 })).items.map((x) => x.seq), [1, 3], 'history holds messages only')
+    t.equal(await store.messages.countUnread(c, 0, 'me', 100), 2, 'claims are never unread')
+    t.same((await store.messages.claimsSince(c, 1, 10)).map((x) => [x.seq, x.target]), [[2, m.id], [4, 'conversation']])
+    t.same((await store.messages.claimsSince(c, 2, 1)).map((x) => x.seq), [4], 'after a seq, at most limit')
+    const [first] = await store.messages.claimsSince(c, 0, 1)
+    t.equal(await store.messages.findById(first!.id), null, 'a claim is not a message')
+    t.same((await store.messages.changedSince(c, 0, 10)).items.map((x) => x.seq), [1, 3], 'nor a change')
+  })
+
+  withStore('messages: changedSince answers each message once, by version, in its state now', async (t, store) => {
+    const c = newId()
+    const [m1, m2, m3] = [message(c, 1), message(c, 2), message(c, 3)]
+    await store.messages.insertMany([m1, m2, m3, claim(c, 4, m1.id), claim(c, 5, m2.id), claim(c, 6, m1.id)])
+    await store.messages.edit(m1.id, 'first edit', new Date(), 4)
+    await store.messages.tombstone(m2.id, new Date(), 5)
+    await store.messages.edit(m1.id, 'second edit', new Date(), 6)
+    const all = await store.messages.changedSince(c, 0, 10)
+    t.same(all.items.map((x) => [x.id, x.version]), [[m3.id, 3], [m2.id, 5], [m1.id, 6]], 'by version, each once')
+    t.equal(all.items[2]!.content, 'second edit')
+    t.ok(all.items[1]!.deletedAt instanceof Date)
+    t.equal(all.hasMore, false)
+    const after3 = await store.messages.changedSince(c, 3, 1)
+    t.same(after3.items.map((x) => x.version), [5])
+    t.equal(after3.hasMore, true)
+    t.same((await store.messages.changedSince(c, 6, 10)).items, [], 'nothing after the last version')
+    t.equal((await store.messages.edit(m1.id, 'stale', new Date(), 4))?.content, 'second edit', 'an edit at an earlier version than the one there is not applied')
+    t.equal((await store.messages.findById(m1.id))?.version, 6)
   })
 
   withStore('messages: seq and clientMessageId are unique per conversation', async (t, store) => {
@@ -317,17 +361,19 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.messages.countUnread(c, 0, 'me', 100), 2)
     t.equal(await store.messages.countUnread(c, 1, 'me', 100), 1)
     t.equal(await store.messages.countUnread(c, 0, 'me', 1), 1, 'capped')
-    const edited = await store.messages.edit(m.id, 'new', new Date())
+    const edited = await store.messages.edit(m.id, 'new', new Date(), 4)
     t.equal(edited?.content, 'new')
+    t.equal(edited?.version, 4)
     t.ok(edited?.editedAt instanceof Date)
-    const gone = await store.messages.tombstone(m.id, new Date())
-    t.match(gone, { content: '', attachments: [], seq: 1 })
+    const gone = await store.messages.tombstone(m.id, new Date(), 5)
+    t.match(gone, { content: '', attachments: [], seq: 1, version: 5 })
     t.ok(gone?.deletedAt instanceof Date)
-    const again = await store.messages.tombstone(m.id, new Date(Date.now() + 1000))
+    const again = await store.messages.tombstone(m.id, new Date(Date.now() + 1000), 6)
     t.equal(again?.deletedAt?.getTime(), gone?.deletedAt?.getTime(), 'deleted once')
-    t.equal((await store.messages.edit(m.id, 'revived', new Date()))?.content, '', 'a tombstone stays empty')
+    t.equal(again?.version, 5)
+    t.equal((await store.messages.edit(m.id, 'revived', new Date(), 7))?.content, '', 'a tombstone stays empty')
     t.equal(await store.messages.countUnread(c, 0, 'me', 100), 1, 'deleted messages are not unread')
-    t.equal(await store.messages.edit(newId(), 'x', new Date()), null)
+    t.equal(await store.messages.edit(newId(), 'x', new Date(), 8), null)
   })
 
   withStore('webhooks: insert, find, list by conversation, remove', async (t, store) => {

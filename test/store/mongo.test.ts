@@ -14,6 +14,6 @@ t.test('an unreachable server makes operations fail as unavailable, not hang', a
   t.teardown(() => store.close())
   await t.rejects(store.ping(), { name: 'DependencyUnavailableError', dependency: 'store' })
   await t.rejects(store.users.findByLogin('x'), { name: 'DependencyUnavailableError' })
-  const message = { id: '665f1c2ab4d5e6f7a8b9c0d1', conversationId: 'c', seq: 1, senderId: 's', content: 'x', contentType: 'text' as const, attachments: [], clientMessageId: 'm', sentAt: new Date() }
+  const message = { id: '665f1c2ab4d5e6f7a8b9c0d1', conversationId: 'c', seq: 1, senderId: 's', content: 'x', contentType: 'text' as const, attachments: [], clientMessageId: 'm', version: 1, sentAt: new Date() }
   await t.rejects(store.messages.insertMany([message]), { name: 'DependencyUnavailableError' }, 'a batch insert too (the driver\'s bulk API would have wrapped it)')
 })

@@ -57,7 +57,7 @@ function newClient (tokens?: Tokens) {
   client.live.on('deleted', (d) => {
     const view = views.get(d.conversationId)
     const m = view?.messages.get(d.seq)
-    if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', attachments: [], deletedAt: new Date().toISOString() })
+    if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', attachments: [], version: d.version, deletedAt: new Date().toISOString() })
   })
   client.live.on('typing', (e) => onTyping(e.conversationId, e.userId, e.isTyping))
   client.live.on('receipt', (r) => {
@@ -74,6 +74,8 @@ function newClient (tokens?: Tokens) {
     renderHeader()
   })
   client.live.on('conversation', (c) => { void onConversation(c.id) })
+  // Left or removed while away (told by the sync on reconnect): asking again takes it off the list.
+  client.live.on('removed', (r) => { void onConversation(r.conversationId) })
   // A device that goes offline drops its socket at once and comes back at once.
   window.addEventListener('offline', () => client.live.suspend())
   window.addEventListener('online', () => client.live.resume())
@@ -372,7 +374,7 @@ async function send (ev: SubmitEvent) {
   try {
     const ack = await client.live.send({ conversationId, content })
     pending.remove()
-    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, sentAt: ack.sentAt, deliveredTo: [], readBy: [] })
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [] })
   } catch (err) {
     pending.remove()
     showError(err)

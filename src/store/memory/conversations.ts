@@ -47,6 +47,11 @@ export function createMemoryConversationRepository (): ConversationRepository {
       if (c.updatedAt < updatedAt) c.updatedAt = updatedAt
     },
 
+    async raiseLastSeq (id, seq) {
+      const c = conversations.get(id)
+      if (c !== undefined && c.lastSeq < seq) c.lastSeq = seq
+    },
+
     async replaceLastMessage (id, lastMessage, updatedAt) {
       const c = conversations.get(id)
       if (c === undefined || c.lastMessage?.id !== lastMessage.id) return
@@ -54,9 +59,11 @@ export function createMemoryConversationRepository (): ConversationRepository {
       if (c.updatedAt < updatedAt) c.updatedAt = updatedAt
     },
 
-    async update (id, patch, updatedAt) {
+    async update (id, patch, updatedAt, version) {
       const c = conversations.get(id)
       if (c === undefined) return null
+      if (c.version >= version) return copy(c)
+      c.version = version
       if (patch.name !== undefined) c.name = patch.name
       if (patch.avatar === null) delete c.avatar
       else if (patch.avatar !== undefined) c.avatar = patch.avatar
@@ -64,9 +71,11 @@ export function createMemoryConversationRepository (): ConversationRepository {
       return copy(c)
     },
 
-    async setParticipants (id, participantIds, updatedAt) {
+    async setParticipants (id, participantIds, updatedAt, version) {
       const c = conversations.get(id)
       if (c === undefined) return null
+      if (c.version >= version) return copy(c)
+      c.version = version
       c.participantIds = [...participantIds]
       c.updatedAt = updatedAt
       return copy(c)

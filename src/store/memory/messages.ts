@@ -1,19 +1,23 @@
-import type { MessageRecord } from '../../domain/types.js'
-import type { MessageRepository } from '../port.js'
+import type { MessageRecord, VersionClaim } from '../../domain/types.js'
+import { isClaim, type MessageRepository, type TimelineEntry } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { UniqueIndex, copy } from './unique-index.js'
 
 export function createMemoryMessageRepository (): MessageRepository {
   const messages = new Map<string, MessageRecord>()
-  const bySeq = new UniqueIndex<MessageRecord>('seq', (m) => `${m.conversationId}:${m.seq}`)
+  const bySeq = new UniqueIndex<TimelineEntry>('seq', (m) => `${m.conversationId}:${m.seq}`)
   const byClientId = new UniqueIndex<MessageRecord>('clientMessageId', (m) => JSON.stringify([m.conversationId, m.senderId, m.clientMessageId]))
   /** conversationId -> its messages, kept sorted by seq */
   const timelines = new Map<string, MessageRecord[]>()
+  /** conversationId -> its messages, kept sorted by version (what a sync reads) */
+  const versionLines = new Map<string, MessageRecord[]>()
+  /** conversationId -> its version claims, kept sorted by seq */
+  const claims = new Map<string, VersionClaim[]>()
 
   const found = (m: MessageRecord | undefined) => (m === undefined ? null : copy(m))
 
   /** The index of the first message with a seq above `seq` (binary search: the timeline is sorted). */
-  const firstAfter = (timeline: MessageRecord[], seq: number) => {
+  const firstAfter = (timeline: ReadonlyArray<{ seq: number }>, seq: number) => {
     let lo = 0
     let hi = timeline.length
     while (lo < hi) {
@@ -24,20 +28,48 @@ export function createMemoryMessageRepository (): MessageRepository {
     return lo
   }
 
-  function insert (input: MessageRecord): MessageRecord {
+  /** Inserts keeping `list` sorted by `key`: an append, except when two nodes raced. */
+  function insertSorted<T> (lists: Map<string, T[]>, conversationId: string, entry: T, key: (e: T) => number) {
+    const list = lists.get(conversationId) ?? []
+    let i = list.length
+    while (i > 0 && key(list[i - 1]!) > key(entry)) i--
+    list.splice(i, 0, entry)
+    lists.set(conversationId, list)
+  }
+  const bySeqKey = (e: { seq: number }) => e.seq
+  const byVersionKey = (m: MessageRecord) => m.version
+
+  /** A message moves to a later version: to its new place in the version line. */
+  function moveTo (m: MessageRecord, version: number) {
+    const line = versionLines.get(m.conversationId) ?? []
+    let lo = 0
+    let hi = line.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (line[mid]!.version < m.version) lo = mid + 1
+      else hi = mid
+    }
+    if (line[lo] === m) line.splice(lo, 1)
+    m.version = version
+    insertSorted(versionLines, m.conversationId, m, byVersionKey)
+  }
+
+  function insert (input: TimelineEntry): void {
+    if (isClaim(input)) {
+      const claim = copy(input)
+      bySeq.check(claim, claim.id)
+      bySeq.add(claim, claim.id)
+      insertSorted(claims, claim.conversationId, claim, bySeqKey)
+      return
+    }
     const message = copy(input)
     bySeq.check(message, message.id)
     byClientId.check(message, message.id)
     bySeq.add(message, message.id)
     byClientId.add(message, message.id)
     messages.set(message.id, message)
-    const timeline = timelines.get(message.conversationId) ?? []
-    // A node stores each conversation's seqs in order, so this is an append except when two nodes raced.
-    let i = timeline.length
-    while (i > 0 && timeline[i - 1]!.seq > message.seq) i--
-    timeline.splice(i, 0, message)
-    timelines.set(message.conversationId, timeline)
-    return message
+    insertSorted(timelines, message.conversationId, message, bySeqKey)
+    insertSorted(versionLines, message.conversationId, message, byVersionKey)
   }
 
   return {
@@ -82,23 +114,42 @@ export function createMemoryMessageRepository (): MessageRepository {
       return n
     },
 
-    async edit (id, content, editedAt) {
+    async changedSince (conversationId, afterVersion, limit) {
+      const line = versionLines.get(conversationId) ?? []
+      let lo = 0
+      let hi = line.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (line[mid]!.version <= afterVersion) lo = mid + 1
+        else hi = mid
+      }
+      return { items: line.slice(lo, lo + limit).map(copy), hasMore: line.length - lo > limit }
+    },
+
+    async claimsSince (conversationId, afterSeq, limit) {
+      const list = claims.get(conversationId) ?? []
+      return list.slice(firstAfter(list, afterSeq), firstAfter(list, afterSeq) + limit).map(copy)
+    },
+
+    async edit (id, content, editedAt, version) {
       const m = messages.get(id)
       if (m === undefined) return null
-      if (m.deletedAt === undefined) {
+      if (m.deletedAt === undefined && m.version < version) {
         m.content = content
         m.editedAt = editedAt
+        moveTo(m, version)
       }
       return copy(m)
     },
 
-    async tombstone (id, deletedAt) {
+    async tombstone (id, deletedAt, version) {
       const m = messages.get(id)
       if (m === undefined) return null
-      if (m.deletedAt === undefined) {
+      if (m.deletedAt === undefined && m.version < version) {
         m.content = ''
         m.attachments = []
         m.deletedAt = deletedAt
+        moveTo(m, version)
       }
       return copy(m)
     }

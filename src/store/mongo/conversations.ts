@@ -7,7 +7,11 @@ import { byId, oid } from './ids.js'
 
 type ConversationDoc = Omit<ConversationRecord, 'id'>
 
-const toRecord = ({ _id, ...rest }: WithId<ConversationDoc>): ConversationRecord => ({ id: _id.toHexString(), ...rest })
+// Conversations stored before versions existed read as version 0.
+const toRecord = ({ _id, ...rest }: WithId<ConversationDoc>): ConversationRecord => ({ id: _id.toHexString(), ...rest, version: rest.version ?? 0 })
+
+/** Matches a conversation whose details are at a version below `version` (or were never versioned). */
+const below = (version: number): Filter<ConversationDoc> => ({ $or: [{ version: { $exists: false } }, { version: { $lt: version } }] })
 
 export async function ensureConversationIndexes (db: Db): Promise<void> {
   await ensureIndexes(db, 'conversations', [
@@ -57,6 +61,10 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
       ))
     },
 
+    async raiseLastSeq (id, seq) {
+      await guard(() => conversations.updateOne({ _id: new ObjectId(id), lastSeq: { $lt: seq } }, { $max: { lastSeq: seq } }))
+    },
+
     async replaceLastMessage (id, lastMessage, updatedAt) {
       await guard(() => conversations.updateOne(
         { _id: new ObjectId(id), 'lastMessage.id': lastMessage.id },
@@ -64,25 +72,25 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
       ))
     },
 
-    async update (id, patch, updatedAt) {
+    async update (id, patch, updatedAt, version) {
       const _id = oid(id)
       if (_id === null) return null
-      const $set: Partial<ConversationDoc> = { updatedAt }
+      const $set: Partial<ConversationDoc> = { updatedAt, version }
       if (patch.name !== undefined) $set.name = patch.name
       if (typeof patch.avatar === 'string') $set.avatar = patch.avatar
       const doc = await guard(() => conversations.findOneAndUpdate(
-        { _id },
+        { _id, ...below(version) },
         { $set, ...(patch.avatar === null && { $unset: { avatar: '' as const } }) },
         { returnDocument: 'after' }
       ))
-      return doc === null ? null : toRecord(doc)
+      return doc === null ? findById(id) : toRecord(doc)
     },
 
-    async setParticipants (id, participantIds, updatedAt) {
+    async setParticipants (id, participantIds, updatedAt, version) {
       const _id = oid(id)
       if (_id === null) return null
-      const doc = await guard(() => conversations.findOneAndUpdate({ _id }, { $set: { participantIds, updatedAt } }, { returnDocument: 'after' }))
-      return doc === null ? null : toRecord(doc)
+      const doc = await guard(() => conversations.findOneAndUpdate({ _id, ...below(version) }, { $set: { participantIds, updatedAt, version } }, { returnDocument: 'after' }))
+      return doc === null ? findById(id) : toRecord(doc)
     }
   }
 }

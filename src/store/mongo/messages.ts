@@ -1,28 +1,67 @@
 import { MongoServerError, ObjectId, type Db, type Filter, type WithId } from 'mongodb'
-import type { MessageRecord } from '../../domain/types.js'
-import type { MessageRepository } from '../port.js'
+import type { MessageRecord, VersionClaim } from '../../domain/types.js'
+import { isClaim, type MessageRepository, type TimelineEntry } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { resolveDuplicate, translateError, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
-import { byId, oid } from './ids.js'
+import { oid } from './ids.js'
 
 type MessageDoc = Omit<MessageRecord, 'id'>
 
-const toRecord = ({ _id, ...rest }: WithId<MessageDoc>): MessageRecord => ({ id: _id.toHexString(), ...rest })
+/**
+ * A version claim shares the messages collection, and so its unique seq index,
+ * with the messages; its sender and clientMessageId are its own, so that
+ * index never refuses it for anything but its seq.
+ */
+interface ClaimDoc {
+  kind: 'claim'
+  conversationId: string
+  seq: number
+  target: string
+  claimedAt: Date
+  senderId: ''
+  clientMessageId: string
+}
+
+/** Messages only: every read but claimsSince leaves the claims out. */
+const MESSAGES_ONLY = { kind: { $exists: false } } as const
+
+// Messages stored before versions existed read as at the version of their seq.
+const toRecord = ({ _id, ...rest }: WithId<MessageDoc>): MessageRecord => ({ id: _id.toHexString(), ...rest, version: rest.version ?? rest.seq })
+
+const toDoc = (entry: TimelineEntry): { _id: ObjectId } & (MessageDoc | ClaimDoc) => {
+  if (!isClaim(entry)) {
+    const { id, ...doc } = entry
+    return { _id: new ObjectId(id), ...doc }
+  }
+  const { id, conversationId, seq, target, claimedAt } = entry
+  return { _id: new ObjectId(id), kind: 'claim', conversationId, seq, target, claimedAt, senderId: '', clientMessageId: `claim:${id}` }
+}
+
+/** Matches a message at a version below `version` (or stored before versions). */
+const below = (version: number) => ({ $or: [{ version: { $exists: false } }, { version: { $lt: version } }] })
 
 export async function ensureMessageIndexes (db: Db): Promise<void> {
   await ensureIndexes(db, 'messages', [
     // The only guard of seqs (there is no counter): a node whose knowledge is behind is refused here and tries the next seq.
     { key: { conversationId: 1, seq: 1 }, name: 'conversation_seq_unique', unique: true },
     // Idempotent sends: one message per (conversation, sender, clientMessageId).
-    { key: { conversationId: 1, senderId: 1, clientMessageId: 1 }, name: 'conversation_sender_clientMessageId_unique', unique: true }
+    { key: { conversationId: 1, senderId: 1, clientMessageId: 1 }, name: 'conversation_sender_clientMessageId_unique', unique: true },
+    // A sync reads what changed after its cursor from here (claims have no version: they are not in it).
+    { key: { conversationId: 1, version: 1 }, name: 'conversation_version' }
   ])
 }
 
 export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepository {
   const messages = db.collection<MessageDoc>('messages')
+  const claims = db.collection<ClaimDoc>('messages')
 
-  const findById = byId(messages, guard, toRecord)
+  async function findById (id: string): Promise<MessageRecord | null> {
+    const _id = oid(id)
+    if (_id === null) return null
+    const doc = await guard(() => messages.findOne({ _id, ...MESSAGES_ONLY }))
+    return doc === null ? null : toRecord(doc)
+  }
 
   /** FerretDB does not name the index a duplicate broke: these probes find out. */
   const whichDuplicate = (doc: Pick<MessageDoc, 'conversationId' | 'senderId' | 'clientMessageId'>): Array<[string, () => Promise<boolean>]> => [
@@ -36,13 +75,14 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       // The insert command itself, ordered: the server stops at the first refused document
       // and says which. Not the driver's bulk API: it wraps a lost connection in a
       // MongoBulkWriteError, which must stay a network error (UNAVAILABLE, retryable).
-      const documents = records.map(({ id, ...doc }) => ({ _id: new ObjectId(id), ...doc }))
+      const documents = records.map(toDoc)
       const reply = await guard(() => db.command({ insert: 'messages', documents, ordered: true }))
       const refused = (reply.writeErrors as Array<{ index: number, code: number, errmsg: string }> | undefined)?.[0]
       if (refused === undefined) return { inserted: records.length }
       const err = translateError(new MongoServerError({ message: refused.errmsg, errmsg: refused.errmsg, code: refused.code }))
       if (!(err instanceof DuplicateKeyError)) throw err
-      const duplicate = await resolveDuplicate(err, whichDuplicate(records[refused.index]!))
+      const entry = records[refused.index]!
+      const duplicate = await resolveDuplicate(err, isClaim(entry) ? [['seq', async () => true]] : whichDuplicate(entry))
         .catch((e: unknown) => { if (e instanceof DuplicateKeyError) return e; throw e })
       return { inserted: refused.index, duplicate }
     },
@@ -50,7 +90,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
     findById,
 
     async findByClientMessageId (conversationId, senderId, clientMessageId) {
-      const doc = await guard(() => messages.findOne({ conversationId, senderId, clientMessageId }))
+      const doc = await guard(() => messages.findOne({ conversationId, senderId, clientMessageId, ...MESSAGES_ONLY }))
       return doc === null ? null : toRecord(doc)
     },
 
@@ -58,7 +98,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       const seq: { $lt?: number, $gt?: number } = {}
       if (beforeSeq !== undefined) seq.$lt = beforeSeq
       if (afterSeq !== undefined) seq.$gt = afterSeq
-      const filter: Filter<MessageDoc> = { conversationId, ...(Object.keys(seq).length > 0 && { seq }) }
+      const filter: Filter<MessageDoc> = { conversationId, ...(Object.keys(seq).length > 0 && { seq }), ...MESSAGES_ONLY }
       const forward = afterSeq !== undefined
       const docs = await guard(() => messages.find(filter).sort({ seq: forward ? 1 : -1 }).limit(limit + 1).toArray())
       const hasMore = docs.length > limit
@@ -68,24 +108,34 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
 
     async countUnread (conversationId, afterSeq, excludeSenderId, cap) {
       return guard(() => messages.countDocuments(
-        { conversationId, seq: { $gt: afterSeq }, senderId: { $ne: excludeSenderId }, deletedAt: { $exists: false } },
+        { conversationId, seq: { $gt: afterSeq }, senderId: { $ne: excludeSenderId }, deletedAt: { $exists: false }, ...MESSAGES_ONLY },
         { limit: cap }
       ))
     },
 
-    async edit (id, content, editedAt) {
+    async changedSince (conversationId, afterVersion, limit) {
+      const docs = await guard(() => messages.find({ conversationId, version: { $gt: afterVersion } }).sort({ version: 1 }).limit(limit + 1).toArray())
+      return { items: docs.slice(0, limit).map(toRecord), hasMore: docs.length > limit }
+    },
+
+    async claimsSince (conversationId, afterSeq, limit) {
+      const docs = await guard(() => claims.find({ conversationId, seq: { $gt: afterSeq }, kind: 'claim' }).sort({ seq: 1 }).limit(limit).toArray())
+      return docs.map(({ _id, conversationId, seq, target, claimedAt }): VersionClaim => ({ id: _id.toHexString(), conversationId, seq, target, claimedAt }))
+    },
+
+    async edit (id, content, editedAt, version) {
       const _id = oid(id)
       if (_id === null) return null
-      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false } }, { $set: { content, editedAt } }, { returnDocument: 'after' }))
+      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set: { content, editedAt, version } }, { returnDocument: 'after' }))
       return doc === null ? findById(id) : toRecord(doc)
     },
 
-    async tombstone (id, deletedAt) {
+    async tombstone (id, deletedAt, version) {
       const _id = oid(id)
       if (_id === null) return null
       const doc = await guard(() => messages.findOneAndUpdate(
-        { _id, deletedAt: { $exists: false } },
-        { $set: { content: '', attachments: [], deletedAt } },
+        { _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) },
+        { $set: { content: '', attachments: [], deletedAt, version } },
         { returnDocument: 'after' }
       ))
       return doc === null ? findById(id) : toRecord(doc)
