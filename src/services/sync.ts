@@ -62,6 +62,7 @@ export function createSyncService (deps: SyncServiceDeps) {
 
   /** What changed in one conversation after `cursor`, within `budget` bytes. */
   async function conversationBatch (conversationId: string, membership: MembershipRecord, cursor: number, hasCursor: boolean, userId: string, budget: number) {
+    // Read again, one at a time: what the batch's first read said may be older than the messages read next.
     const conversation = await store.conversations.findById(conversationId)
     if (conversation === null) return undefined
     const changed = await store.messages.changedSince(conversationId, cursor, limits.perConversation)
@@ -131,14 +132,20 @@ export function createSyncService (deps: SyncServiceDeps) {
         used += text.length
       }
       for (const id of Object.keys(cursors)) if (!mine.has(id)) removed(id)
+      // A conversation whose every number is at or below the cursor has nothing to replay: left out
+      // without a query of its own (its lastSeq is raised after each batch of its changes, and until it is,
+      // its cursor stays where it was), so a batch gets on to the conversations that changed.
+      const latest = new Map((await store.conversations.findByIds(ids)).map((c) => [c.id, c]))
       let looked = 0
       for (const id of ids) {
         const membership = mine.get(id)
-        if (membership === undefined) continue
-        if (looked >= limits.maxConversations || used >= limits.maxBytes) { batch.hasMore = true; break }
-        looked++
+        const known = latest.get(id)
+        if (membership === undefined || known === undefined) continue
         const hasCursor = Object.hasOwn(cursors, id)
         const cursor = hasCursor ? cursors[id]! : membership.deliveredSeq
+        if (hasCursor && Math.max(known.lastSeq, known.version) <= cursor) continue
+        if (looked >= limits.maxConversations || used >= limits.maxBytes) { batch.hasMore = true; break }
+        looked++
         const done = await conversationBatch(id, membership, cursor, hasCursor, userId, limits.maxBytes - used)
         if (done === undefined) continue
         batch.frames.push(...done.frames)

@@ -62,6 +62,8 @@ export interface ConversationRepository {
   /** Throws DuplicateKeyError('directKey') when a conversation with that key exists. */
   insert (conversation: ConversationRecord): Promise<ConversationRecord>
   findById (id: string): Promise<ConversationRecord | null>
+  /** The conversations with these ids that exist, in no particular order. */
+  findByIds (ids: readonly string[]): Promise<ConversationRecord[]>
   findByDirectKey (directKey: string): Promise<ConversationRecord | null>
   /** The user's conversations, most recent activity first (updatedAt desc, id desc), after the cursor. */
   listForUser (userId: string, limit: number, after?: ConversationCursor): Promise<ConversationRecord[]>
