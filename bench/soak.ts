@@ -65,7 +65,7 @@ async function main () {
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
 
   log(`seed ${seed}; ${users} users with 2 devices each over 2 nodes, ${rate} msgs/s, ${minutes} min of faults (${harness.backend} behind FerretDB)`)
-  const w = await Workload.create({ urls: nodes.map((n) => n.baseUrl), users, devicesPerUser: 2, prefix: `soak${seed}u` })
+  const w = await Workload.create({ urls: nodes.map((n) => n.baseUrl), users, devicesPerUser: 2, prefix: `soak${seed}u`, changes: 0.2 })
   const faults: Array<{ target: string, downMs: number }> = []
   const bag: Restartable[] = []
   const running = w.run(rate)
@@ -94,8 +94,8 @@ async function main () {
   w.close()
   await cleanup()
 
-  const ok = verdict.lost === 0 && verdict.duplicated === 0 && verdict.unacked === 0 && verdict.refused === 0
-  const line = `attempted ${verdict.attempted}, acked ${verdict.acked}, lost ${verdict.lost}, duplicated ${verdict.duplicated}, unacked ${verdict.unacked}, reconnects ${verdict.reconnects}, resent ${verdict.resent}, ack p50 ${verdict.ackP50Ms} ms, ack p99 ${verdict.ackP99Ms} ms, deliver p99 ${verdict.deliverP99Ms} ms`
+  const ok = verdict.lost === 0 && verdict.duplicated === 0 && verdict.stale === 0 && verdict.unacked === 0 && verdict.refused === 0
+  const line = `attempted ${verdict.attempted}, acked ${verdict.acked}, edits and deletes ${verdict.changes}, lost ${verdict.lost}, duplicated ${verdict.duplicated}, stale ${verdict.stale}, unacked ${verdict.unacked}, reconnects ${verdict.reconnects}, resent ${verdict.resent}, ack p50 ${verdict.ackP50Ms} ms, ack p99 ${verdict.ackP99Ms} ms, deliver p99 ${verdict.deliverP99Ms} ms`
   for (const p of verdict.problems.slice(0, 20)) log(`problem: ${p}`)
   log(`verdict: ${ok ? 'PASS' : 'FAIL'}: ${line}`)
   record({ ok, seed, minutes, rate, users, faults, verdict, backend: harness.backend })
@@ -112,13 +112,13 @@ function record (run: { ok: boolean, seed: number, minutes: number, rate: number
 ## Soak: faults at random, reliable clients
 
 \`npm run soak -- --minutes ${run.minutes}\` on ${date.slice(0, 10)} (${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}; MongoDB = FerretDB 1.24 on ${run.backend}; seed ${run.seed}).
-${run.users} users with 2 devices each (live clients from \`client/\`: resend unacknowledged sends with the same clientMessageId after a reconnect, sync from per-conversation cursors, dedupe by seq) on two nodes over Redis, ${run.rate} sends/s offered, while one of node-a, node-b, Redis and the database (in a random order that hits each before any twice) was killed with SIGKILL and started again every 8 to 20 s: ${run.faults.length} faults (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}).
+${run.users} users with 2 devices each (live clients from \`client/\`: resend unacknowledged sends with the same clientMessageId after a reconnect, sync from the server's per-conversation version cursors, drop repeats by version) on two nodes over Redis, ${run.rate} operations/s offered (a fifth of them edits or deletions, over REST, of messages sent before), while one of node-a, node-b, Redis and the database (in a random order that hits each before any twice) was killed with SIGKILL and started again every 8 to 20 s: ${run.faults.length} faults (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}).
 
-| verdict | attempted | acked | lost | duplicated | unacked | reconnects | resent | ack p50 | ack p99 | deliver p99 |
-|---|---|---|---|---|---|---|---|---|---|---|
-| ${run.ok ? 'PASS' : 'FAIL'} | ${v.attempted} | ${v.acked} | ${v.lost} | ${v.duplicated} | ${v.unacked} | ${v.reconnects} | ${v.resent} | ${v.ackP50Ms} ms | ${v.ackP99Ms} ms | ${v.deliverP99Ms} ms |
+| verdict | sends | acked | edits and deletes | lost | duplicated | stale | unacked | reconnects | resent | ack p50 | ack p99 | deliver p99 |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| ${run.ok ? 'PASS' : 'FAIL'} | ${v.attempted} | ${v.acked} | ${v.changes} | ${v.lost} | ${v.duplicated} | ${v.stale} | ${v.unacked} | ${v.reconnects} | ${v.resent} | ${v.ackP50Ms} ms | ${v.ackP99Ms} ms | ${v.deliverP99Ms} ms |
 
-Lost counts acknowledged messages missing from history or from any participant device after its final sync; duplicated counts a message id or clientMessageId stored twice, or a device handed one seq twice. Latencies include the outages (a send waits for the database or a node to return), so the p99 measures recovery, not speed. The full record is in \`bench/soak-result.json\`.
+Lost counts acknowledged messages missing from history or from any participant device after its final sync; duplicated counts a message id or clientMessageId stored twice, or a device handed one seq twice; stale counts a device showing a message otherwise than history does after its final sync (an edit or a deletion it never got). Latencies include the outages (a send waits for the database or a node to return), so the p99 measures recovery, not speed. The full record is in \`bench/soak-result.json\`.
 <!-- soak:end -->`
   const file = join(root, 'bench', 'RESULTS.md')
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Results\n\nFigures produced by the scripts in bench/. Each section is rewritten by the run that produces it.\n'

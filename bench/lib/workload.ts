@@ -63,6 +63,8 @@ export class Device {
   /** Messages the client emitted twice (its deduplication failed). */
   duplicates = 0
   readonly deliveryMs: number[] = []
+  /** messageId -> what this device shows: content, deleted or not, at which version. */
+  readonly state = new Map<string, { content: string, deleted: boolean, version: number }>()
 
   constructor (readonly account: Account, urls: string[], conversationIds: string[]) {
     this.client = new LiveClient({
@@ -77,8 +79,16 @@ export class Device {
     this.client.on('message', (m: LiveMessage) => {
       if (this.received.get(m.conversationId)?.has(m.seq) === true) { this.duplicates++; return }
       this.record(m.conversationId, m.seq, m.id)
+      this.show(m.id, m.content, m.deletedAt !== undefined, m.version)
       if (m.senderId !== account.id) this.deliveryMs.push(Date.now() - Date.parse(m.sentAt))
     })
+    this.client.on('updated', (m: LiveMessage) => this.show(m.id, m.content, m.deletedAt !== undefined, m.version))
+    this.client.on('deleted', (d) => this.show(d.messageId, '', true, d.version))
+  }
+
+  /** What the device shows of a message, unless it shows a later version already. */
+  show (messageId: string, content: string, deleted: boolean, version: number): void {
+    if ((this.state.get(messageId)?.version ?? -1) < version) this.state.set(messageId, { content, deleted, version })
   }
 
   /** A message this device holds: received, or its own send acknowledged (that socket gets no new_message for it). */
@@ -108,6 +118,8 @@ export interface WorkloadOptions {
   /** A group of every user besides the direct pairs. */
   group?: boolean
   prefix: string
+  /** Of every tick of run(), the share that edits or deletes (over REST, half each) a message sent before instead of sending. */
+  changes?: number
 }
 
 export interface Attempt {
@@ -123,6 +135,10 @@ export interface Attempt {
 export interface Verdict {
   attempted: number
   acked: number
+  /** Edits and deletions asked for (each over REST, whatever its answer). */
+  changes: number
+  /** (device, message) pairs where the device shows other content than history, or a deleted message as not deleted (or the reverse). */
+  stale: number
   /** Acked but missing from history, or missing on a participant's device after its sync. */
   lost: number
   /** A message id twice in history, a clientMessageId stored twice, an ack pointing at two messages, or a device given one twice. */
@@ -149,6 +165,7 @@ export class Workload {
   readonly conversations = new Map<string, string[]>()
   readonly devices: Device[] = []
   readonly attempts: Attempt[] = []
+  changes = 0
   private stopped = false
   private seq = 0
 
@@ -192,23 +209,38 @@ export class Workload {
     const conversationId = mine[Math.floor(Math.random() * mine.length)]!
     const attempt: Attempt = { clientMessageId: `${this.options.prefix}m${++this.seq}`, conversationId, senderId: device.account.id, startedAt: Date.now() }
     this.attempts.push(attempt)
-    return device.client.send({ conversationId, content: `message ${this.seq} from ${device.account.username}`, clientMessageId: attempt.clientMessageId }).then(
+    const content = `message ${this.seq} from ${device.account.username}`
+    return device.client.send({ conversationId, content, clientMessageId: attempt.clientMessageId }).then(
       (ack) => {
         attempt.ack = ack
         attempt.ackMs = Date.now() - attempt.startedAt
         device.record(ack.conversationId, ack.seq, ack.messageId)
+        device.show(ack.messageId, content, false, ack.version)
       },
       (err: Error) => { attempt.refused = err.message }
     )
   }
 
-  /** Sends at `perSecond` (open loop) until stop(). */
+  /** An edit or a deletion (half each) of a message sent before, by its sender, over REST (retried through outages). */
+  async changeOne (): Promise<void> {
+    const acked = this.attempts.filter((a) => a.ack !== undefined)
+    if (acked.length === 0) return
+    const a = acked[Math.floor(Math.random() * acked.length)]!
+    const token = this.accounts.find((x) => x.id === a.senderId)!.accessToken
+    const path = `/v1/conversations/${a.conversationId}/messages/${a.ack!.messageId}`
+    this.changes++
+    const edit = Math.random() < 0.5
+    await api(this.options.urls, token, edit ? 'PATCH' : 'DELETE', path, edit ? { content: `edited ${this.changes}` } : undefined).catch(() => {})
+  }
+
+  /** Sends at `perSecond` (open loop) until stop(); with `changes`, some ticks edit or delete instead. */
   async run (perSecond: number): Promise<void> {
     this.stopped = false
     const interval = 1000 / perSecond
     let next = Date.now()
     while (!this.stopped) {
-      void this.sendOne()
+      if (Math.random() < (this.options.changes ?? 0)) void this.changeOne()
+      else void this.sendOne()
       next += interval
       await sleep(Math.max(0, next - Date.now()))
     }
@@ -228,8 +260,8 @@ export class Workload {
   }
 
   /** Every message of a conversation, paged forward over REST. */
-  async history (conversationId: string, token: string): Promise<Array<{ id: string, seq: number, senderId: string, clientMessageId?: string }>> {
-    const all: Array<{ id: string, seq: number, senderId: string, clientMessageId?: string }> = []
+  async history (conversationId: string, token: string): Promise<Array<{ id: string, seq: number, senderId: string, clientMessageId?: string, content: string, deletedAt?: string }>> {
+    const all: Array<{ id: string, seq: number, senderId: string, clientMessageId?: string, content: string, deletedAt?: string }> = []
     let after = 0
     for (;;) {
       const res = await api<{ items: typeof all, hasMore: boolean }>(this.options.urls, token, 'GET', `/v1/conversations/${conversationId}/messages?afterSeq=${after}&limit=100`)
@@ -245,6 +277,7 @@ export class Workload {
     const problems: string[] = []
     let lost = 0
     let duplicated = 0
+    let stale = 0
     await Promise.all(this.devices.map((d) => d.synced(60_000)))
     const tokenOf = (userId: string) => this.accounts.find((a) => a.id === userId)!.accessToken
     const histories = new Map<string, Awaited<ReturnType<Workload['history']>>>()
@@ -276,9 +309,15 @@ export class Workload {
       for (const conversationId of this.conversationsOf(device.account.id)) {
         const got = device.received.get(conversationId) ?? new Map<number, string>()
         for (const m of histories.get(conversationId) ?? []) {
-          if (got.get(m.seq) === m.id) continue
-          lost++
-          if (problems.length < 50) problems.push(`${device.account.username} never got seq ${m.seq} of ${conversationId}`)
+          if (got.get(m.seq) !== m.id) {
+            lost++
+            if (problems.length < 50) problems.push(`${device.account.username} never got seq ${m.seq} of ${conversationId}`)
+            continue
+          }
+          const shown = device.state.get(m.id)
+          if (shown?.content === m.content && shown.deleted === (m.deletedAt !== undefined)) continue
+          stale++
+          if (problems.length < 50) problems.push(`${device.account.username} shows ${JSON.stringify(shown)} for ${m.id}, history has ${JSON.stringify({ content: m.content, deleted: m.deletedAt !== undefined })}`)
         }
       }
     }
@@ -286,6 +325,8 @@ export class Workload {
     return {
       attempted: this.attempts.length,
       acked: acked.length,
+      changes: this.changes,
+      stale,
       lost,
       duplicated,
       refused: this.attempts.filter((a) => a.refused !== undefined).length,

@@ -100,9 +100,9 @@ export type PresenceEvent = FrameBody<'presence_update'>
 export type DeletedEvent = FrameBody<'message_deleted'>
 
 export interface LiveClientEvents {
-  /** A new message, once (live or replayed by a sync), in its state now. */
+  /** A message, the first time this client hears of it (live or replayed by a sync), in its state then. */
   message: LiveMessage
-  /** A message was edited (or changed otherwise), once per version. */
+  /** A message handed over before was edited (or changed otherwise), once per version. */
   updated: LiveMessage
   /** A message became a tombstone. */
   deleted: DeletedEvent
@@ -137,8 +137,11 @@ export class LiveClient {
   private readonly pending = new Map<string, Pending>()
   /** conversationId → its cursor (from the server's sync_complete). */
   private readonly conversations = new Map<string, number>()
-  /** messageId → the highest version handed over (the least recently changed forgotten first). */
-  private readonly versions = new Map<string, number>()
+  /**
+   * messageId → the highest version handed over, and whether the message
+   * itself was (as 'message'): the least recently changed forgotten first.
+   */
+  private readonly versions = new Map<string, { version: number, shown: boolean }>()
   private readonly listeners = new Map<keyof LiveClientEvents, Set<Listener<never>>>()
   private syncing = false
   private syncAgain = false
@@ -350,31 +353,45 @@ export class LiveClient {
     this.timer = setTimeout(() => { void this.open() }, delay)
   }
 
-  /** True the first time a message's version is seen (and remembers it); repeats are counted and dropped. */
-  private fresh (messageId: string, version: number): boolean {
-    const held = this.versions.get(messageId)
-    if (held !== undefined && held >= version) {
-      this.stats.duplicatesDropped++
-      return false
-    }
+  private remember (messageId: string, version: number, shown: boolean): void {
     this.versions.delete(messageId)
-    this.versions.set(messageId, version)
+    this.versions.set(messageId, { version, shown })
     const window = this.options.dedupeWindow ?? 10_000
     if (this.versions.size > window) this.versions.delete(this.versions.keys().next().value!)
-    return true
+  }
+
+  /**
+   * A frame with a whole message (new_message, or message_updated): the first
+   * one of a message is handed over as 'message', whichever it is (a change may
+   * arrive live before a sync brings the message); a later version as
+   * 'updated' (or 'deleted'); a version already handed over is dropped.
+   */
+  private receiveMessage (m: LiveMessage): void {
+    const held = this.versions.get(m.id)
+    if (held === undefined || !held.shown) {
+      this.remember(m.id, Math.max(m.version, held?.version ?? 0), true)
+      return this.emit('message', m)
+    }
+    if (held.version >= m.version) {
+      this.stats.duplicatesDropped++
+      return
+    }
+    this.remember(m.id, m.version, true)
+    if (m.deletedAt !== undefined) return this.emit('deleted', { conversationId: m.conversationId, messageId: m.id, seq: m.seq, version: m.version })
+    this.emit('updated', m)
   }
 
   private receive (frame: ServerFrame): void {
     this.emit('frame', frame)
     switch (frame.type) {
       case 'new_message':
-        if (this.fresh(frame.message.id, frame.message.version)) this.emit('message', frame.message)
-        return
+      case 'message_updated':
+        return this.receiveMessage(frame.message)
       case 'message_sent': {
         const { type: _type, ...ack } = frame
         const p = this.pending.get(ack.clientMessageId)
         // This socket gets no new_message for its own send: the ack stands for it.
-        this.fresh(ack.messageId, ack.version)
+        if (this.versions.get(ack.messageId) === undefined) this.remember(ack.messageId, ack.version, true)
         if (p === undefined) return
         this.pending.delete(ack.clientMessageId)
         return p.resolve(ack)
@@ -388,12 +405,12 @@ export class LiveClient {
       }
       case 'sync_required':
         return this.sync()
-      case 'message_updated':
-        if (this.fresh(frame.message.id, frame.message.version)) this.emit('updated', frame.message)
-        return
-      case 'message_deleted':
-        if (this.fresh(frame.messageId, frame.version)) this.emit('deleted', bodyOf(frame))
-        return
+      case 'message_deleted': {
+        const held = this.versions.get(frame.messageId)
+        if (held !== undefined && held.version >= frame.version) { this.stats.duplicatesDropped++; return }
+        this.remember(frame.messageId, frame.version, held?.shown ?? false)
+        return this.emit('deleted', bodyOf(frame))
+      }
       case 'conversation_removed':
         this.conversations.delete(frame.conversationId)
         return this.emit('removed', bodyOf(frame))

@@ -132,18 +132,17 @@ export function createSyncService (deps: SyncServiceDeps) {
         used += text.length
       }
       for (const id of Object.keys(cursors)) if (!mine.has(id)) removed(id)
-      // A conversation whose every number is at or below the cursor has nothing to replay: left out
-      // without a query of its own (its lastSeq is raised after each batch of its changes, and until it is,
-      // its cursor stays where it was), so a batch gets on to the conversations that changed.
-      const latest = new Map((await store.conversations.findByIds(ids)).map((c) => [c.id, c]))
       let looked = 0
       for (const id of ids) {
         const membership = mine.get(id)
-        const known = latest.get(id)
-        if (membership === undefined || known === undefined) continue
+        if (membership === undefined) continue
         const hasCursor = Object.hasOwn(cursors, id)
         const cursor = hasCursor ? cursors[id]! : membership.deliveredSeq
-        if (hasCursor && Math.max(known.lastSeq, known.version) <= cursor) continue
+        // Every number of the timeline at or below the cursor: nothing to replay, and it does not count
+        // against the batch, so a batch gets on to the conversations that changed. The highest number is
+        // read from the seq index itself (the conversation's lastSeq can lag it, or on FerretDB lose a raise
+        // to a concurrent update); a number taken after this read leaves the cursor where it is.
+        if (hasCursor && await store.messages.lastSeq(id) <= cursor) continue
         if (looked >= limits.maxConversations || used >= limits.maxBytes) { batch.hasMore = true; break }
         looked++
         const done = await conversationBatch(id, membership, cursor, hasCursor, userId, limits.maxBytes - used)

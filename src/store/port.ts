@@ -62,8 +62,6 @@ export interface ConversationRepository {
   /** Throws DuplicateKeyError('directKey') when a conversation with that key exists. */
   insert (conversation: ConversationRecord): Promise<ConversationRecord>
   findById (id: string): Promise<ConversationRecord | null>
-  /** The conversations with these ids that exist, in no particular order. */
-  findByIds (ids: readonly string[]): Promise<ConversationRecord[]>
   findByDirectKey (directKey: string): Promise<ConversationRecord | null>
   /** The user's conversations, most recent activity first (updatedAt desc, id desc), after the cursor. */
   listForUser (userId: string, limit: number, after?: ConversationCursor): Promise<ConversationRecord[]>
@@ -136,6 +134,8 @@ export interface MessageRepository {
    * after a sync cursor, each once, in its state now.
    */
   changedSince (conversationId: string, afterVersion: number, limit: number): Promise<{ items: MessageRecord[], hasMore: boolean }>
+  /** The highest seq taken in the conversation's timeline, by a message or a claim (0 when none): read from the unique seq index itself. */
+  lastSeq (conversationId: string): Promise<number>
   /** The version claims of the conversation with a seq above `afterSeq`, by seq ascending, at most `limit`. */
   claimsSince (conversationId: string, afterSeq: number, limit: number): Promise<VersionClaim[]>
   /** Applies the edit at `version` unless the message is deleted or already at a later version; answers the message as it is now. */

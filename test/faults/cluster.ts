@@ -54,18 +54,19 @@ export async function startCluster (t: Test, label: string, extraEnv: Record<str
 
 /**
  * A cluster with reliable traffic ready to run: six users with two devices
- * each over both nodes. Marks `suite` as run when the test passes.
+ * each over both nodes, a fifth of the traffic edits and deletions of
+ * messages sent before. Marks `suite` as run when the test passes.
  */
 export async function clusterWithTraffic (t: Test, label: string, suite: string): Promise<{ cluster: Cluster, w: Workload } | undefined> {
   const cluster = await startCluster(t, label)
   if (cluster === undefined) return undefined
   markSuiteRan(t, suite)
-  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: label })
+  const w = await Workload.create({ urls: cluster.urls, users: 6, devicesPerUser: 2, prefix: label, changes: 0.2 })
   t.teardown(() => w.close())
   return { cluster, w }
 }
 
-/** What every fault test asserts at the end: all acked, nothing lost, nothing twice. */
+/** What every fault test asserts at the end: all acked, nothing lost, nothing twice, no device showing an edited or deleted message as it was. */
 export function assertVerdict (t: Test, v: Verdict): void {
   t.comment(JSON.stringify({ ...v, problems: v.problems.slice(0, 10) }))
   t.ok(v.acked > 0, `${v.acked} of ${v.attempted} sends acknowledged`)
@@ -73,6 +74,8 @@ export function assertVerdict (t: Test, v: Verdict): void {
   t.equal(v.refused, 0, 'no send was refused for good')
   t.equal(v.lost, 0, `nothing acknowledged was lost: ${v.problems.slice(0, 5).join('; ')}`)
   t.equal(v.duplicated, 0, 'nothing was stored or delivered twice')
+  t.ok(v.changes > 0, `${v.changes} edits and deletions`)
+  t.equal(v.stale, 0, `every device shows every message as history has it: ${v.problems.slice(0, 5).join('; ')}`)
 }
 
 export { Workload }

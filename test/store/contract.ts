@@ -284,6 +284,8 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     const [first] = await store.messages.claimsSince(c, 0, 1)
     t.equal(await store.messages.findById(first!.id), null, 'a claim is not a message')
     t.same((await store.messages.changedSince(c, 0, 10)).items.map((x) => x.seq), [1, 3], 'nor a change')
+    t.equal(await store.messages.lastSeq(c), 4, 'the highest seq taken counts claims')
+    t.equal(await store.messages.lastSeq(newId()), 0)
   })
 
   withStore('messages: changedSince answers each message once, by version, in its state now', async (t, store) => {

@@ -25,10 +25,6 @@ export function createMemoryConversationRepository (): ConversationRepository {
       return found(conversations.get(id))
     },
 
-    async findByIds (ids) {
-      return ids.flatMap((id) => { const c = conversations.get(id); return c === undefined ? [] : [copy(c)] })
-    },
-
     async findByDirectKey (directKey) {
       const id = byDirectKey.get(directKey)
       return found(id === undefined ? undefined : conversations.get(id))

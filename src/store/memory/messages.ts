@@ -126,6 +126,10 @@ export function createMemoryMessageRepository (): MessageRepository {
       return { items: line.slice(lo, lo + limit).map(copy), hasMore: line.length - lo > limit }
     },
 
+    async lastSeq (conversationId) {
+      return Math.max(timelines.get(conversationId)?.at(-1)?.seq ?? 0, claims.get(conversationId)?.at(-1)?.seq ?? 0)
+    },
+
     async claimsSince (conversationId, afterSeq, limit) {
       const list = claims.get(conversationId) ?? []
       return list.slice(firstAfter(list, afterSeq), firstAfter(list, afterSeq) + limit).map(copy)

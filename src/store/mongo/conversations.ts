@@ -37,13 +37,6 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
 
     findById,
 
-    async findByIds (ids) {
-      const _ids = ids.flatMap((id) => oid(id) ?? [])
-      if (_ids.length === 0) return []
-      const docs = await guard(() => conversations.find({ _id: { $in: _ids } }).toArray())
-      return docs.map(toRecord)
-    },
-
     async findByDirectKey (directKey) {
       const doc = await guard(() => conversations.findOne({ directKey }))
       return doc === null ? null : toRecord(doc)

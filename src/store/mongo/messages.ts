@@ -118,6 +118,11 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return { items: docs.slice(0, limit).map(toRecord), hasMore: docs.length > limit }
     },
 
+    async lastSeq (conversationId) {
+      const [last] = await guard(() => claims.find({ conversationId }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).toArray())
+      return last?.seq ?? 0
+    },
+
     async claimsSince (conversationId, afterSeq, limit) {
       const docs = await guard(() => claims.find({ conversationId, seq: { $gt: afterSeq }, kind: 'claim' }).sort({ seq: 1 }).limit(limit).toArray())
       return docs.map(({ _id, conversationId, seq, target, claimedAt }): VersionClaim => ({ id: _id.toHexString(), conversationId, seq, target, claimedAt }))
