@@ -59,6 +59,9 @@ t.test('bad frames get error frames and the socket stays open; oversized ones cl
     [{ type: 'typing', conversationId: id, isTyping: 'yes' }, /isTyping/],
     [{ type: 'read', conversationId: id, seq: -1 }, /seq/],
     [{ type: 'sync', cursors: { nope: 1 } }, /cursors/],
+    [{ type: 'sync', cursors: { [id]: -1 } }, /cursors/],
+    [{ type: 'sync', cursors: { [id]: 1.5 } }, /cursors/],
+    [{ type: 'sync', cursors: { [id]: '7' } }, /cursors/],
     [{ type: 'ping', __proto__: { polluted: true }, constructor: 1 }, /constructor/]
   ]
   for (const [frame] of cases) ws.send(frame)
