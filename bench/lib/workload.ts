@@ -8,7 +8,7 @@
  * stored history and with what every device received.
  */
 import WebSocket from 'ws'
-import { LiveClient, type LiveMessage, type SendAck, type WebSocketConstructor } from '../../client/src/live.js'
+import { LiveClient, type LiveMessage, type SendAck } from '../../client/src/live.js'
 
 export interface Account {
   id: string
@@ -70,7 +70,7 @@ export class Device {
     this.client = new LiveClient({
       urls,
       token: () => account.accessToken,
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket: WebSocket,
       cursors: Object.fromEntries(conversationIds.map((id) => [id, 0])),
       minDelayMs: 100,
       maxDelayMs: 2000,

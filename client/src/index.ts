@@ -18,7 +18,7 @@ export interface ChatClientOptions {
   tokens?: Tokens
   onTokens?: (tokens: Tokens | null) => void
   WebSocket?: WebSocketConstructor
-  live?: Partial<Pick<LiveClientOptions, 'minDelayMs' | 'maxDelayMs' | 'ackTimeoutMs' | 'cursors' | 'dedupeWindow'>>
+  live?: Partial<Pick<LiveClientOptions, 'minDelayMs' | 'maxDelayMs' | 'ackTimeoutMs' | 'cursors' | 'dedupeWindow' | 'deliveredReceipts' | 'deliveredDelayMs'>>
 }
 
 /** Seconds since the epoch at which a JWT expires, or undefined when it cannot be read. */
@@ -58,14 +58,29 @@ export class ChatClient {
     })
   }
 
-  /** Opens the live connection (after login or register, or with stored tokens). */
+  /** Opens the live connection (after login or register, or with stored tokens); again after disconnect(). */
   connect (): void {
     this.live.start()
+  }
+
+  /** Closes the live connection and stops its timers; the session (tokens) stays, connect() opens it again. */
+  disconnect (): void {
+    this.live.close()
+  }
+
+  /** Marks every message up to `seq` of a conversation as read: over the socket when it is open, else over REST. */
+  async markRead (conversationId: string, seq: number): Promise<void> {
+    if (!this.live.markRead(conversationId, seq)) await this.rest.markRead(conversationId, seq)
   }
 
   /** Closes the live connection and ends the session on the server. */
   async logout (): Promise<void> {
     this.live.close()
     await this.rest.logout()
+  }
+
+  /** Ends everything (the live connection and its timers), so a script can exit; the session stays valid on the server. */
+  close (): void {
+    this.live.close()
   }
 }

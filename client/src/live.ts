@@ -26,15 +26,19 @@ import { CloseCode } from '../../src/realtime/close-codes.js'
 import type { ServerFrames } from '../../src/realtime/protocol.js'
 import type { Message } from './rest.js'
 
-/** The subset of the browser WebSocket this client uses. */
+/**
+ * The subset of the browser WebSocket this client uses. The browser's own and
+ * the `ws` package's default export both fit as they are (the handlers take
+ * `never`, so any event type a WebSocket declares is accepted).
+ */
 export interface WebSocketLike {
   readonly readyState: number
   send (data: string): void
   close (code?: number, reason?: string): void
-  onopen: ((ev: unknown) => void) | null
-  onmessage: ((ev: { data: unknown }) => void) | null
-  onclose: ((ev: { code: number, reason: string }) => void) | null
-  onerror: ((ev: unknown) => void) | null
+  onopen: ((ev: never) => void) | null
+  onmessage: ((ev: never) => void) | null
+  onclose: ((ev: never) => void) | null
+  onerror: ((ev: never) => void) | null
 }
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike
@@ -49,7 +53,13 @@ export type FrameBody<K extends keyof Frames> = Omit<Frames[K], 'type'>
 export type LiveMessage = Message
 export type SendAck = FrameBody<'message_sent'>
 
-export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+/**
+ * connecting: the first connection is being opened; open: connected and
+ * live; reconnecting: the connection was lost and is being opened again;
+ * suspended: dropped on purpose by suspend(), waiting for resume(); closed:
+ * close() was called (or start() never was).
+ */
+export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'suspended' | 'closed'
 
 export interface LiveClientOptions {
   /** Server base URLs (http(s) or ws(s)); each reconnect tries the next. */
@@ -69,6 +79,13 @@ export interface LiveClientOptions {
   onTokenExpired?: () => Promise<void> | void
   /** How many messages' versions to remember for dropping repeats. */
   dedupeWindow?: number
+  /**
+   * Tell the server which messages reached this device (`delivered`
+   * receipts, the ✓✓ others see): on by default, at most one frame per
+   * conversation every `deliveredDelayMs`.
+   */
+  deliveredReceipts?: boolean
+  deliveredDelayMs?: number
 }
 
 /** Errors after which resending the same frame may succeed. */
@@ -145,6 +162,9 @@ export class LiveClient {
   private readonly listeners = new Map<keyof LiveClientEvents, Set<Listener<never>>>()
   private syncing = false
   private syncAgain = false
+  /** conversationId → the highest seq received and not yet reported as delivered. */
+  private readonly undelivered = new Map<string, number>()
+  private deliveredTimer: ReturnType<typeof setTimeout> | undefined
   private WS: WebSocketConstructor | undefined
   state: LiveState = 'closed'
   readonly stats = { connects: 0, reconnects: 0, resent: 0, duplicatesDropped: 0, syncs: 0 }
@@ -181,11 +201,17 @@ export class LiveClient {
     void this.open()
   }
 
-  /** Closes for good; pending sends are rejected. */
+  /**
+   * Ends everything: the socket, every timer (a Node script can exit), and
+   * the pending sends, which are rejected. start() opens it again.
+   */
   close (): void {
     this.stopped = true
+    this.suspended = false
     clearTimeout(this.timer)
     clearInterval(this.ackTimer)
+    clearTimeout(this.deliveredTimer)
+    this.deliveredTimer = undefined
     this.socket?.close(CloseCode.NORMAL, 'client closed')
     this.socket = undefined
     for (const [id, p] of this.pending) p.reject(new SendError('CLOSED', 'the client was closed before the server acknowledged', id))
@@ -205,7 +231,7 @@ export class LiveClient {
     this.socket = undefined
     for (const p of this.pending.values()) p.writtenAt = 0
     socket?.close(CloseCode.NORMAL, 'offline')
-    this.setState('reconnecting')
+    this.setState('suspended')
   }
 
   resume (): void {
@@ -224,6 +250,27 @@ export class LiveClient {
   /** Moves my read (or delivered) watermark; false when there is no open socket. */
   receipt (conversationId: string, kind: 'read' | 'delivered', seq: number): boolean {
     return this.sendFrame({ type: kind, conversationId, seq })
+  }
+
+  /** Marks every message up to `seq` as read (a read is a delivery too); false when there is no open socket. */
+  markRead (conversationId: string, seq: number): boolean {
+    return this.receipt(conversationId, 'read', seq)
+  }
+
+  /** A message reached this device: reported as delivered soon, with the others of its conversation. */
+  private delivered (conversationId: string, seq: number): void {
+    if (this.options.deliveredReceipts === false) return
+    if (seq <= (this.undelivered.get(conversationId) ?? 0)) return
+    this.undelivered.set(conversationId, seq)
+    this.deliveredTimer ??= setTimeout(() => this.flushDelivered(), this.options.deliveredDelayMs ?? 250)
+  }
+
+  private flushDelivered (): void {
+    this.deliveredTimer = undefined
+    for (const [conversationId, seq] of this.undelivered) {
+      if (!this.receipt(conversationId, 'delivered', seq)) return // no socket: sent after the next connect
+      this.undelivered.delete(conversationId)
+    }
   }
 
   /** Starts (or moves forward) the cursor of a conversation: every change up to `version` (or seq) is already held. */
@@ -314,9 +361,10 @@ export class LiveClient {
       this.setState('open')
       this.syncing = false
       this.sync()
+      if (this.undelivered.size > 0) this.flushDelivered()
       for (const p of this.pending.values()) { p.writtenAt = 0; this.write(p) }
     }
-    socket.onmessage = (ev) => {
+    socket.onmessage = (ev: { data: unknown }) => {
       if (this.socket !== socket) return
       let frame: ServerFrame
       try {
@@ -327,7 +375,7 @@ export class LiveClient {
       this.receive(frame)
     }
     socket.onerror = () => {}
-    socket.onclose = (ev) => {
+    socket.onclose = (ev: { code: number, reason: string }) => {
       if (this.socket !== socket) return
       this.socket = undefined
       for (const p of this.pending.values()) p.writtenAt = 0
@@ -370,6 +418,7 @@ export class LiveClient {
     const held = this.versions.get(m.id)
     if (held === undefined || !held.shown) {
       this.remember(m.id, Math.max(m.version, held?.version ?? 0), true)
+      this.delivered(m.conversationId, m.seq)
       return this.emit('message', m)
     }
     if (held.version >= m.version) {

@@ -42,9 +42,14 @@ export interface Presence {
   lastSeen?: string
 }
 
-/** The contract's error, as thrown by every method. */
+/**
+ * The contract's error, as thrown by every method: `statusCode` and `code`
+ * (VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT,
+ * PAYLOAD_TOO_LARGE, RATE_LIMITED, INTERNAL_ERROR, UNAVAILABLE), `field` for a
+ * validation error or a conflict (which field), `retryAfter` in seconds for a 429.
+ */
 export class ApiError extends Error {
-  constructor (readonly statusCode: number, readonly code: string, message: string) {
+  constructor (readonly statusCode: number, readonly code: string, message: string, readonly field?: string, readonly retryAfter?: number) {
     super(message)
     this.name = 'ApiError'
   }
@@ -103,8 +108,9 @@ export class RestClient {
     const text = await res.text()
     const body = text === '' ? undefined : JSON.parse(text) as unknown
     if (!res.ok) {
-      const err = body as { code?: string, message?: string } | undefined
-      throw new ApiError(res.status, err?.code ?? 'INTERNAL_ERROR', err?.message ?? res.statusText)
+      const err = body as { code?: string, message?: string, field?: string } | undefined
+      const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN)
+      throw new ApiError(res.status, err?.code ?? 'INTERNAL_ERROR', err?.message ?? res.statusText, err?.field, Number.isFinite(retryAfter) ? retryAfter : undefined)
     }
     return body as T
   }
@@ -170,7 +176,10 @@ export class RestClient {
   updateConversation (id: string, input: UpdateConversationInput): Promise<Conversation> { return this.request('PATCH', `/v1/conversations/${id}`, { body: input }) }
   addParticipants (id: string, userIds: string[]): Promise<Conversation> { return this.request('POST', `/v1/conversations/${id}/participants`, { body: { userIds } }) }
   participants (id: string): Promise<ParticipantList> { return this.request('GET', `/v1/conversations/${id}/participants`) }
+  /** Removes a participant from a group, or leaves it (userId = mine). */
   removeParticipant (id: string, userId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${id}/participants/${userId}`) }
+  /** The owner makes a member an admin (or back), or hands ownership on ('owner': the old owner becomes an admin). */
+  setRole (id: string, userId: string, role: 'owner' | 'admin' | 'member'): Promise<Conversation> { return this.request('PUT', `/v1/conversations/${id}/participants/${userId}/role`, { body: { role } }) }
 
   // Messages
 
@@ -195,4 +204,9 @@ export class RestClient {
   }
 
   deleteWebhook (conversationId: string, webhookId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${conversationId}/webhooks/${webhookId}`) }
+
+  /** Posts through an incoming webhook as its bot, with the webhook's id and token alone (no session needed). */
+  postToWebhook (webhookId: string, token: string, input: SendMessageInput): Promise<Message> {
+    return this.request('POST', `/v1/webhooks/${webhookId}/${token}`, { body: input, auth: false })
+  }
 }

@@ -5,12 +5,12 @@
  */
 import t from 'tap'
 import WebSocket from 'ws'
-import { ApiError, ChatClient, LiveClient, type LiveMessage, type WebSocketConstructor } from '../../client/src/index.js'
-import { TEST_JWT_SECRET } from '../helper.js'
+import { ApiError, ChatClient, LiveClient, type LiveMessage } from '../../client/src/index.js'
+import { buildTestApp, TEST_JWT_SECRET } from '../helper.js'
 import { makeJwt } from '../jwt.js'
 import { forEachDeployment, startNodes } from '../realtime/nodes.js'
 
-const WS = WebSocket as unknown as WebSocketConstructor
+const WS = WebSocket
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function until (what: string, check: () => boolean, timeoutMs = 10_000) {
@@ -126,4 +126,62 @@ forEachDeployment(t, 'live: a node goes away; sends made meanwhile are resent to
   t.equal(bob.live.stats.duplicatesDropped - dropped, 9, 'all nine replays were dropped')
   const history = await ada.rest.messages(id)
   t.same(history.items.map((m) => m.clientMessageId).filter((cid) => cid?.startsWith('d-')), ['d-1', 'd-2', 'd-3'], 'history holds each resend once')
+})
+
+t.test('delivered receipts are sent by default (and not when turned off); a read is one call', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { base } = nodes[0]!
+  const { c: ada } = await signedUp(base)
+  const { c: bob, user: bobUser } = await signedUp(base)
+  const { c: quiet, user: quietUser } = await signedUp(base)
+  quiet.live.close()
+  const silent = new ChatClient({ baseUrl: base, WebSocket: WS, tokens: quiet.rest.session!, live: { deliveredReceipts: false } })
+  t.teardown(() => { for (const c of [ada, bob, silent]) c.close() })
+  const receipts: Array<{ userId: string, kind: string, seq: number }> = []
+  ada.live.on('receipt', (r) => receipts.push(r))
+  for (const c of [ada, bob, silent]) c.connect()
+  await until('all open', () => [ada, bob, silent].every((c) => c.live.state === 'open'))
+  const toBob = await ada.rest.createConversation({ type: 'direct', participantIds: [bobUser.id] })
+  const toQuiet = await ada.rest.createConversation({ type: 'direct', participantIds: [quietUser.id] })
+  await ada.live.send({ conversationId: toBob.id, content: 'one' })
+  await ada.live.send({ conversationId: toBob.id, content: 'two' })
+  await ada.live.send({ conversationId: toQuiet.id, content: 'unseen ticks' })
+  await until('delivered from bob', () => receipts.some((r) => r.userId === bobUser.id && r.kind === 'delivered' && r.seq === 2))
+  t.pass('bob\'s client reported both messages delivered by itself')
+  await sleep(800)
+  t.notOk(receipts.some((r) => r.userId === quietUser.id), 'a client with deliveredReceipts: false reports nothing')
+  await bob.markRead(toBob.id, 2)
+  await until('read from bob', () => receipts.some((r) => r.userId === bobUser.id && r.kind === 'read' && r.seq === 2))
+  t.same((await ada.rest.messages(toBob.id)).items.map((m) => m.readBy.map((x) => x.userId)), [[bobUser.id], [bobUser.id]], 'and REST shows it')
+})
+
+t.test('states say what is happening: suspended is not reconnecting; close() ends in closed', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { c } = await signedUp(nodes[0]!.base)
+  const states: string[] = []
+  c.live.on('state', (s) => states.push(s))
+  c.connect()
+  await until('open', () => c.live.state === 'open')
+  c.live.suspend()
+  t.equal(c.live.state, 'suspended')
+  c.live.resume()
+  await until('open again', () => c.live.state === 'open')
+  c.close()
+  t.same(states, ['connecting', 'open', 'suspended', 'reconnecting', 'open', 'closed'])
+})
+
+t.test('ApiError carries the contract\'s field, and the retry delay of a 429', async (t) => {
+  const built = await buildTestApp(t, { env: { RATE_LIMIT_LOGIN_NAME: '1/60000' } })
+  if (built === undefined) return
+  const base = await built.app.listen({ port: 0, host: '127.0.0.1' })
+  const c = new ChatClient({ baseUrl: base, WebSocket: WS })
+  const bad = await c.rest.register({ username: 'fine_name', email: 'not-an-email', password: 'correct horse battery' }).catch((e: unknown) => e)
+  t.ok(bad instanceof ApiError)
+  t.match(bad, { statusCode: 400, code: 'VALIDATION_ERROR', field: 'email' })
+  await c.rest.login({ login: 'nobody', password: 'wrong password' }).catch(() => {})
+  const limited = await c.rest.login({ login: 'nobody', password: 'wrong password' }).catch((e: unknown) => e)
+  t.match(limited, { statusCode: 429, code: 'RATE_LIMITED' })
+  t.ok((limited as ApiError).retryAfter! > 0, `retryAfter ${(limited as ApiError).retryAfter} s`)
 })

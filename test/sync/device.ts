@@ -85,7 +85,8 @@ export class Device {
   }
 }
 
-const shape = (m: Frame) => ({ seq: m.seq, version: m.version, senderId: m.senderId, content: m.content, deleted: m.deletedAt !== undefined, edited: m.editedAt !== undefined })
+// A tombstone's editedAt is not compared: message_deleted does not carry it, and a deleted message shows no edit.
+const shape = (m: Frame) => ({ seq: m.seq, version: m.version, senderId: m.senderId, content: m.content, deleted: m.deletedAt !== undefined, edited: m.deletedAt === undefined && m.editedAt !== undefined })
 
 /** The same, as REST answers it for the user of `api`: every conversation (every page), every message of each. */
 export async function restHolds (api: Client): Promise<Held> {
