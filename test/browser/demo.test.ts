@@ -91,9 +91,9 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
 
   // Bob goes offline; Ada writes three messages; Bob comes back and has them in order, once.
   await ctxB.setOffline(true)
-  await bob.waitForSelector('#conn[data-state="reconnecting"]')
+  await bob.waitForSelector('#conn[data-state="suspended"]')
   await bob.screenshot({ path: join(SHOTS, 'reconnecting.png') })
-  t.pass('Bob sees that he is reconnecting')
+  t.pass('Bob sees that he is offline, waiting for the network')
   for (const n of [1, 2, 3]) {
     await ada.fill('#composer-input', `while you were away ${n}`)
     await ada.press('#composer-input', 'Enter')
@@ -126,7 +126,7 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
 
   // Bob goes offline again; Ada edits one message and deletes another; back online, Bob shows both changes.
   await ctxB.setOffline(true)
-  await bob.waitForSelector('#conn[data-state="reconnecting"]')
+  await bob.waitForSelector('#conn[data-state="suspended"]')
   await ada.locator('#messages .message.mine', { hasText: 'while you were away 3' }).locator('button.edit').click()
   await ada.fill('#messages .edit-input', 'edited while Bob was away')
   await ada.press('#messages .edit-input', 'Enter')

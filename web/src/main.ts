@@ -50,7 +50,7 @@ function newClient (tokens?: Tokens) {
   client.live.on('state', (state) => {
     const conn = $('conn')
     conn.dataset.state = state
-    conn.textContent = state === 'open' ? 'connected' : state === 'closed' ? 'offline' : 'reconnecting…'
+    conn.textContent = state === 'open' ? 'connected' : state === 'closed' ? 'disconnected' : state === 'suspended' ? 'offline: waiting for the network…' : 'reconnecting…'
   })
   client.live.on('message', (m) => onMessage(m))
   client.live.on('updated', (m) => onUpdated(m))
