@@ -3,6 +3,7 @@ import { createGateway, type Gateway } from '../src/realtime/gateway.js'
 import { createHub, type Hub } from '../src/realtime/hub.js'
 import { createReceiptBatcher, type ReceiptBatcher } from '../src/realtime/receipts.js'
 import type { SessionDeps } from '../src/realtime/session.js'
+import { createFrameParser } from '../src/realtime/protocol.js'
 import { createMemoryLimits } from '../src/limits/memory.js'
 
 declare module 'fastify' {
@@ -65,6 +66,7 @@ export default fp(async (app) => {
     sync: (userId, cursors) => services.sync.sync(userId, cursors),
     publishTyping: (conversationId, userId, isTyping) => services.messages.typing(conversationId, userId, isTyping),
     typingTtlMs: config.TYPING_TTL_MS,
+    parseFrame: createFrameParser(config.messageLimits),
     frameLimiter,
     floodCloseAfter: config.WS_FLOOD_CLOSE_AFTER,
     onError: (err, frameType, connectionId) => app.log.error({ err, frameType, connectionId }, 'websocket frame failed'),

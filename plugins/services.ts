@@ -64,7 +64,7 @@ export default fp(async (app) => {
     store,
     pipeline,
     publish,
-    limits: { maxTextLength: config.MESSAGE_MAX_LENGTH, maxAttachments: config.MESSAGE_MAX_ATTACHMENTS },
+    limits: config.messageLimits,
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')

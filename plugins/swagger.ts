@@ -49,6 +49,6 @@ export default fp(async (app) => {
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
 
-  const asyncApi = stringify(buildAsyncApi(API_VERSION))
+  const asyncApi = stringify(buildAsyncApi(API_VERSION, app.config.messageLimits))
   app.get('/docs/asyncapi.yaml', { schema: { hide: true } }, async (_request, reply) => reply.type('application/yaml').send(asyncApi))
 }, { name: 'swagger', dependencies: ['errors'] })

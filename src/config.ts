@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import type { RateLimitSetting } from './limits/port.js'
+import type { MessageLimits } from './domain/messages.js'
 
 export type { RateLimitSetting } from './limits/port.js'
 
@@ -72,6 +73,8 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
   /** true when JWT_SECRET was generated for this process (development only). */
   jwtSecretGenerated: boolean
   corsOrigins: string[]
+  /** MESSAGE_MAX_LENGTH and MESSAGE_MAX_ATTACHMENTS, for the schemas and the send path. */
+  messageLimits: MessageLimits
   rateLimits: {
     registerIp: RateLimitSetting
     loginIp: RateLimitSetting
@@ -132,6 +135,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(48).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined,
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    messageLimits: { maxTextLength: raw.MESSAGE_MAX_LENGTH, maxAttachments: raw.MESSAGE_MAX_ATTACHMENTS },
     rateLimits
   }
 }

@@ -60,3 +60,17 @@ t.test('every operation has a description, a success response schema, and the er
   }
   t.ok(operations >= 28, `${operations} operations`)
 })
+
+t.test('the documents state the limits the server runs with (MESSAGE_MAX_LENGTH, MESSAGE_MAX_ATTACHMENTS)', async (t) => {
+  const built = await buildTestApp(t, { env: { MESSAGE_MAX_LENGTH: '50', MESSAGE_MAX_ATTACHMENTS: '3' } })
+  if (built === undefined) return
+  const doc = built.app.swagger() as unknown as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, { maxLength?: number, maxItems?: number }> } }> } }>> }
+  const body = (path: string, method: string) => doc.paths[path]![method]!.requestBody!.content['application/json']!.schema.properties
+  for (const [path, method] of [['/v1/conversations/{id}/messages', 'post'], ['/v1/webhooks/{webhookId}/{token}', 'post']] as const) {
+    t.equal(body(path, method).content!.maxLength, 50, `${method} ${path}: content`)
+    t.equal(body(path, method).attachments!.maxItems, 3, `${method} ${path}: attachments`)
+  }
+  t.equal(body('/v1/conversations/{id}/messages/{messageId}', 'patch').content!.maxLength, 50, 'an edit too')
+  const asyncapi = (await built.app.inject('/docs/asyncapi.yaml')).body
+  t.match(asyncapi, /maxLength: 50/, 'and the send_message frame of the AsyncAPI document')
+})

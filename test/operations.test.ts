@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Parser } from '@asyncapi/parser'
 import { parse } from 'yaml'
-import { ClientFrames, ServerFrames } from '../src/realtime/protocol.js'
-import { buildTestApp, client, register } from './helper.js'
+import { clientFrames, ServerFrames } from '../src/realtime/protocol.js'
+import { buildTestApp, client, register, testConfig } from './helper.js'
 import { WsClient } from './ws-client.js'
 import { FAST_ENV, memoryDeployment } from './realtime/nodes.js'
 
@@ -110,7 +110,7 @@ t.test('the AsyncAPI document: current, valid, served, and naming every frame th
   const doc = parse(served.body) as { asyncapi: string, components: { messages: Record<string, { name: string }> } }
   t.equal(doc.asyncapi, '3.0.0')
   const documented = (side: string) => Object.keys(doc.components.messages).filter((k) => k.startsWith(`${side}.`)).map((k) => k.slice(side.length + 1))
-  t.same(documented('client').sort(), Object.keys(ClientFrames).sort())
+  t.same(documented('client').sort(), Object.keys(clientFrames(testConfig().messageLimits)).sort())
   t.same(documented('server').sort(), Object.keys(ServerFrames).sort())
 
   // Every frame type seen on the wire in a busy session is documented.

@@ -4,7 +4,7 @@
  * tokens, and on a 401 refreshes once with the refresh token and retries.
  */
 import type { Static } from '@sinclair/typebox'
-import type { Conversation as ConversationSchema, Message as MessageSchema, SendMessageBody } from '../../src/schemas/conversations.js'
+import type { Conversation as ConversationSchema, Message as MessageSchema, SendMessageInput } from '../../src/schemas/conversations.js'
 import type { PublicUser as PublicUserSchema, SelfUser as SelfUserSchema } from '../../src/schemas/users.js'
 import type { LoginBody, RegisterBody } from '../../routes/v1/auth/schemas.js'
 import type { CreateConversationBody, CreatedWebhook as CreatedWebhookSchema, ParticipantList as ParticipantListSchema, UpdateConversationBody, Webhook as WebhookSchema } from '../../routes/v1/conversations/schemas.js'
@@ -21,8 +21,8 @@ export type RegisterInput = Static<typeof RegisterBody>
 export type LoginInput = Static<typeof LoginBody>
 export type CreateConversationInput = Static<typeof CreateConversationBody>
 export type UpdateConversationInput = Static<typeof UpdateConversationBody>
-export type SendMessageInput = Static<typeof SendMessageBody>
 export type UpdateMeInput = Static<typeof UpdateMeBody>
+export type { SendMessageInput }
 
 export interface Session {
   user: SelfUser

@@ -1,5 +1,6 @@
 import { CloseCode } from './close-codes.js'
-import { ClientFrames, ServerFrames } from './protocol.js'
+import { clientFrames, ServerFrames } from './protocol.js'
+import type { MessageLimits } from '../domain/messages.js'
 import { Attachment, Conversation, Message } from '../schemas/conversations.js'
 
 /** Drops TypeBox's $id and points bare refs at the document's components. */
@@ -15,7 +16,7 @@ function portable (schema: unknown): unknown {
  * The AsyncAPI 3.0 document of the websocket protocol, built from the very
  * TypeBox schemas the server validates frames with, so the two cannot drift.
  */
-export function buildAsyncApi (version: string): Record<string, unknown> {
+export function buildAsyncApi (version: string, limits: MessageLimits): Record<string, unknown> {
   const messages: Record<string, unknown> = {}
   const message = (side: 'client' | 'server', type: string, schema: { description?: string }) => {
     messages[`${side}.${type}`] = {
@@ -26,7 +27,7 @@ export function buildAsyncApi (version: string): Record<string, unknown> {
       payload: portable(schema)
     }
   }
-  for (const [type, schema] of Object.entries(ClientFrames)) message('client', type, schema)
+  for (const [type, schema] of Object.entries(clientFrames(limits))) message('client', type, schema)
   for (const [type, schema] of Object.entries(ServerFrames)) message('server', type, schema)
   const refs = (side: string) => Object.keys(messages).filter((k) => k.startsWith(`${side}.`)).map((k) => ({ $ref: `#/channels/live/messages/${k}` }))
 

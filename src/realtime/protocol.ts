@@ -4,21 +4,23 @@ import addFormats from 'ajv-formats'
 import { fieldOfAjvError } from '../validation.js'
 import { Id } from '../schemas/common.js'
 import { ID_PATTERN } from '../domain/ids.js'
-import { ClientMessageId, ConversationRef, MessageRef, SendMessageBody, Seq, Version } from '../schemas/conversations.js'
+import { ClientMessageId, ConversationRef, MessageRef, sendMessageBody, Seq, Version } from '../schemas/conversations.js'
+import type { MessageLimits } from '../domain/messages.js'
 
 /**
  * The websocket protocol: every frame is JSON text `{type, ...}`. The client
- * frames form one union keyed on `type`, compiled once; the server frames are
- * described here too, so the AsyncAPI document and the server cannot drift.
+ * frames form one union keyed on `type`, compiled once per server (their
+ * bounds are its configuration's); the server frames are described here too,
+ * so the AsyncAPI document and the server cannot drift.
  */
 
 const frame = <K extends string, T extends Record<string, TSchema>>(type: K, props: T, description: string) =>
   Type.Object({ type: Type.Literal(type), ...props }, { additionalProperties: false, title: type, description })
 
-export const ClientFrames = {
+export const clientFrames = (limits: MessageLimits) => ({
   send_message: frame('send_message', {
     conversationId: Id,
-    ...SendMessageBody.properties,
+    ...sendMessageBody(limits).properties,
     clientMessageId: ClientMessageId
   }, 'Send a message. Answered by message_sent; a resend with the same clientMessageId gets the same answer and creates nothing.'),
   typing: frame('typing', { conversationId: Id, isTyping: Type.Boolean() }, 'Start or stop typing; a start not renewed expires after a few seconds.'),
@@ -34,9 +36,10 @@ export const ClientFrames = {
     }))
   }, 'Catches up on everything after the cursors: per conversation, conversation_updated (when its details changed, or it has no cursor), then each message changed after the cursor once, in version order, in its state now (new_message, message_updated or message_deleted); conversation_removed for a conversation left or lost; then sync_complete with the new cursors. Answered in bounded batches: with hasMore, sync again with them.'),
   ping: frame('ping', {}, 'Answered by pong.')
-}
+})
 
-export type ClientFrame = { [K in keyof typeof ClientFrames]: Static<typeof ClientFrames[K]> }[keyof typeof ClientFrames]
+type ClientFrames = ReturnType<typeof clientFrames>
+export type ClientFrame = { [K in keyof ClientFrames]: Static<ClientFrames[K]> }[keyof ClientFrames]
 
 const ErrorCode = Type.Union(['UNAUTHORIZED', 'VALIDATION_ERROR', 'NOT_FOUND', 'RATE_LIMITED', 'INTERNAL_ERROR', 'UNAVAILABLE'].map((c) => Type.Literal(c)))
 
@@ -85,36 +88,30 @@ export const ServerFrames = {
 
 export type ServerFrame = { type: keyof typeof ServerFrames } & Record<string, unknown>
 
-/** The union the server validates every client frame against. */
-export const ClientFrameSchema = Type.Unsafe<ClientFrame>({
-  type: 'object',
-  required: ['type'],
-  oneOf: Object.values(ClientFrames),
-  discriminator: { propertyName: 'type' }
-})
-
 export type ParseResult =
   | { ok: true, frame: ClientFrame }
   | { ok: false, message: string, clientMessageId?: string }
 
-const ajv = new Ajv({ discriminator: true, strict: false, allErrors: false, coerceTypes: false, removeAdditional: false })
-addFormats.default(ajv)
-const validate = ajv.compile<ClientFrame>(ClientFrameSchema)
-
-/** Parses and validates one text frame; the error names the offending field. */
-export function parseClientFrame (text: string): ParseResult {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch {
-    return { ok: false, message: 'a frame must be JSON text' }
+/** Parses and validates one text frame against the union of the client frames; the error names the offending field. */
+export function createFrameParser (limits: MessageLimits): (text: string) => ParseResult {
+  const frames = clientFrames(limits)
+  const ajv = new Ajv({ discriminator: true, strict: false, allErrors: false, coerceTypes: false, removeAdditional: false })
+  addFormats.default(ajv)
+  const validate = ajv.compile<ClientFrame>({ type: 'object', required: ['type'], oneOf: Object.values(frames), discriminator: { propertyName: 'type' } })
+  return (text) => {
+    let data: unknown
+    try {
+      data = JSON.parse(text)
+    } catch {
+      return { ok: false, message: 'a frame must be JSON text' }
+    }
+    if (validate(data)) return { ok: true, frame: data }
+    const err = validate.errors?.[0]
+    const field = fieldOfAjvError(err) ?? ''
+    const clientMessageId = typeof (data as { clientMessageId?: unknown })?.clientMessageId === 'string' ? (data as { clientMessageId: string }).clientMessageId : undefined
+    const what = err?.keyword === 'additionalProperties'
+      ? 'is not an allowed property'
+      : err?.keyword === 'discriminator' ? `must be one of ${Object.keys(frames).join(', ')}` : (err?.message ?? 'is invalid')
+    return { ok: false, message: `${field === '' ? 'frame' : field} ${what}`, ...(clientMessageId !== undefined && { clientMessageId }) }
   }
-  if (validate(data)) return { ok: true, frame: data }
-  const err = validate.errors?.[0]
-  const field = fieldOfAjvError(err) ?? ''
-  const clientMessageId = typeof (data as { clientMessageId?: unknown })?.clientMessageId === 'string' ? (data as { clientMessageId: string }).clientMessageId : undefined
-  const what = err?.keyword === 'additionalProperties'
-    ? 'is not an allowed property'
-    : err?.keyword === 'discriminator' ? `must be one of ${Object.keys(ClientFrames).join(', ')}` : (err?.message ?? 'is invalid')
-  return { ok: false, message: `${field === '' ? 'frame' : field} ${what}`, ...(clientMessageId !== undefined && { clientMessageId }) }
 }

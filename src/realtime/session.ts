@@ -4,7 +4,7 @@ import type { Attachment, ContentType } from '../domain/types.js'
 import type { Limiter } from '../limits/port.js'
 import { CloseCode } from './close-codes.js'
 import type { Connection, Hub } from './hub.js'
-import { parseClientFrame, type ClientFrame, type ServerFrame } from './protocol.js'
+import type { ClientFrame, ParseResult, ServerFrame } from './protocol.js'
 import type { ReceiptBatcher } from './receipts.js'
 
 /** What a session needs from the services, as functions (realtime sits below services). */
@@ -16,6 +16,8 @@ export interface SessionDeps {
   sync (userId: string, cursors: Record<string, number> | undefined): Promise<{ frames: Array<{ frame: { type: string }, text: string }>, cursors: Record<string, number>, truncated: string[], hasMore: boolean }>
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>
   typingTtlMs: number
+  /** Parses and validates a text frame (createFrameParser, with the server's limits). */
+  parseFrame (text: string): ParseResult
   /** Frames per user (on this node); null when frames are not limited. */
   frameLimiter: Limiter | null
   /** Refused frames in a row after which the socket is closed with 1008. */
@@ -115,7 +117,7 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
   return {
     /** Called for every text frame, synchronously; frames are handled in order. */
     receive (text: string): void {
-      const parsed = parseClientFrame(text)
+      const parsed = deps.parseFrame(text)
       if (!parsed.ok) {
         deps.onFrame?.('in', 'invalid')
         refuse('VALIDATION_ERROR', parsed.message, parsed.clientMessageId)

@@ -1,4 +1,5 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
+import type { MessageLimits } from '../domain/messages.js'
 import { DateTime, Id, refOf } from './common.js'
 
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'position in the conversation, assigned by the server; strictly increasing, gaps allowed', examples: [42] })
@@ -17,9 +18,10 @@ export const ClientMessageId = Type.String({
 
 export const ContentType = Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file'), Type.Literal('location')], { default: 'text' })
 
-export const MessageContent = Type.String({
-  maxLength: 100000,
-  description: 'text (up to MESSAGE_MAX_LENGTH characters, 10,000 by default); a caption for image and file; "<latitude>,<longitude>" for location',
+/** A message's content, at most `maxLength` characters: MESSAGE_MAX_LENGTH of the server that serves the schema. */
+export const messageContent = (maxLength: number) => Type.String({
+  maxLength,
+  description: `text (at most ${maxLength} characters: MESSAGE_MAX_LENGTH); a caption for image and file; "<latitude>,<longitude>" for location`,
   examples: ['Hello!']
 })
 
@@ -33,13 +35,19 @@ export const Attachment = Type.Object({
 /**
  * What a send carries, whoever sends it: the REST body, the webhook body, and
  * (with conversationId, and clientMessageId required) the websocket frame.
+ * Its bounds are the server's own (MESSAGE_MAX_LENGTH, MESSAGE_MAX_ATTACHMENTS),
+ * so the documents it serves say what it accepts.
  */
-export const SendMessageBody = Type.Object({
-  content: Type.Optional(MessageContent),
+export const sendMessageBody = (limits: MessageLimits) => Type.Object({
+  content: Type.Optional(messageContent(limits.maxTextLength)),
   contentType: Type.Optional(ContentType),
-  attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
+  attachments: Type.Optional(Type.Array(Attachment, { maxItems: limits.maxAttachments, description: `at most ${limits.maxAttachments} (MESSAGE_MAX_ATTACHMENTS)` })),
   clientMessageId: Type.Optional(ClientMessageId)
 }, { additionalProperties: false, title: 'SendMessageBody' })
+
+export type SendMessageInput = Static<ReturnType<typeof sendMessageBody>>
+
+export const editMessageBody = (limits: MessageLimits) => Type.Object({ content: messageContent(limits.maxTextLength) }, { additionalProperties: false, title: 'EditMessageBody' })
 
 export const Message = Type.Object({
   id: Id,

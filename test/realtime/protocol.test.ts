@@ -103,7 +103,7 @@ t.test('oversized message content gets VALIDATION_ERROR with its clientMessageId
   t.teardown(() => ws.close())
   ws.send({ type: 'send_message', conversationId: id, content: 'x'.repeat(101), clientMessageId: 'long' })
   const [err] = await ws.waitFor('error')
-  t.match(err, { code: 'VALIDATION_ERROR', clientMessageId: 'long', message: /at most 100/ })
+  t.match(err, { code: 'VALIDATION_ERROR', clientMessageId: 'long', message: /content must NOT have more than 100 characters/ })
 })
 
 t.test('the server pings; a socket that stops answering is closed', async (t) => {

@@ -2,14 +2,16 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { validationError } from '../../../src/domain/errors.js'
 import { responses } from '../../../src/schemas/common.js'
-import { MessageRef, SendMessageBody } from '../../../src/schemas/conversations.js'
-import { ConversationParams, EditMessageBody, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReadBody } from './schemas.js'
+import { editMessageBody, MessageRef, sendMessageBody } from '../../../src/schemas/conversations.js'
+import { ConversationParams, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReadBody } from './schemas.js'
 
 
 /** Protected: history, sending, editing, deleting, and the read watermark. */
 const messages: FastifyPluginAsyncTypebox = async (app) => {
   const service = app.services.messages
   const tags = ['messages']
+  const SendMessageBody = sendMessageBody(app.config.messageLimits)
+  const EditMessageBody = editMessageBody(app.config.messageLimits)
 
   app.get('/:id/messages', {
     schema: {

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id } from '../../../src/schemas/common.js'
-import { ClientMessageId, ConversationRef, MessageContent, MessageRef, Seq } from '../../../src/schemas/conversations.js'
+import { ClientMessageId, ConversationRef, MessageRef, Seq } from '../../../src/schemas/conversations.js'
 import { AvatarUrl } from '../../../src/schemas/users.js'
 
 const GroupName = Type.String({ minLength: 1, maxLength: 100, examples: ['Team'] })
@@ -75,8 +75,6 @@ export const MessagePage = Type.Object({
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(ClientMessageId)
 })
-
-export const EditMessageBody = Type.Object({ content: MessageContent }, { additionalProperties: false })
 
 export const ReadBody = Type.Object({ seq: Seq }, { additionalProperties: false })
 

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Id, responses } from '../../../src/schemas/common.js'
-import { MessageRef, SendMessageBody } from '../../../src/schemas/conversations.js'
+import { MessageRef, sendMessageBody } from '../../../src/schemas/conversations.js'
 
 const Params = Type.Object({
   webhookId: Id,
@@ -17,7 +17,7 @@ const webhookSend: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Post a message through a webhook',
       description: 'Sent by the webhook\'s own bot identity and delivered live like any other message. `clientMessageId` makes a retry answer the first message (200). 401 for a wrong token, 404 for an unknown or deleted webhook.',
       params: Params,
-      body: SendMessageBody,
+      body: sendMessageBody(app.config.messageLimits),
       response: responses({ 200: MessageRef, 201: MessageRef }, 401, 404, 429)
     }
   }, async (request, reply) => {
