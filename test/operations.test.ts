@@ -1,6 +1,7 @@
 /** What operators rely on: metrics that move, logs that follow a message across nodes, and the AsyncAPI document. */
 import { readFileSync } from 'node:fs'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { Parser } from '@asyncapi/parser'
 import { parse } from 'yaml'
 import { clientFrames, ServerFrames } from '../src/realtime/protocol.js'
@@ -13,6 +14,17 @@ const metricValue = (text: string, name: string, labels = ''): number => {
   return line === undefined ? 0 : Number(line.split(' ').pop())
 }
 
+/** Two users in a direct conversation, the second with an open socket: the traffic the metrics tests count. */
+async function directWithSocket (t: Test, app: FastifyInstance, base: string, name: string) {
+  const a = client(app, await register(app, name))
+  const b = client(app, await register(app, name))
+  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id as string
+  const ws = await WsClient.connect(base, b.user.accessToken)
+  t.teardown(() => ws.close())
+  await ws.roundTrip()
+  return { a, b, id, ws }
+}
+
 t.test('/metrics moves with traffic: HTTP, messages by source, frames, broker, store, send-to-deliver latency', async (t) => {
   const built = await buildTestApp(t, { env: { ...FAST_ENV, METRICS_TOKEN: 'metrics-token-0123456789' } })
   if (built === undefined) return
@@ -22,12 +34,7 @@ t.test('/metrics moves with traffic: HTTP, messages by source, frames, broker, s
   const scrape = async () => (await app.inject({ url: '/metrics', headers: { authorization: 'Bearer metrics-token-0123456789' } })).body
   const before = await scrape()
 
-  const a = client(app, await register(app, 'met'))
-  const b = client(app, await register(app, 'met'))
-  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
-  const ws = await WsClient.connect(base, b.user.accessToken)
-  t.teardown(() => ws.close())
-  await ws.roundTrip()
+  const { a, id, ws } = await directWithSocket(t, app, base, 'met')
   await a.post(`/v1/conversations/${id}/messages`, { content: 'via rest' })
   await ws.waitFor('new_message')
   ws.send({ type: 'send_message', conversationId: id, content: 'via ws', clientMessageId: 'm1' })
@@ -53,12 +60,7 @@ t.test('broker_received_total counts each message a node receives once, however 
   const { app } = built
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   const scrape = async () => metricValue((await app.inject('/metrics')).body, 'broker_received_total', 'channel="conversation"')
-  const a = client(app, await register(app, 'recv'))
-  const b = client(app, await register(app, 'recv'))
-  const id = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
-  const ws = await WsClient.connect(base, b.user.accessToken)
-  t.teardown(() => ws.close())
-  await ws.roundTrip()
+  const { a, id, ws } = await directWithSocket(t, app, base, 'recv')
   const before = await scrape()
   for (let i = 0; i < 3; i++) await a.post(`/v1/conversations/${id}/messages`, { content: `m${i}` })
   await ws.waitFor('new_message', () => true, 3)

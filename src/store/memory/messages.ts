@@ -16,17 +16,18 @@ export function createMemoryMessageRepository (): MessageRepository {
 
   const found = (m: MessageRecord | undefined) => (m === undefined ? null : copy(m))
 
-  /** The index of the first message with a seq above `seq` (binary search: the timeline is sorted). */
-  const firstAfter = (timeline: ReadonlyArray<{ seq: number }>, seq: number) => {
+  /** The index of the first entry of `list` (sorted by `key`) whose key is above `value`: a binary search. */
+  function firstAbove<T> (list: readonly T[], key: (e: T) => number, value: number): number {
     let lo = 0
-    let hi = timeline.length
+    let hi = list.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (timeline[mid]!.seq <= seq) lo = mid + 1
+      if (key(list[mid]!) <= value) lo = mid + 1
       else hi = mid
     }
     return lo
   }
+  const firstAfter = (timeline: ReadonlyArray<{ seq: number }>, seq: number) => firstAbove(timeline, bySeqKey, seq)
 
   /** Inserts keeping `list` sorted by `key`: an append, except when two nodes raced. */
   function insertSorted<T> (lists: Map<string, T[]>, conversationId: string, entry: T, key: (e: T) => number) {
@@ -42,14 +43,9 @@ export function createMemoryMessageRepository (): MessageRepository {
   /** A message moves to a later version: to its new place in the version line. */
   function moveTo (m: MessageRecord, version: number) {
     const line = versionLines.get(m.conversationId) ?? []
-    let lo = 0
-    let hi = line.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (line[mid]!.version < m.version) lo = mid + 1
-      else hi = mid
-    }
-    if (line[lo] === m) line.splice(lo, 1)
+    // Versions are unique in a conversation: the entry just below the first above m's is m.
+    const at = firstAbove(line, byVersionKey, m.version) - 1
+    if (line[at] === m) line.splice(at, 1)
     m.version = version
     insertSorted(versionLines, m.conversationId, m, byVersionKey)
   }
@@ -116,14 +112,8 @@ export function createMemoryMessageRepository (): MessageRepository {
 
     async changedSince (conversationId, afterVersion, limit) {
       const line = versionLines.get(conversationId) ?? []
-      let lo = 0
-      let hi = line.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (line[mid]!.version <= afterVersion) lo = mid + 1
-        else hi = mid
-      }
-      return { items: line.slice(lo, lo + limit).map(copy), hasMore: line.length - lo > limit }
+      const from = firstAbove(line, byVersionKey, afterVersion)
+      return { items: line.slice(from, from + limit).map(copy), hasMore: line.length - from > limit }
     },
 
     async lastSeq (conversationId) {
