@@ -1,4 +1,4 @@
-import { notFound } from '../domain/errors.js'
+import { AppError, forbidden, notFound } from '../domain/errors.js'
 import type { ConversationRecord, WebhookRecord } from '../domain/types.js'
 import { enforceLimit } from '../limits/enforce.js'
 import type { Limiter } from '../limits/port.js'
@@ -47,13 +47,20 @@ export function createSenders (deps: SenderDeps) {
       }
     },
 
-    /** An incoming webhook's bot: its own conversation only, within the webhook's limit. */
+    /**
+     * An incoming webhook's bot: its own conversation only, while the user who
+     * created it is still a participant (a webhook acts for its creator: it
+     * stops the moment they leave or are removed), within the webhook's limit.
+     */
     webhook (webhook: WebhookRecord): Sender {
       return {
         userId: webhook.botUserId,
         authorise: async (conversationId) => {
-          const conversation = conversationId === webhook.conversationId ? await store.conversations.findById(conversationId) : null
-          if (conversation === null) throw notFound('conversation')
+          if (conversationId !== webhook.conversationId) throw notFound('conversation')
+          const { conversation } = await requireMember(store, conversationId, webhook.createdBy).catch((err: unknown) => {
+            if (err instanceof AppError && err.code === 'FORBIDDEN') throw forbidden('this webhook\'s creator is no longer a participant: the webhook is inactive')
+            throw err
+          })
           return conversation
         },
         limit: async () => {

@@ -25,10 +25,12 @@ export interface WebhookView {
   botUserId: string
   createdBy: string
   createdAt: string
+  /** False once its creator is no longer a participant: it then posts nothing. */
+  active: boolean
 }
 
-const toView = (w: WebhookRecord): WebhookView => ({
-  id: w.id, name: w.name, conversationId: w.conversationId, botUserId: w.botUserId, createdBy: w.createdBy, createdAt: w.createdAt.toISOString()
+const toView = (w: WebhookRecord, active: boolean): WebhookView => ({
+  id: w.id, name: w.name, conversationId: w.conversationId, botUserId: w.botUserId, createdBy: w.createdBy, createdAt: w.createdAt.toISOString(), active
 })
 
 /**
@@ -58,12 +60,14 @@ export function createWebhookService (deps: WebhookServiceDeps) {
       const webhook = await store.webhooks.insert({
         id, conversationId, name, tokenHash: sha256(token).toString('hex'), botUserId: bot.id, createdBy: userId, createdAt: now()
       })
-      return { ...toView(webhook), token }
+      return { ...toView(webhook, true), token }
     },
 
     async list (userId: string, conversationId: string): Promise<WebhookView[]> {
       await requireMember(store, conversationId, userId)
-      return (await store.webhooks.listByConversation(conversationId)).map(toView)
+      const [webhooks, members] = await Promise.all([store.webhooks.listByConversation(conversationId), store.memberships.listByConversation(conversationId)])
+      const participants = new Set(members.map((m) => m.userId))
+      return webhooks.map((w) => toView(w, participants.has(w.createdBy)))
     },
 
     /** Its creator may delete it, and in a group the owner and admins. */

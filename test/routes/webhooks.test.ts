@@ -43,6 +43,23 @@ forEachStore(t, 'webhooks end to end: create (token once), post as the bot, list
   t.equal((await a!.del(`/v1/conversations/${id}/webhooks/${hook.id}`)).status, 404)
 })
 
+forEachStore(t, 'a webhook stops the moment its creator leaves or is removed, and is listed as inactive', async (t, app) => {
+  const [owner, member] = await users(app, 2, 'wh4')
+  const id = (await owner!.post('/v1/conversations', { type: 'group', name: 'g', participantIds: [member!.user.id] })).body.id
+  const hook = (await member!.post(`/v1/conversations/${id}/webhooks`, { name: 'mine' })).body
+  const post = (content: string) => app.inject({ method: 'POST', url: `/v1/webhooks/${hook.id}/${hook.token}`, payload: { content } })
+  t.equal((await post('while a member')).statusCode, 201)
+  t.equal((await owner!.get(`/v1/conversations/${id}/webhooks`)).body.items[0].active, true)
+  t.equal((await owner!.del(`/v1/conversations/${id}/participants/${member!.user.id}`)).status, 204)
+  const refused = await post('after removal')
+  t.equal(refused.statusCode, 403)
+  t.match(refused.json(), { code: 'FORBIDDEN', message: /no longer a participant/ })
+  t.equal((await owner!.get(`/v1/conversations/${id}/webhooks`)).body.items[0].active, false, 'listed as inactive')
+  t.same((await owner!.get(`/v1/conversations/${id}/messages`)).body.items.map((m: { content: string }) => m.content), ['while a member'], 'nothing posted after the removal')
+  t.equal((await owner!.post(`/v1/conversations/${id}/participants`, { userIds: [member!.user.id] })).status, 200)
+  t.equal((await post('back again')).statusCode, 201, 'and works again once its creator is back')
+})
+
 forEachStore(t, 'a webhook of one conversation cannot be reached through another', async (t, app) => {
   const [a, b, c] = await users(app, 3, 'wh2')
   const mine = (await a!.post('/v1/conversations', { type: 'direct', participantIds: [b!.user.id] })).body.id

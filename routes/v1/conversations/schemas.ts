@@ -88,7 +88,8 @@ export const Webhook = Type.Object({
   conversationId: Id,
   botUserId: Id,
   createdBy: Id,
-  createdAt: Type.String({ format: 'date-time' })
+  createdAt: Type.String({ format: 'date-time' }),
+  active: Type.Boolean({ description: 'false once its creator is no longer a participant: posts through it are then refused (403)' })
 }, { title: 'Webhook' })
 
 export const CreatedWebhook = Type.Object({

@@ -15,10 +15,10 @@ const webhookSend: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['webhooks'],
       operationId: 'postWebhookMessage',
       summary: 'Post a message through a webhook',
-      description: 'Sent by the webhook\'s own bot identity and delivered live like any other message. `clientMessageId` makes a retry answer the first message (200). 401 for a wrong token, 404 for an unknown or deleted webhook.',
+      description: 'Sent by the webhook\'s own bot identity and delivered live like any other message. `clientMessageId` makes a retry answer the first message (200). 401 for a wrong token, 403 while the webhook\'s creator is not a participant (it is inactive), 404 for an unknown or deleted webhook.',
       params: Params,
       body: sendMessageBody(app.config.messageLimits),
-      response: responses({ 200: MessageRef, 201: MessageRef }, 401, 404, 429)
+      response: responses({ 200: MessageRef, 201: MessageRef }, 401, 403, 404, 429)
     }
   }, async (request, reply) => {
     const { message, created } = await app.services.webhooks.post(request.params.webhookId, request.params.token, request.body, { requestId: request.id })
