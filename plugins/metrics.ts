@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createMetrics, type Metrics } from '../src/metrics.js'
 import { Type } from '@sinclair/typebox'
@@ -9,6 +10,10 @@ declare module 'fastify' {
     metrics: Metrics
   }
 }
+
+/** Compares two secrets in constant time (their SHA-256 digests: equal lengths whatever was sent). */
+const sameSecret = (given: string, expected: string): boolean =>
+  timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest())
 
 /** Prometheus metrics: HTTP durations here, the rest where they happen; GET /metrics (behind METRICS_TOKEN when set). */
 export default fp(async (app) => {
@@ -30,7 +35,7 @@ export default fp(async (app) => {
     }
   }, async (request, reply) => {
     const token = app.config.METRICS_TOKEN
-    if (token !== undefined && request.headers.authorization !== `Bearer ${token}`) throw unauthorized('the metrics token is required')
+    if (token !== undefined && !sameSecret(request.headers.authorization ?? '', `Bearer ${token}`)) throw unauthorized('the metrics token is required')
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 }, { name: 'metrics', dependencies: ['config', 'errors'] })

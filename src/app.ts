@@ -22,6 +22,9 @@ import realtimePlugin from '../plugins/realtime.js'
 import healthRoutes from '../routes/health/index.js'
 import v1Routes from '../routes/v1/index.js'
 
+/** What a client-chosen request id may be. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
 export interface BuildOptions {
   /** Overrides of Fastify's logger option (tests pass a stream to read log lines). */
   logger?: FastifyServerOptions['logger']
@@ -40,8 +43,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     logger: options.logger ?? loggerOptions(config.LOG_LEVEL),
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // A client's X-Request-Id is kept only when it is a short, plain token (it is logged and echoed back).
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
     connectionTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
@@ -56,6 +63,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // No answer is ever to be sniffed into another type than it says (a JSON error as HTML, say).
+    reply.header('x-content-type-options', 'nosniff')
     if (closing) reply.header('connection', 'close')
   })
 

@@ -16,13 +16,19 @@ const Readiness = Type.Object({
   checks: Type.Object({ store: Check, broker: Check })
 }, { title: 'Readiness' })
 
-async function check (kind: string, ping: Promise<void>, timeoutMs: number) {
+/**
+ * Pings one dependency. The answer says only that it did not answer, and how
+ * long it took: the driver's error (hosts, ports, versions) goes to the log.
+ */
+async function check (kind: string, ping: Promise<void>, timeoutMs: number, log: (err: unknown) => void) {
   const started = performance.now()
   try {
     await withTimeout(ping, timeoutMs)
     return { status: 'up' as const, kind, latencyMs: Math.round(performance.now() - started) }
   } catch (err) {
-    return { status: 'down' as const, kind, latencyMs: Math.round(performance.now() - started), error: (err as Error).message }
+    log(err)
+    const latencyMs = Math.round(performance.now() - started)
+    return { status: 'down' as const, kind, latencyMs, error: latencyMs >= timeoutMs ? `no answer within ${timeoutMs} ms` : 'unreachable' }
   }
 }
 
@@ -48,8 +54,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (_request, reply) => {
     const [store, broker] = await Promise.all([
-      check(app.store.kind, app.store.ping(), app.config.DEPENDENCY_TIMEOUT_MS),
-      check(app.broker.kind, app.broker.ping(), app.config.DEPENDENCY_TIMEOUT_MS)
+      check(app.store.kind, app.store.ping(), app.config.DEPENDENCY_TIMEOUT_MS, (err) => app.log.warn({ err: (err as Error).message }, 'readiness: the store did not answer')),
+      check(app.broker.kind, app.broker.ping(), app.config.DEPENDENCY_TIMEOUT_MS, (err) => app.log.warn({ err: (err as Error).message }, 'readiness: the broker did not answer'))
     ])
     const status = store.status === 'down' ? 'unavailable' : broker.status === 'down' ? 'degraded' : 'ready'
     return reply.code(status === 'unavailable' ? 503 : 200).send({ status, checks: { store, broker } })

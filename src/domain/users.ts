@@ -31,3 +31,12 @@ export function toPublicUser (u: UserRecord): PublicUser {
 export function toSelfUser (u: UserRecord): SelfUser {
   return { ...toPublicUser(u), email: u.email }
 }
+
+/** The usernames and emails of webhooks' bot users: nobody registers one (it would pass for a bot). */
+export const botIdentity = {
+  username: (id: string) => `wh.${id}`,
+  email: (id: string) => `${id}@webhooks.invalid`,
+  /** The field of a registration that takes a bot's name or address, if any. */
+  reservedField: (username: string, email: string): 'username' | 'email' | undefined =>
+    username.toLowerCase().startsWith('wh.') ? 'username' : email.toLowerCase().endsWith('@webhooks.invalid') ? 'email' : undefined
+}

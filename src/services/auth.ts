@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { DuplicateKeyError, conflict, unauthorized } from '../domain/errors.js'
-import { toSelfUser, type SelfUser } from '../domain/users.js'
+import { DuplicateKeyError, conflict, unauthorized, validationError } from '../domain/errors.js'
+import { botIdentity, toSelfUser, type SelfUser } from '../domain/users.js'
 import type { RefreshTokenRecord, UserRecord } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
@@ -59,6 +59,8 @@ export function createAuthService (deps: AuthServiceDeps) {
 
   return {
     async register (input: { username: string, email: string, password: string }): Promise<Session> {
+      const reserved = botIdentity.reservedField(input.username, input.email)
+      if (reserved !== undefined) throw validationError(`${reserved} is reserved for webhooks' bots`, { field: reserved })
       let user: UserRecord
       try {
         user = await store.users.create({ username: input.username, email: input.email, passwordHash: await hashPassword(input.password) })
@@ -79,7 +81,7 @@ export function createAuthService (deps: AuthServiceDeps) {
 
     async refresh (refreshToken: string): Promise<Session> {
       const token = await store.refreshTokens.findByHash(sha256(refreshToken))
-      if (token === null || token.revokedAt !== undefined) throw unauthorized('the refresh token is not valid')
+      if (token === null || token.revokedAt !== undefined || await store.refreshTokens.isFamilyRevoked(token.familyId)) throw unauthorized('the refresh token is not valid')
       if (token.rotatedAt !== undefined) return refuseReuse(token)
       if (token.expiresAt.getTime() <= now().getTime()) throw unauthorized('the refresh token has expired')
       // Mark first: a crash after this point costs the user a login, never a second live token.
@@ -96,8 +98,7 @@ export function createAuthService (deps: AuthServiceDeps) {
       }
       // A reuse of this token detected while we were issuing revoked the family
       // before our new token existed: look again, so the new one cannot escape.
-      const parent = await store.refreshTokens.findByHash(token.tokenHash)
-      if (parent?.revokedAt !== undefined) return refuseReuse(token)
+      if (await store.refreshTokens.isFamilyRevoked(token.familyId)) return refuseReuse(token)
       return session
     },
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { forbidden, notFound, unauthorized } from '../domain/errors.js'
 import { isManager } from '../domain/conversations.js'
+import { botIdentity } from '../domain/users.js'
 import type { WebhookRecord } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import { newId } from '../store/ids.js'
@@ -54,7 +55,7 @@ export function createWebhookService (deps: WebhookServiceDeps) {
       const id = newId()
       // The bot can never log in: its kind is 'bot' and its hash matches no password.
       const bot = await store.users.create({
-        username: `wh.${id}`, email: `${id}@webhooks.invalid`, displayName: name, passwordHash: '!', kind: 'bot'
+        username: botIdentity.username(id), email: botIdentity.email(id), displayName: name, passwordHash: '!', kind: 'bot'
       })
       const token = randomBytes(32).toString('base64url')
       const webhook = await store.webhooks.insert({

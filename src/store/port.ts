@@ -49,7 +49,13 @@ export interface RefreshTokenRepository {
   findByHash (tokenHash: string): Promise<RefreshTokenRecord | null>
   /** Marks the token rotated if it is neither rotated nor revoked; false when it was. */
   markRotated (id: string, at: Date): Promise<boolean>
+  /**
+   * Revokes the family: first the family itself, with one insert (never lost
+   * to a concurrent update, whatever the server), then each of its tokens.
+   * Tokens issued into it afterwards are refused too: see isFamilyRevoked.
+   */
   revokeFamily (familyId: string, at: Date): Promise<void>
+  isFamilyRevoked (familyId: string): Promise<boolean>
 }
 
 /** Where a page of conversations starts: after this (updatedAt, id), in descending order. */

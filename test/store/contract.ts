@@ -144,6 +144,12 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.ok((await store.refreshTokens.findByHash(a2.tokenHash))?.revokedAt instanceof Date)
     t.equal((await store.refreshTokens.findByHash(b.tokenHash))?.revokedAt, undefined)
     t.equal(await store.refreshTokens.markRotated(a2.id, new Date()), false, 'a revoked token cannot rotate')
+    t.equal(await store.refreshTokens.isFamilyRevoked(a.id), true, 'the family itself is revoked')
+    t.equal(await store.refreshTokens.isFamilyRevoked(b.id), false)
+    await t.resolves(store.refreshTokens.revokeFamily(a.id, new Date()), 'revoking twice is harmless')
+    const late = token({ familyId: a.id, parentId: a2.id })
+    await store.refreshTokens.insert(late)
+    t.equal(await store.refreshTokens.isFamilyRevoked(late.familyId), true, 'a token issued into it afterwards belongs to a revoked family')
   })
 
   const conversation = (over: Partial<ConversationRecord> = {}): ConversationRecord => {

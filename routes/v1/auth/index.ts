@@ -6,6 +6,8 @@ import { LoginBody, RefreshBody, RegisterBody, Session } from './schemas.js'
 /** Public: registration, login and refresh-token rotation. Each is rate limited per IP; login also per login name. */
 const auth: FastifyPluginAsyncTypebox = async (app) => {
   const { auth: authService } = app.services
+  // Answers carry tokens: no cache (a browser's or a proxy's) may keep them.
+  app.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store') })
 
   app.post('/register', {
     onRequest: app.limiter('registerIp'),

@@ -6,6 +6,7 @@ export function createMemoryRefreshTokenRepository (): RefreshTokenRepository {
   const tokens = new Map<string, RefreshTokenRecord>()
   const byHash = new UniqueIndex<RefreshTokenRecord>('tokenHash', (t) => t.tokenHash)
   const byParent = new UniqueIndex<RefreshTokenRecord>('parentId', (t) => t.parentId)
+  const revokedFamilies = new Set<string>()
 
   return {
     async insert (input) {
@@ -32,9 +33,14 @@ export function createMemoryRefreshTokenRepository (): RefreshTokenRepository {
     },
 
     async revokeFamily (familyId, at) {
+      revokedFamilies.add(familyId)
       for (const token of tokens.values()) {
         if (token.familyId === familyId && token.revokedAt === undefined) token.revokedAt = at
       }
+    },
+
+    async isFamilyRevoked (familyId) {
+      return revokedFamilies.has(familyId)
     }
   }
 }

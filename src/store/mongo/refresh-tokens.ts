@@ -1,4 +1,5 @@
 import { ObjectId, type Db, type WithId } from 'mongodb'
+import { DuplicateKeyError } from '../../domain/errors.js'
 import type { RefreshTokenRecord } from '../../domain/types.js'
 import type { RefreshTokenRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
@@ -20,6 +21,9 @@ export async function ensureRefreshTokenIndexes (db: Db): Promise<void> {
 
 export function createMongoRefreshTokenRepository (db: Db, guard: Guard): RefreshTokenRepository {
   const tokens = db.collection<TokenDoc>('refreshTokens')
+  // One document per revoked family, inserted: FerretDB applies updates as read-modify-write, so a
+  // revocation written into the tokens alone could be lost to a concurrent rotation of one of them.
+  const revokedFamilies = db.collection<{ _id: string, revokedAt: Date }>('revokedRefreshTokenFamilies')
 
   return {
     async insert ({ id, ...doc }) {
@@ -49,7 +53,16 @@ export function createMongoRefreshTokenRepository (db: Db, guard: Guard): Refres
     },
 
     async revokeFamily (familyId, at) {
+      try {
+        await guard(() => revokedFamilies.insertOne({ _id: familyId, revokedAt: at }))
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err // revoked before: fine
+      }
       await guard(() => tokens.updateMany({ familyId, revokedAt: { $exists: false } }, { $set: { revokedAt: at } }))
+    },
+
+    async isFamilyRevoked (familyId) {
+      return (await guard(() => revokedFamilies.findOne({ _id: familyId }))) !== null
     }
   }
 }
