@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { AppError } from '../src/domain/errors.js'
 import type { Config } from '../src/config.js'
+import { addressKey } from '../src/domain/addresses.js'
 
 type LimitName = keyof NonNullable<Config['rateLimits']>
 
@@ -12,7 +13,7 @@ declare module 'fastify' {
      * A hook that enforces the named limit from the config, keyed by `key`
      * (the client IP by default); a no-op when RATE_LIMITS=off.
      */
-    limiter (name: LimitName, key?: (request: FastifyRequest) => string): onRequestAsyncHookHandler
+    limiter (name: LimitName, key?: (request: FastifyRequest) => string | Promise<string>): onRequestAsyncHookHandler
   }
 }
 
@@ -31,15 +32,17 @@ export default fp(async (app) => {
 
   // createRateLimit counts without answering, so one route can apply several
   // limits (the plugin's own hook runs only once per request).
-  app.decorate('limiter', (name: LimitName, key?: (request: FastifyRequest) => string) => {
+  app.decorate('limiter', (name: LimitName, key?: (request: FastifyRequest) => string | Promise<string>) => {
     if (limits === null) return async () => {}
     const { max, windowMs } = limits[name]
+    const keys = new WeakMap<FastifyRequest, string>()
     const check = app.createRateLimit({
       max,
       timeWindow: windowMs,
-      keyGenerator: (request) => `${name}:${key === undefined ? request.ip : key(request)}`
+      keyGenerator: (request) => `${name}:${keys.get(request)}`
     })
     const hook: onRequestAsyncHookHandler = async (request, reply) => {
+      keys.set(request, key === undefined ? addressKey(request.ip) : await key(request))
       const result = await check(request)
       if (result.isAllowed || !result.isExceeded) return
       reply.header('retry-after', String(result.ttlInSeconds))

@@ -42,7 +42,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.LOG_LEVEL),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: config.trustProxy,
     // A client's X-Request-Id is kept only when it is a short, plain token (it is logged and echoed back).
     requestIdHeader: false,
     genReqId: (req) => {

@@ -31,7 +31,11 @@ export const ConfigSchema = Type.Object({
     { default: 'info' }
   ),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated allowed origins; * for any; empty for none' }),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    pattern: '^(false|true|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$',
+    description: 'which X-Forwarded-For entries to believe: false (none), a hop count (1: the one the proxy in front of the node added), or the proxies\' addresses or CIDR ranges, comma-separated; true (every entry, which a client can forge) is refused in production'
+  }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10485760, default: 131072 }),
   WS_MAX_PAYLOAD_BYTES: Type.Integer({ minimum: 1024, maximum: 10485760, default: 65536 }),
   WS_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 300000, default: 25000, description: 'server pings each socket this often; one that has not answered the previous ping is closed' }),
@@ -73,6 +77,8 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
   /** true when JWT_SECRET was generated for this process (development only). */
   jwtSecretGenerated: boolean
   corsOrigins: string[]
+  /** TRUST_PROXY as Fastify takes it: none, all, the first `n` hops (a function), or addresses and ranges. */
+  trustProxy: boolean | string | ((address: string, hop: number) => boolean)
   /** MESSAGE_MAX_LENGTH and MESSAGE_MAX_ATTACHMENTS, for the schemas and the send path. */
   messageLimits: MessageLimits
   rateLimits: {
@@ -88,6 +94,16 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
+}
+
+/** TRUST_PROXY=n trusts the n proxies nearest the node: their entries of X-Forwarded-For, from the right. */
+function trustProxyOf (value: string): Config['trustProxy'] {
+  if (value === 'false' || value === 'true') return value === 'true'
+  if (/^[0-9]+$/.test(value)) {
+    const hops = Number(value)
+    return (_address, hop) => hop < hops
+  }
+  return value
 }
 
 function parseRateLimit (value: string): RateLimitSetting {
@@ -116,6 +132,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (raw.RATE_LIMITS === 'off') {
       throw new ConfigError('invalid configuration: RATE_LIMITS=off is refused when NODE_ENV=production')
     }
+    if (raw.TRUST_PROXY === 'true') {
+      throw new ConfigError('invalid configuration: TRUST_PROXY=true is refused when NODE_ENV=production (a client could choose its own address): give the hop count (1 behind one proxy) or the proxies\' addresses')
+    }
   }
 
   const rateLimits = raw.RATE_LIMITS === 'off'
@@ -135,6 +154,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(48).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined,
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    trustProxy: trustProxyOf(raw.TRUST_PROXY),
     messageLimits: { maxTextLength: raw.MESSAGE_MAX_LENGTH, maxAttachments: raw.MESSAGE_MAX_ATTACHMENTS },
     rateLimits
   }

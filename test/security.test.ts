@@ -1,6 +1,8 @@
 /** Regression tests of what an attacker tried (issue: security hardening), one per finding fixed. */
 import t from 'tap'
-import { buildTestApp, forEachStore, uniqueAddress, uniqueName } from './helper.js'
+import { loadConfig } from '../src/config.js'
+import { addressKey } from '../src/domain/addresses.js'
+import { buildTestApp, forEachStore, register, uniqueAddress, uniqueName, users } from './helper.js'
 
 t.test('a client-chosen X-Request-Id is kept only when it is a short plain token', async (t) => {
   const built = await buildTestApp(t)
@@ -48,4 +50,55 @@ t.test('the metrics token is compared as a whole', async (t) => {
   const scrape = (authorization: string) => built.app.inject({ url: '/metrics', headers: { authorization } })
   t.equal((await scrape('Bearer metrics-token-0123456789')).statusCode, 200)
   for (const wrong of ['Bearer metrics-token-012345678', 'Bearer metrics-token-01234567890', 'metrics-token-0123456789', '']) t.equal((await scrape(wrong)).statusCode, 401, JSON.stringify(wrong))
+})
+
+forEachStore(t, 'presence is answered only for users who share a conversation with me', async (t, app) => {
+  const [me, friend, stranger] = await users(app, 3, 'pres')
+  await me!.post('/v1/conversations', { type: 'direct', participantIds: [friend!.user.id] })
+  const res = await me!.get(`/v1/presence?userIds=${[me!.user.id, friend!.user.id, stranger!.user.id].join(',')}`)
+  t.equal(res.status, 200)
+  t.same(res.body.items.map((p: { userId: string }) => p.userId).sort(), [me!.user.id, friend!.user.id].sort(), 'the stranger is left out')
+  t.same((await stranger!.get(`/v1/presence?userIds=${me!.user.id}`)).body.items, [], 'and cannot see me')
+})
+
+t.test('behind one proxy (TRUST_PROXY=1) a client-chosen X-Forwarded-For does not change the address the limits see', async (t) => {
+  const built = await buildTestApp(t, { env: { TRUST_PROXY: '1', RATE_LIMIT_REGISTER_IP: '2/3600000' } })
+  if (built === undefined) return
+  const attempt = (forged: string) => built.app.inject({
+    method: 'POST', url: '/v1/auth/register', remoteAddress: '10.9.9.9',
+    headers: { 'x-forwarded-for': `${forged}, 203.0.113.9` },
+    payload: { username: uniqueName('xff'), email: `${uniqueName('xff')}@example.com`, password: 'correct horse battery' }
+  })
+  const codes = [(await attempt('1.1.1.1')).statusCode, (await attempt('2.2.2.2')).statusCode, (await attempt('3.3.3.3')).statusCode]
+  t.same(codes, [201, 201, 429], 'three forged first entries, one client: the third is refused')
+})
+
+t.test('production refuses TRUST_PROXY=true; hop counts and address lists are taken', async (t) => {
+  const secret = 'a-production-secret-that-is-long-enough-0123'
+  t.throws(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, TRUST_PROXY: 'true' }), /TRUST_PROXY=true is refused/)
+  t.equal(typeof loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, TRUST_PROXY: '2' }).trustProxy, 'function')
+  t.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, TRUST_PROXY: '10.0.0.0/8,192.0.2.1' }).trustProxy, '10.0.0.0/8,192.0.2.1')
+  t.throws(() => loadConfig({ TRUST_PROXY: 'yes please' }), /TRUST_PROXY/)
+})
+
+t.test('IPv6 clients are limited by their /64, not by each address', async (t) => {
+  t.equal(addressKey('2001:db8:1:2::1'), '2001:db8:1:2::/64')
+  t.equal(addressKey('2001:0db8:0001:0002:ffff:0:0:2'), '2001:db8:1:2::/64')
+  t.equal(addressKey('::ffff:203.0.113.4'), '203.0.113.4')
+  t.equal(addressKey('203.0.113.4'), '203.0.113.4')
+  const built = await buildTestApp(t, { env: { RATE_LIMIT_REGISTER_IP: '2/3600000' } })
+  if (built === undefined) return
+  const attempt = (remoteAddress: string) => built.app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress, payload: { username: uniqueName('v6'), email: `${uniqueName('v6')}@example.com`, password: 'correct horse battery' } })
+  const codes = [(await attempt('2001:db8:1:2::1')).statusCode, (await attempt('2001:db8:1:2::2')).statusCode, (await attempt('2001:db8:1:2:abcd::3')).statusCode]
+  t.same(codes, [201, 201, 429], 'one /64 shares one budget')
+  t.equal((await attempt('2001:db8:1:3::1')).statusCode, 201, 'another /64 has its own')
+})
+
+t.test('the per-login limit is one budget per account, by username or by email', async (t) => {
+  const built = await buildTestApp(t, { env: { RATE_LIMIT_LOGIN_NAME: '2/60000', RATE_LIMIT_LOGIN_IP: '1000/60000' } })
+  if (built === undefined) return
+  const u = await register(built.app, 'acct')
+  const login = (name: string) => built.app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: name, password: 'wrong password' } })
+  const codes = [(await login(u.username)).statusCode, (await login(u.email)).statusCode, (await login(u.username.toUpperCase())).statusCode]
+  t.same(codes, [401, 401, 429], 'the username and the email spend one budget')
 })

@@ -7,6 +7,13 @@ export const USER_SEARCH_MAX = 50
 
 export function createUserService ({ store }: { store: Store }) {
   return {
+    /** Of `userIds`, the ones who share at least one conversation with `userId` (and `userId` itself): whose presence they may see. */
+    async sharingAConversation (userId: string, userIds: readonly string[]): Promise<string[]> {
+      const mine = await store.memberships.conversationIdsOf(userId)
+      const shared = await Promise.all(userIds.map(async (id) => id === userId || (mine.length > 0 && (await store.memberships.listForUser(id, mine)).length > 0)))
+      return userIds.filter((_, i) => shared[i])
+    },
+
     async me (userId: string): Promise<SelfUser> {
       const user = await store.users.findById(userId)
       if (user === null) throw notFound('user')

@@ -24,7 +24,12 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login', {
     onRequest: app.limiter('loginIp'),
     // The body is parsed by preHandler time; the per-name limit protects one account from many addresses.
-    preHandler: app.limiter('loginName', (request) => String((request.body as { login?: unknown }).login).toLowerCase()),
+    // Keyed on the account the login names, so its username and its email share one budget.
+    preHandler: app.limiter('loginName', async (request) => {
+      const login = String((request.body as { login?: unknown }).login).toLowerCase()
+      const user = await app.store.users.findByLogin(login)
+      return user === null ? `name:${login}` : `user:${user.id}`
+    }),
     schema: {
       tags: ['auth'],
       operationId: 'login',

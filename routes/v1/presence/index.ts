@@ -15,19 +15,20 @@ const PresenceList = Type.Object({
   }))
 }, { title: 'PresenceList' })
 
-/** Protected: who is online now (on any node); unknown users are left out. */
+/** Protected: who is online now (on any node), of the users who share a conversation with me; others are left out. */
 const presence: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {
     schema: {
       tags: ['users'],
       operationId: 'getPresence',
       summary: 'Presence of users',
-      description: 'Online when the user has a live websocket on any node. lastSeen is when they were last online.',
+      description: 'Online when the user has a live websocket on any node. lastSeen is when they were last online. Only users who share a conversation with me (and I) are answered; others, and unknown ids, are left out.',
       querystring: Query,
       response: responses({ 200: PresenceList })
     }
   }, async (request) => {
-    const ids = [...new Set(request.query.userIds.split(','))]
+    const asked = [...new Set(request.query.userIds.split(','))]
+    const ids = await app.services.users.sharingAConversation(request.userId, asked)
     const [online, users] = await Promise.all([app.presence.online(ids), app.store.users.findByIds(ids)])
     const now = new Date().toISOString()
     return {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { AppError, unauthorized } from '../../../src/domain/errors.js'
+import { addressKey } from '../../../src/domain/addresses.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,7 +31,7 @@ const ws: FastifyPluginAsync = async (app) => {
       const token = tokenOf(request)
       if (token === undefined) throw unauthorized('an access token is required (?token= or Authorization: Bearer)')
       const claims = app.verifyAccessToken(token) as { sub: string, exp?: number }
-      if (!gateway.admits(request.ip)) {
+      if (!gateway.admits(addressKey(request.ip))) {
         app.metrics.rateLimited.inc({ where: 'ws_connect' })
         throw new AppError('RATE_LIMITED', `too many open sockets from this address (at most ${app.config.WS_MAX_CONNECTIONS_PER_IP} per node)`)
       }
@@ -38,7 +39,7 @@ const ws: FastifyPluginAsync = async (app) => {
     }
   }, (socket: WebSocket, request) => {
     // Synchronously, before any await: no frame is missed.
-    gateway.accept(socket, { ...request.wsAuth!, address: request.ip, tcp: request.raw.socket, log: request.log })
+    gateway.accept(socket, { ...request.wsAuth!, address: addressKey(request.ip), tcp: request.raw.socket, log: request.log })
   })
 }
 
