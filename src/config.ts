@@ -25,6 +25,7 @@ export const ConfigSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret, at least 32 characters' })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86400, default: 900 }),
   REFRESH_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$', description: 'the base URL clients reach the service at (https://chat.example.com): the URLs the server hands out, such as a webhook\'s, are built on it; unset: on the request\'s own address, which behind a proxy a client can choose (refused in production)' })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'when set, GET /metrics requires it as a Bearer token' })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -96,6 +97,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** Secrets that are long enough but guessable: one character repeated, too few distinct characters, or a known example. */
+const KNOWN_EXAMPLES = ['changeme', 'secret', 'password', 'jwt_secret', 'your-secret', 'test-secret']
+function weakSecret (secret: string): boolean {
+  const lower = secret.toLowerCase()
+  return new Set(secret).size < 8 || KNOWN_EXAMPLES.some((e) => lower.replaceAll(/[^a-z_-]/g, '').startsWith(e))
+}
+
 /** TRUST_PROXY=n trusts the n proxies nearest the node: their entries of X-Forwarded-For, from the right. */
 function trustProxyOf (value: string): Config['trustProxy'] {
   if (value === 'false' || value === 'true') return value === 'true'
@@ -131,6 +139,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
     if (raw.RATE_LIMITS === 'off') {
       throw new ConfigError('invalid configuration: RATE_LIMITS=off is refused when NODE_ENV=production')
+    }
+    if (weakSecret(raw.JWT_SECRET)) {
+      throw new ConfigError('invalid configuration: JWT_SECRET is too weak for production (one repeated character, few distinct characters, or a known example): use `openssl rand -base64 48`')
+    }
+    if (raw.PUBLIC_URL === undefined) {
+      throw new ConfigError('invalid configuration: PUBLIC_URL must be set when NODE_ENV=production (the base URL of the URLs the server hands out, such as webhooks\')')
     }
     if (raw.TRUST_PROXY === 'true') {
       throw new ConfigError('invalid configuration: TRUST_PROXY=true is refused when NODE_ENV=production (a client could choose its own address): give the hop count (1 behind one proxy) or the proxies\' addresses')

@@ -74,10 +74,10 @@ t.test('behind one proxy (TRUST_PROXY=1) a client-chosen X-Forwarded-For does no
 })
 
 t.test('production refuses TRUST_PROXY=true; hop counts and address lists are taken', async (t) => {
-  const secret = 'a-production-secret-that-is-long-enough-0123'
-  t.throws(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, TRUST_PROXY: 'true' }), /TRUST_PROXY=true is refused/)
-  t.equal(typeof loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, TRUST_PROXY: '2' }).trustProxy, 'function')
-  t.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, TRUST_PROXY: '10.0.0.0/8,192.0.2.1' }).trustProxy, '10.0.0.0/8,192.0.2.1')
+  const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-that-is-long-enough-0123', PUBLIC_URL: 'https://chat.example.com' }
+  t.throws(() => loadConfig({ ...prod, TRUST_PROXY: 'true' }), /TRUST_PROXY=true is refused/)
+  t.equal(typeof loadConfig({ ...prod, TRUST_PROXY: '2' }).trustProxy, 'function')
+  t.equal(loadConfig({ ...prod, TRUST_PROXY: '10.0.0.0/8,192.0.2.1' }).trustProxy, '10.0.0.0/8,192.0.2.1')
   t.throws(() => loadConfig({ TRUST_PROXY: 'yes please' }), /TRUST_PROXY/)
 })
 
@@ -101,4 +101,14 @@ t.test('the per-login limit is one budget per account, by username or by email',
   const login = (name: string) => built.app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: name, password: 'wrong password' } })
   const codes = [(await login(u.username)).statusCode, (await login(u.email)).statusCode, (await login(u.username.toUpperCase())).statusCode]
   t.same(codes, [401, 401, 429], 'the username and the email spend one budget')
+})
+
+t.test('a webhook\'s URL is built on PUBLIC_URL, not on the Host header a client sends', async (t) => {
+  const built = await buildTestApp(t, { env: { PUBLIC_URL: 'https://chat.example.com' } })
+  if (built === undefined) return
+  const [a, b] = await users(built.app, 2, 'whurl')
+  const id = (await a!.post('/v1/conversations', { type: 'direct', participantIds: [b!.user.id] })).body.id
+  const res = await a!.post(`/v1/conversations/${id}/webhooks`, { name: 'ci' }, { host: 'evil.example', 'x-forwarded-proto': 'http' })
+  t.equal(res.status, 201)
+  t.match(res.body.url, /^https:\/\/chat\.example\.com\/v1\/webhooks\//)
 })

@@ -20,7 +20,9 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const created = await service.create(request.userId, request.params.id, request.body.name)
-    const url = `${request.protocol}://${request.host}/v1/webhooks/${created.id}/${created.token}`
+    // On the configured public URL: the request's Host and X-Forwarded-Proto are the client's to choose.
+    const base = app.config.PUBLIC_URL ?? `${request.protocol}://${request.host}`
+    const url = `${base}/v1/webhooks/${created.id}/${created.token}`
     return reply.code(201).send({ ...created, url })
   })
 
