@@ -63,6 +63,25 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
     refuse(code, message, frame.type === 'send_message' ? frame.clientMessageId : undefined)
   }
 
+  /** Whether the frame limit lets one more frame through; refuses (and closes a flood) when not. */
+  async function admitted (clientMessageId: string | undefined): Promise<boolean> {
+    if (deps.frameLimiter === null) return true
+    const token = await deps.frameLimiter.consume(conn.userId)
+    if (token.allowed) {
+      refusedInARow = 0
+      return true
+    }
+    deps.onFrame?.('in', 'rate_limited')
+    if (++refusedInARow >= deps.floodCloseAfter) conn.close(CloseCode.POLICY_VIOLATION, 'rate limit: too many frames')
+    else refuse('RATE_LIMITED', `too many frames; retry in ${token.retryInMs} ms`, clientMessageId)
+    return false
+  }
+
+  /** Queues a frame's work behind the frames before it, once the frame limit admits it. */
+  function later (clientMessageId: string | undefined, work: () => void | Promise<void>, onError: (err: unknown) => void = () => {}) {
+    queue = queue.then(async () => { if (await admitted(clientMessageId)) await work() }).catch(onError)
+  }
+
   function stopTyping (conversationId: string, notify: boolean) {
     const timer = typing.get(conversationId)
     if (timer === undefined) return
@@ -115,34 +134,22 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
   }
 
   return {
-    /** Called for every text frame, synchronously; frames are handled in order. */
+    /**
+     * Called for every text frame, synchronously; frames are handled in order.
+     * Every frame counts against the frame limit, pings and invalid ones too.
+     */
     receive (text: string): void {
       const parsed = deps.parseFrame(text)
-      if (!parsed.ok) {
-        deps.onFrame?.('in', 'invalid')
-        refuse('VALIDATION_ERROR', parsed.message, parsed.clientMessageId)
-        return
-      }
-      deps.onFrame?.('in', parsed.frame.type)
+      deps.onFrame?.('in', parsed.ok ? parsed.frame.type : 'invalid')
+      if (!parsed.ok) return later(parsed.clientMessageId, () => refuse('VALIDATION_ERROR', parsed.message, parsed.clientMessageId))
       const frame = parsed.frame
-      queue = queue.then(async () => {
-        if (deps.frameLimiter !== null && frame.type !== 'ping') {
-          const token = await deps.frameLimiter.consume(conn.userId)
-          if (!token.allowed) {
-            deps.onFrame?.('in', 'rate_limited')
-            if (++refusedInARow >= deps.floodCloseAfter) return conn.close(CloseCode.POLICY_VIOLATION, 'rate limit: too many frames')
-            return refuse('RATE_LIMITED', `too many frames; retry in ${token.retryInMs} ms`, frame.type === 'send_message' ? frame.clientMessageId : undefined)
-          }
-          refusedInARow = 0
-        }
-        await handle(frame)
-      }).catch((err) => fail(err, frame))
+      later(frame.type === 'send_message' ? frame.clientMessageId : undefined, () => handle(frame), (err) => fail(err, frame))
     },
 
     /** A frame that is not text. */
     receiveBinary (): void {
       deps.onFrame?.('in', 'invalid')
-      refuse('VALIDATION_ERROR', 'frames must be JSON text')
+      later(undefined, () => refuse('VALIDATION_ERROR', 'frames must be JSON text'))
     },
 
     /** The socket closed: typing stops for the others. */

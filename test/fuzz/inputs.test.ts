@@ -61,7 +61,8 @@ t.test('REST bodies: never a 500, always the contract shape', async (t) => {
 
 t.test('websocket frames: error frames, never a crash; the socket keeps answering', async (t) => {
   // A slow heartbeat: this process is busy generating and sending, and must not be taken for a dead client.
-  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_HEARTBEAT_MS: '10000', WS_MAX_PAYLOAD_BYTES: '1048576' } })
+  // 2000 frames at once, each to be answered on its own: over the frame limit (test/realtime/protocol.test.ts tests it).
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_HEARTBEAT_MS: '10000', WS_MAX_PAYLOAD_BYTES: '1048576', WS_FRAME_BURST: '100000' } })
   if (built === undefined) return
   const { app } = built
   const base = await app.listen({ port: 0, host: '127.0.0.1' })

@@ -156,6 +156,18 @@ t.test('frames are rate limited per user (a burst per window); a client that kee
   t.equal(closed.code, 1008, 'closed after 10 refusals in a row')
 })
 
+t.test('pings and invalid frames count against the frame limit too: a flood of them is refused, then closed with 1008', async (t) => {
+  for (const flood of [{ type: 'ping' }, '{not json', { type: 'launch_missiles' }]) {
+    const { app, base } = await node(t, { RATE_LIMITS: 'on', WS_FRAME_BURST: '5', WS_FRAMES_PER_SECOND: '1', WS_FLOOD_CLOSE_AFTER: '10' })
+    const ws = await WsClient.connect(base, (await register(app, 'wsping')).accessToken)
+    t.teardown(() => ws.close())
+    for (let i = 0; i < 30; i++) ws.send(flood)
+    const closed = await ws.waitClosed()
+    t.equal(closed.code, 1008, `${JSON.stringify(flood)}: closed after 10 refusals in a row`)
+    t.ok(ws.all('error', (f) => f.code === 'RATE_LIMITED').length >= 1, 'refused with RATE_LIMITED first')
+  }
+})
+
 t.test('a client that stops reading is closed with 1013 before its buffer grows without bound', async (t) => {
   // It sends as fast as it can until the reader is dropped: past production's 120 a minute.
   const { app, base } = await node(t, { WS_MAX_BUFFERED_BYTES: '65536', MESSAGE_MAX_LENGTH: '100000', RATE_LIMIT_SEND_DIRECT: '100000/60000' })
