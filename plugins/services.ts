@@ -57,9 +57,13 @@ export default fp(async (app) => {
       : {
           sendDirect: limits.limiter('send-direct', rateLimits.sendDirect),
           sendGroup: limits.limiter('send-group', rateLimits.sendGroup),
-          webhook: limits.limiter('webhook', rateLimits.webhook)
+          webhook: limits.limiter('webhook', rateLimits.webhook),
+          webhookConversation: limits.limiter('webhook-conversation', rateLimits.webhookConversation)
         }
   })
+  /** A user's own limits on what they change, by name (none with RATE_LIMITS=off). */
+  const userLimit = (name: 'conversationCreate' | 'participantChange' | 'conversationUpdate' | 'webhookCreate') =>
+    rateLimits === null ? undefined : limits.limiter(name, rateLimits[name])
   const messages = createMessageService({
     store,
     pipeline,
@@ -75,6 +79,7 @@ export default fp(async (app) => {
     publish,
     pipeline,
     groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
+    limiters: { create: userLimit('conversationCreate'), participants: userLimit('participantChange'), update: userLimit('conversationUpdate') },
     ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
   })
   app.decorate('services', {
@@ -94,6 +99,6 @@ export default fp(async (app) => {
       limits: { perConversation: config.SYNC_MAX_PER_CONVERSATION, maxBytes: config.SYNC_BATCH_MAX_BYTES, maxConversations: config.SYNC_BATCH_MAX_CONVERSATIONS },
       pendingMs: config.SYNC_PENDING_CHANGE_MS
     }),
-    webhooks: createWebhookService({ store, messages, senders })
+    webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate') })
   })
 }, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'auth', 'metrics'] })

@@ -68,7 +68,12 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_REFRESH_IP: RateLimit('60/60000', 'token refreshes per IP'),
   RATE_LIMIT_SEND_DIRECT: RateLimit('120/60000', 'messages per user into direct conversations'),
   RATE_LIMIT_SEND_GROUP: RateLimit('60/60000', 'messages per user into groups'),
-  RATE_LIMIT_WEBHOOK: RateLimit('60/60000', 'messages per webhook')
+  RATE_LIMIT_WEBHOOK: RateLimit('60/60000', 'messages per webhook'),
+  RATE_LIMIT_WEBHOOK_CONVERSATION: RateLimit('120/60000', 'messages into one conversation through all its webhooks together'),
+  RATE_LIMIT_CONVERSATION_CREATE: RateLimit('60/3600000', 'conversations a user starts'),
+  RATE_LIMIT_PARTICIPANT_CHANGE: RateLimit('120/3600000', 'participant changes a user makes (adds, removals, roles)'),
+  RATE_LIMIT_CONVERSATION_UPDATE: RateLimit('60/3600000', 'renames and avatar changes a user makes'),
+  RATE_LIMIT_WEBHOOK_CREATE: RateLimit('20/3600000', 'webhooks a user creates')
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -90,6 +95,11 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
     sendDirect: RateLimitSetting
     sendGroup: RateLimitSetting
     webhook: RateLimitSetting
+    webhookConversation: RateLimitSetting
+    conversationCreate: RateLimitSetting
+    participantChange: RateLimitSetting
+    conversationUpdate: RateLimitSetting
+    webhookCreate: RateLimitSetting
   } | null
 }
 
@@ -160,7 +170,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
         refreshIp: parseRateLimit(raw.RATE_LIMIT_REFRESH_IP),
         sendDirect: parseRateLimit(raw.RATE_LIMIT_SEND_DIRECT),
         sendGroup: parseRateLimit(raw.RATE_LIMIT_SEND_GROUP),
-        webhook: parseRateLimit(raw.RATE_LIMIT_WEBHOOK)
+        webhook: parseRateLimit(raw.RATE_LIMIT_WEBHOOK),
+        webhookConversation: parseRateLimit(raw.RATE_LIMIT_WEBHOOK_CONVERSATION),
+        conversationCreate: parseRateLimit(raw.RATE_LIMIT_CONVERSATION_CREATE),
+        participantChange: parseRateLimit(raw.RATE_LIMIT_PARTICIPANT_CHANGE),
+        conversationUpdate: parseRateLimit(raw.RATE_LIMIT_CONVERSATION_UPDATE),
+        webhookCreate: parseRateLimit(raw.RATE_LIMIT_WEBHOOK_CREATE)
       }
 
   return {

@@ -112,3 +112,22 @@ t.test('a webhook\'s URL is built on PUBLIC_URL, not on the Host header a client
   t.equal(res.status, 201)
   t.match(res.body.url, /^https:\/\/chat\.example\.com\/v1\/webhooks\//)
 })
+
+forEachStore(t, 'per-user limits on starting conversations, participant changes, renames and webhooks; webhooks share their conversation\'s budget', async (t, app) => {
+  const [me, a, b] = await users(app, 3, 'lim')
+  const group = (await me!.post('/v1/conversations', { type: 'group', name: 'g', participantIds: [a!.user.id] })).body.id
+  t.equal((await me!.post('/v1/conversations', { type: 'direct', participantIds: [a!.user.id] })).status, 201)
+  const third = await me!.post('/v1/conversations', { type: 'direct', participantIds: [b!.user.id] })
+  t.equal(third.status, 429, 'a third conversation within the window')
+  t.ok(Number(third.headers['retry-after']) >= 1)
+  t.equal((await me!.patch(`/v1/conversations/${group}`, { name: 'one' })).status, 200)
+  t.equal((await me!.patch(`/v1/conversations/${group}`, { name: 'two' })).status, 429, 'a second rename')
+  t.equal((await me!.post(`/v1/conversations/${group}/participants`, { userIds: [b!.user.id] })).status, 200)
+  t.equal((await me!.del(`/v1/conversations/${group}/participants/${b!.user.id}`)).status, 429, 'a second participant change')
+  t.equal((await a!.del(`/v1/conversations/${group}/participants/${a!.user.id}`)).status, 204, 'leaving is never limited')
+  const hooks = [(await me!.post(`/v1/conversations/${group}/webhooks`, { name: 'one' })).body, (await me!.post(`/v1/conversations/${group}/webhooks`, { name: 'two' })).body]
+  t.equal((await me!.post(`/v1/conversations/${group}/webhooks`, { name: 'three' })).status, 429, 'a third webhook')
+  const post = (h: { id: string, token: string }) => app.inject({ method: 'POST', url: `/v1/webhooks/${h.id}/${h.token}`, payload: { content: 'x' } })
+  const codes = [(await post(hooks[0])).statusCode, (await post(hooks[1])).statusCode, (await post(hooks[0])).statusCode, (await post(hooks[1])).statusCode]
+  t.same(codes, [201, 201, 201, 429], 'two webhooks, each within its own budget of 2, share the conversation\'s 3')
+}, { env: { RATE_LIMIT_CONVERSATION_CREATE: '2/3600000', RATE_LIMIT_CONVERSATION_UPDATE: '1/3600000', RATE_LIMIT_PARTICIPANT_CHANGE: '1/3600000', RATE_LIMIT_WEBHOOK_CREATE: '2/3600000', RATE_LIMIT_WEBHOOK: '2/60000', RATE_LIMIT_WEBHOOK_CONVERSATION: '3/60000' } })

@@ -8,12 +8,16 @@ import { requireMember } from './access.js'
 import { channels } from '../domain/channels.js'
 import type { Publish } from './publisher.js'
 import type { SendPipeline } from './send-pipeline.js'
+import { enforceLimit } from '../limits/enforce.js'
+import type { Limiter } from '../limits/port.js'
 
 export interface ConversationServiceDeps {
   store: Store
   publish: Publish
   /** Where changes of a conversation's details take their version, in order with its messages. */
   pipeline: SendPipeline
+  /** Per-user limits on what a user changes (absent: unlimited). */
+  limiters?: { create?: Limiter, participants?: Limiter, update?: Limiter }
   groupMaxParticipants: number
   /** A membership ended (removed or left): caches of it must go (never fails). */
   onMembershipEnded?: (conversationId: string, userId: string) => Promise<void>
@@ -43,6 +47,8 @@ function decodeCursor (cursor: string): ConversationCursor {
 export function createConversationService (deps: ConversationServiceDeps) {
   const { store, publish } = deps
   const now = deps.now ?? (() => new Date())
+  /** Counts one change by `userId` against its limit; RATE_LIMITED when over. */
+  const limit = async (limiter: Limiter | undefined, userId: string) => { if (limiter !== undefined) await enforceLimit(limiter, userId) }
 
   async function unreadFor (c: ConversationRecord, m: MembershipRecord | undefined, userId: string) {
     if (m === undefined || c.lastSeq <= m.readSeq) return 0
@@ -123,6 +129,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
 
     /** A direct conversation between the same two users exists once (created: false when it did). */
     async create (userId: string, input: CreateInput): Promise<{ conversation: ConversationView, created: boolean }> {
+      await limit(deps.limiters?.create, userId)
       if (input.type === 'direct') {
         if (input.participantIds.length !== 1) throw validationError('a direct conversation names exactly one other participant', { field: 'participantIds' })
         return createDirect(userId, input.participantIds[0]!)
@@ -165,6 +172,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       if (!policy.canEditDetails(conversation, membership)) {
         throw forbidden(conversation.type === 'direct' ? 'a direct conversation has no name or avatar' : 'only the owner and admins may change the group')
       }
+      await limit(deps.limiters?.update, userId)
       const updated = await deps.pipeline.change(conversationId, CONVERSATION_TARGET, async (version) => {
         const changed = await store.conversations.update(conversationId, patch, now(), version)
         if (changed === null) throw notFound('conversation')
@@ -179,6 +187,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       if (!policy.canAddParticipants(conversation, membership)) {
         throw forbidden(conversation.type === 'direct' ? 'a direct conversation has two participants, always' : 'only the owner and admins may add participants')
       }
+      await limit(deps.limiters?.participants, userId)
       const wanted = [...new Set(userIds)].filter((id) => !conversation.participantIds.includes(id))
       await requireUsers(wanted, 'userIds')
       if (conversation.participantIds.length + wanted.length > deps.groupMaxParticipants) {
@@ -197,6 +206,8 @@ export function createConversationService (deps: ConversationServiceDeps) {
       if (!policy.canRemoveParticipant(conversation, membership, target)) {
         throw forbidden(conversation.type === 'direct' ? 'nobody leaves a direct conversation' : 'you may not remove this participant')
       }
+      // Leaving is always allowed; removing others counts against the limit.
+      if (targetId !== userId) await limit(deps.limiters?.participants, userId)
       await store.memberships.remove(conversationId, targetId)
       await deps.onMembershipEnded?.(conversationId, targetId)
       if (target.role === 'owner') {
@@ -210,6 +221,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
     async setRole (userId: string, conversationId: string, targetId: string, role: Role): Promise<ConversationView> {
       const { conversation, membership } = await requireMember(store, conversationId, userId)
       if (!policy.canSetRole(conversation, membership)) throw forbidden('only the owner may change roles')
+      await limit(deps.limiters?.participants, userId)
       const target = await store.memberships.find(conversationId, targetId)
       if (target === null) throw notFound('participant')
       if (targetId === userId) throw validationError('hand ownership to someone else instead', { field: 'userId' })

@@ -27,7 +27,7 @@ export interface SenderDeps {
   /** The cached participant check (requireMember when absent). */
   members?: MembershipCache
   /** null: no limits (RATE_LIMITS=off). */
-  limiters: { sendDirect: Limiter, sendGroup: Limiter, webhook: Limiter } | null
+  limiters: { sendDirect: Limiter, sendGroup: Limiter, webhook: Limiter, webhookConversation: Limiter } | null
 }
 
 export function createSenders (deps: SenderDeps) {
@@ -50,7 +50,8 @@ export function createSenders (deps: SenderDeps) {
     /**
      * An incoming webhook's bot: its own conversation only, while the user who
      * created it is still a participant (a webhook acts for its creator: it
-     * stops the moment they leave or are removed), within the webhook's limit.
+     * stops the moment they leave or are removed), within the webhook's limit
+     * and the conversation's.
      */
     webhook (webhook: WebhookRecord): Sender {
       return {
@@ -63,8 +64,11 @@ export function createSenders (deps: SenderDeps) {
           })
           return conversation
         },
+        // Its own budget, and the conversation's for all its webhooks together: more webhooks are not more messages.
         limit: async () => {
-          if (limiters !== null) await enforceLimit(limiters.webhook, webhook.id)
+          if (limiters === null) return
+          await enforceLimit(limiters.webhook, webhook.id)
+          await enforceLimit(limiters.webhookConversation, webhook.conversationId)
         }
       }
     }

@@ -8,12 +8,16 @@ import { newId } from '../store/ids.js'
 import { requireMember } from './access.js'
 import type { MessageService, SendInput, SendResult } from './messages.js'
 import type { Senders } from './senders.js'
+import { enforceLimit } from '../limits/enforce.js'
+import type { Limiter } from '../limits/port.js'
 import type { Trace } from '../domain/events.js'
 
 export interface WebhookServiceDeps {
   store: Store
   messages: MessageService
   senders: Senders
+  /** A user's limit on creating webhooks (absent: unlimited). */
+  createLimiter?: Limiter
   now?: () => Date
 }
 
@@ -52,6 +56,7 @@ export function createWebhookService (deps: WebhookServiceDeps) {
   return {
     async create (userId: string, conversationId: string, name: string): Promise<WebhookView & { token: string }> {
       await requireMember(store, conversationId, userId)
+      if (deps.createLimiter !== undefined) await enforceLimit(deps.createLimiter, userId)
       const id = newId()
       // The bot can never log in: its kind is 'bot' and its hash matches no password.
       const bot = await store.users.create({

@@ -22,7 +22,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Start a conversation',
       description: 'A direct conversation with one other user (answered with 200 when it exists already, also when both ask at once), or a group with a name; its creator is the owner.',
       body: CreateConversationBody,
-      response: responses({ 200: ConversationRef, 201: ConversationRef })
+      response: responses({ 200: ConversationRef, 201: ConversationRef }, 429)
     }
   }, async (request, reply) => {
     const { conversation, created } = await service.create(request.userId, request.body)
@@ -52,7 +52,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Group owner and admins only.',
       params: ConversationParams,
       body: UpdateConversationBody,
-      response: responses({ 200: ConversationRef }, 403, 404)
+      response: responses({ 200: ConversationRef }, 403, 404, 429)
     }
   }, async (request) => service.update(request.userId, request.params.id, request.body))
 
@@ -68,7 +68,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Group owner and admins only; existing participants are ignored.',
       params: ConversationParams,
       body: AddParticipantsBody,
-      response: responses({ 200: ConversationRef }, 403, 404)
+      response: responses({ 200: ConversationRef }, 403, 404, 429)
     }
   }, async (request) => service.addParticipants(request.userId, request.params.id, request.body.userIds))
 
@@ -79,7 +79,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Remove a participant, or leave',
       description: 'Anyone may remove themself (leave); the owner may remove anyone, admins may remove members. When the last owner leaves, the oldest admin (else the oldest member) becomes the owner.',
       params: ParticipantParams,
-      response: responses({ 204: Type.Null({ description: 'removed' }) }, 403, 404)
+      response: responses({ 204: Type.Null({ description: 'removed' }) }, 403, 404, 429)
     }
   }, async (request, reply) => {
     await service.removeParticipant(request.userId, request.params.id, request.params.userId)
@@ -94,7 +94,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Owner only. Setting `owner` hands ownership on and makes the old owner an admin.',
       params: ParticipantParams,
       body: SetRoleBody,
-      response: responses({ 200: ConversationRef }, 403, 404)
+      response: responses({ 200: ConversationRef }, 403, 404, 429)
     }
   }, async (request) => service.setRole(request.userId, request.params.id, request.params.userId, request.body.role))
 

@@ -16,7 +16,7 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Any participant may create one. The answer holds the token and the URL to post to; they are shown this once.',
       params: ConversationParams,
       body: CreateWebhookBody,
-      response: responses({ 201: CreatedWebhook }, 403, 404)
+      response: responses({ 201: CreatedWebhook }, 403, 404, 429)
     }
   }, async (request, reply) => {
     const created = await service.create(request.userId, request.params.id, request.body.name)
