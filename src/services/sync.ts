@@ -62,7 +62,7 @@ export function createSyncService (deps: SyncServiceDeps) {
 
   /** What changed in one conversation after `cursor`, within `budget` bytes. */
   async function conversationBatch (conversationId: string, membership: MembershipRecord, cursor: number, hasCursor: boolean, userId: string, budget: number) {
-    // Read again, one at a time: what the batch's first read said may be older than the messages read next.
+    // The conversation first, then the changes, then the claims: the order the proof above rests on.
     const conversation = await store.conversations.findById(conversationId)
     if (conversation === null) return undefined
     const changed = await store.messages.changedSince(conversationId, cursor, limits.perConversation)
