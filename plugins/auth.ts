@@ -30,15 +30,22 @@ declare module 'fastify' {
   }
 }
 
+/** Who issues access tokens, and for whom: both required in every token this server accepts. */
+export const ACCESS_TOKEN_ISSUER = 'chat-backend'
+export const ACCESS_TOKEN_AUDIENCE = 'chat-backend:api'
+
 /**
  * JWT access tokens: HS256 only (so `alg: none` and other algorithms are
- * refused), with the configured lifetime. The expiry is checked on every request.
+ * refused), with the configured lifetime. On every request: the signature,
+ * `iss` and `aud` ours, `exp` and `iat` present, and no token older than the
+ * lifetime (a token signed with the secret elsewhere, without an expiry, is refused).
  */
 export default fp(async (app) => {
+  const ttl = app.config.ACCESS_TOKEN_TTL_SECONDS
   await app.register(fastifyJwt, {
     secret: app.config.JWT_SECRET,
-    sign: { algorithm: 'HS256', expiresIn: app.config.ACCESS_TOKEN_TTL_SECONDS },
-    verify: { algorithms: ['HS256'] }
+    sign: { algorithm: 'HS256', expiresIn: ttl, iss: ACCESS_TOKEN_ISSUER, aud: ACCESS_TOKEN_AUDIENCE },
+    verify: { algorithms: ['HS256'], allowedIss: ACCESS_TOKEN_ISSUER, allowedAud: ACCESS_TOKEN_AUDIENCE, requiredClaims: ['exp', 'iat', 'iss', 'aud'], maxAge: ttl }
   })
   app.decorateRequest('userId', '')
 

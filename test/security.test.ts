@@ -2,7 +2,8 @@
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { addressKey } from '../src/domain/addresses.js'
-import { buildTestApp, forEachStore, register, uniqueAddress, uniqueName, users } from './helper.js'
+import { buildTestApp, forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName, users } from './helper.js'
+import { makeJwt } from './jwt.js'
 
 t.test('a client-chosen X-Request-Id is kept only when it is a short plain token', async (t) => {
   const built = await buildTestApp(t)
@@ -131,3 +132,22 @@ forEachStore(t, 'per-user limits on starting conversations, participant changes,
   const codes = [(await post(hooks[0])).statusCode, (await post(hooks[1])).statusCode, (await post(hooks[0])).statusCode, (await post(hooks[1])).statusCode]
   t.same(codes, [201, 201, 201, 429], 'two webhooks, each within its own budget of 2, share the conversation\'s 3')
 }, { env: { RATE_LIMIT_CONVERSATION_CREATE: '2/3600000', RATE_LIMIT_CONVERSATION_UPDATE: '1/3600000', RATE_LIMIT_PARTICIPANT_CHANGE: '1/3600000', RATE_LIMIT_WEBHOOK_CREATE: '2/3600000', RATE_LIMIT_WEBHOOK: '2/60000', RATE_LIMIT_WEBHOOK_CONVERSATION: '3/60000' } })
+
+t.test('access tokens need our iss and aud, an exp and an iat, and are no older than their lifetime', async (t) => {
+  const built = await buildTestApp(t, { env: { ACCESS_TOKEN_TTL_SECONDS: '600' } })
+  if (built === undefined) return
+  const u = await register(built.app, 'jwtc')
+  const now = Math.floor(Date.now() / 1000)
+  const me = (token: string) => built.app.inject({ url: '/v1/users/me', headers: { authorization: `Bearer ${token}` } })
+  t.equal((await me(u.accessToken)).statusCode, 200, 'an issued token works')
+  t.equal((await me(makeJwt({ sub: u.id, jti: 'ok', iat: now, exp: now + 60 }, { secret: TEST_JWT_SECRET }))).statusCode, 200, 'so does a hand-made one with every claim')
+  const refused: Array<[string, Record<string, unknown>]> = [
+    ['no exp', { sub: u.id, jti: 'a', iat: now }],
+    ['no iat', { sub: u.id, jti: 'b', exp: now + 60 }],
+    ['another issuer', { sub: u.id, jti: 'c', iat: now, exp: now + 60, iss: 'someone-else' }],
+    ['no issuer', { sub: u.id, jti: 'd', iat: now, exp: now + 60, iss: undefined }],
+    ['another audience', { sub: u.id, jti: 'e', iat: now, exp: now + 60, aud: 'another-api' }],
+    ['older than its lifetime', { sub: u.id, jti: 'f', iat: now - 3600, exp: now + 60 }]
+  ]
+  for (const [why, claims] of refused) t.equal((await me(makeJwt(claims, { secret: TEST_JWT_SECRET }))).statusCode, 401, why)
+})
