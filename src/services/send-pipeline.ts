@@ -5,7 +5,7 @@ import { channels, parseChannel } from '../domain/channels.js'
 import type { LiveEvent } from '../domain/events.js'
 import type { LastMessage, MessageRecord, VersionClaim } from '../domain/types.js'
 import type { Broker } from '../broker/port.js'
-import type { Store, TimelineEntry } from '../store/port.js'
+import { isClaim, type Store, type TimelineEntry } from '../store/port.js'
 import { newId } from '../store/ids.js'
 import { createCommitQueue, type Outcome, type Slot } from './commit-queue.js'
 import type { Publish } from './publisher.js'
@@ -224,7 +224,7 @@ export function createSendPipeline (deps: SendPipelineDeps) {
         }))
       }
       await Promise.all(published)
-      const newest = stored.findLast(({ entry }) => !('target' in entry))?.entry as MessageRecord | undefined
+      const newest = stored.map(({ entry }) => entry).findLast((entry): entry is MessageRecord => !isClaim(entry))
       const highest = stored.at(-1)!.entry.seq
       try {
         if (newest !== undefined) await store.conversations.setLastMessage(conversationId, lastMessageOf(newest), newest.sentAt)
