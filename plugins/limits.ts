@@ -5,7 +5,7 @@ import { createRedisLimits } from '../src/limits/redis.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The rate limits of the services and the websocket (HTTP routes' own limits are @fastify/rate-limit's). */
+    /** The rate limits of the services, the websocket and (as @fastify/rate-limit's store) the HTTP routes. */
     limits: Limits
   }
 }

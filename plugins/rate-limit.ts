@@ -4,6 +4,7 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { AppError } from '../src/domain/errors.js'
 import type { Config } from '../src/config.js'
 import { addressKey } from '../src/domain/addresses.js'
+import type { Limits } from '../src/limits/port.js'
 
 type LimitName = keyof NonNullable<Config['rateLimits']>
 
@@ -17,18 +18,32 @@ declare module 'fastify' {
   }
 }
 
+type Counted = (err: Error | null, result: { current: number, ttl: number }) => void
+
 /**
- * @fastify/rate-limit, counted in Redis when REDIS_URL is set (so every node
- * shares one count) and in process memory otherwise. Refusals are the
- * contract's 429 RATE_LIMITED with Retry-After.
+ * @fastify/rate-limit's store, counted by the limits port: in Redis when
+ * REDIS_URL is set (every node shares one count), per node while Redis does
+ * not answer (never open), and in process memory otherwise. One mechanism
+ * for every limit, HTTP, services and frames alike.
  */
+function limitsStore (limits: Limits) {
+  return class LimitsStore {
+    incr (key: string, done: Counted, timeWindow: number, max: number): void {
+      limits.limiter(`http-${max}-${timeWindow}`, { max, windowMs: timeWindow }).consume(key).then(
+        ({ hits, retryInMs }) => done(null, { current: hits, ttl: retryInMs }),
+        (err: Error) => done(err, { current: 0, ttl: 0 })
+      )
+    }
+
+    child (): LimitsStore { return this }
+  }
+}
+
+/** @fastify/rate-limit on the limits port; refusals are the contract's 429 RATE_LIMITED with Retry-After. */
 export default fp(async (app) => {
   const limits = app.config.rateLimits
-  await app.register(rateLimit, {
-    global: false,
-    // Fail open while Redis is down: logins keep working, unlimited, rather than all failing.
-    ...(app.config.REDIS_URL !== undefined && { redis: app.redis, nameSpace: `${app.redisPrefix}rl:`, skipOnError: true })
-  })
+  // skipOnError stays off: the limits port itself falls back to per-node counting.
+  await app.register(rateLimit, { global: false, store: limitsStore(app.limits) })
 
   // createRateLimit counts without answering, so one route can apply several
   // limits (the plugin's own hook runs only once per request).
@@ -50,4 +65,4 @@ export default fp(async (app) => {
     }
     return hook
   })
-}, { name: 'rate-limit', dependencies: ['config', 'errors', 'broker'] })
+}, { name: 'rate-limit', dependencies: ['config', 'errors', 'limits'] })

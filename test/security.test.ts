@@ -151,3 +151,14 @@ t.test('access tokens need our iss and aud, an exp and an iat, and are no older 
   ]
   for (const [why, claims] of refused) t.equal((await me(makeJwt(claims, { secret: TEST_JWT_SECRET }))).statusCode, 401, why)
 })
+
+t.test('while Redis does not answer, login limits are counted on the node, never opened', async (t) => {
+  const built = await buildTestApp(t, { broker: 'redis', env: { RATE_LIMIT_LOGIN_NAME: '3/60000', RATE_LIMIT_LOGIN_IP: '1000/60000' } })
+  if (built === undefined) return
+  const u = await register(built.app, 'outage')
+  built.app.redis.disconnect() // Redis gone: every command fails at once
+  const login = () => built.app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: u.username, password: 'wrong password' } })
+  const codes: number[] = []
+  for (let i = 0; i < 5; i++) codes.push((await login()).statusCode)
+  t.same(codes, [401, 401, 401, 429, 429], 'the fourth guess within the window is refused')
+})

@@ -7,10 +7,10 @@ export const windowSeconds = (setting: RateLimitSetting): number => Math.max(1, 
 /** What a rate-limiter-flexible consume answers: a RateLimiterRes either way, or (rejected) the store's error. */
 export async function decide (consumed: Promise<RateLimiterRes>): Promise<LimitDecision> {
   try {
-    await consumed
-    return { allowed: true, retryInMs: 0 }
+    const res = await consumed
+    return { allowed: true, hits: res.consumedPoints, retryInMs: 0 }
   } catch (res) {
-    if (res instanceof RateLimiterRes) return { allowed: false, retryInMs: Math.max(0, res.msBeforeNext) }
+    if (res instanceof RateLimiterRes) return { allowed: false, hits: res.consumedPoints, retryInMs: Math.max(0, res.msBeforeNext) }
     throw res
   }
 }

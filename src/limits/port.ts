@@ -15,6 +15,8 @@ export interface RateLimitSetting {
 
 export interface LimitDecision {
   allowed: boolean
+  /** The key's hits in this window, this one included. */
+  hits: number
   /** When refused: milliseconds until the window ends. */
   retryInMs: number
 }

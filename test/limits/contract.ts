@@ -17,6 +17,7 @@ export function limitsContract (t: Test, makeNodes: MakeNodes<Limits>): void {
     t.same(la.setting, setting)
     const got = [await la.consume('k'), await lb.consume('k'), await la.consume('k'), await lb.consume('k')]
     t.same(got.map((d) => d.allowed), [true, true, true, false], 'the fourth hit on either node is refused')
+    t.same(got.map((d) => d.hits), [1, 2, 3, 4], 'each hit counted once, on either node')
     const refused = got[3]!
     t.ok(refused.retryInMs > 0 && refused.retryInMs <= 1000, `retry in ${refused.retryInMs} ms`)
     t.equal((await la.consume('other')).allowed, true, 'another key has its own window')
