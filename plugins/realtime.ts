@@ -69,6 +69,7 @@ export default fp(async (app) => {
     parseFrame: createFrameParser(config.messageLimits),
     frameLimiter,
     floodCloseAfter: config.WS_FLOOD_CLOSE_AFTER,
+    maxPendingFrames: config.WS_MAX_PENDING_FRAMES,
     onError: (err, frameType, connectionId) => app.log.error({ err, frameType, connectionId }, 'websocket frame failed'),
     onFrame: (direction, type) => {
       app.metrics.wsFrames.inc({ direction, type })

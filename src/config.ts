@@ -54,6 +54,7 @@ export const ConfigSchema = Type.Object({
   MEMBERSHIP_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, maximum: 10000000, default: 100000, description: '(conversation, user) answers the send path\'s membership cache keeps, least recently used forgotten first' }),
   MEMBERSHIP_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 10000, description: 'how long a node trusts a cached "is a participant" answer on the send path (removals reach every node through the broker at once; this bounds a lost one); 0 turns the cache off' }),
   WS_MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 1, maximum: 1000000, default: 500, description: 'open sockets one address may hold on one node; more are refused before the upgrade with 429 (behind a proxy, set TRUST_PROXY)' }),
+  WS_MAX_PENDING_FRAMES: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'frames one socket may have received and not yet handled; at this many the server stops reading the socket until half are done' }),
   WS_FLOOD_CLOSE_AFTER: Type.Integer({ minimum: 1, maximum: 100000, default: 50, description: 'refused frames in a row after which the socket is closed (1008)' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000, description: 'a request (and a new connection\'s first one) must arrive whole within this' }),

@@ -2,8 +2,10 @@
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { addressKey } from '../src/domain/addresses.js'
+import { createMemoryStore } from '../src/store/memory/index.js'
 import { buildTestApp, forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName, users } from './helper.js'
 import { makeJwt } from './jwt.js'
+import { WsClient } from './ws-client.js'
 
 t.test('a client-chosen X-Request-Id is kept only when it is a short plain token', async (t) => {
   const built = await buildTestApp(t)
@@ -161,4 +163,36 @@ t.test('while Redis does not answer, login limits are counted on the node, never
   const codes: number[] = []
   for (let i = 0; i < 5; i++) codes.push((await login()).statusCode)
   t.same(codes, [401, 401, 401, 429, 429], 'the fourth guess within the window is refused')
+})
+
+t.test('a socket\'s frames wait in the network, not in the server, while the store is slow', async (t) => {
+  // The store answers conversation reads only when `hold` resolves: a slow database, for the sync frames below.
+  const store = createMemoryStore()
+  const findById = store.conversations.findById.bind(store.conversations)
+  let hold: Promise<void> = Promise.resolve()
+  store.conversations.findById = async (...args) => { await hold; return findById(...args) }
+  // 200 frames in a burst: the frame limit is raised so that only the pending bound is at work.
+  const built = await buildTestApp(t, { env: { WS_MAX_PENDING_FRAMES: '8', WS_FRAME_BURST: '1000' }, build: { store: { store } } })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const [me, other] = await users(app, 2, 'pend')
+  const id = (await me!.post('/v1/conversations', { type: 'direct', participantIds: [other!.user.id] })).body.id
+  t.equal((await me!.post(`/v1/conversations/${id}/messages`, { content: 'to replay', clientMessageId: 'c1' })).status, 201)
+  const ws = await WsClient.connect(base, me!.user.accessToken)
+  t.teardown(() => ws.close())
+  await ws.roundTrip()
+  let release = () => {}
+  hold = new Promise((resolve) => { release = resolve })
+  for (let i = 0; i < 200; i++) {
+    ws.send({ type: 'sync', cursors: { [id]: 0 } })
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const read = async () => Number(/ws_frames_total\{direction="in",type="sync"\} (\d+)/.exec((await app.inject('/metrics')).body)?.[1] ?? 0)
+  const whileSlow = await read()
+  t.ok(whileSlow <= 8 + 4, `${whileSlow} of 200 frames read while none could be handled`)
+  release()
+  await ws.waitFor('sync_complete', () => true, 200, 10_000)
+  t.equal(await read(), 200, 'once the store answers, every frame is read and answered')
 })

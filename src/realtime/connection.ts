@@ -37,6 +37,9 @@ export interface LiveConnection extends Connection {
   beat (): void
   /** The socket closed: stops the connection's timers. */
   end (): void
+  /** Stops reading the socket (the client's frames wait in the network, not in our memory); resumeReading() goes on. */
+  pauseReading (): void
+  resumeReading (): void
   /** Logs with the connection's id and user. */
   readonly log: ConnectionLog
 }
@@ -94,7 +97,9 @@ export function createConnection (socket: WebSocket, options: ConnectionOptions)
       alive = false
       socket.ping()
     },
-    end () { clearTimeout(expiry) }
+    end () { clearTimeout(expiry) },
+    pauseReading () { socket.pause() },
+    resumeReading () { socket.resume() }
   }
   return conn
 }

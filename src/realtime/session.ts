@@ -3,6 +3,7 @@ import type { MessageView } from '../domain/conversations.js'
 import type { Attachment, ContentType } from '../domain/types.js'
 import type { Limiter } from '../limits/port.js'
 import { CloseCode } from './close-codes.js'
+import type { LiveConnection } from './connection.js'
 import type { Connection, Hub } from './hub.js'
 import type { ClientFrame, ParseResult, ServerFrame } from './protocol.js'
 import type { ReceiptBatcher } from './receipts.js'
@@ -22,6 +23,8 @@ export interface SessionDeps {
   frameLimiter: Limiter | null
   /** Refused frames in a row after which the socket is closed with 1008. */
   floodCloseAfter: number
+  /** Frames received and not yet handled at which the socket stops being read (until half are done). */
+  maxPendingFrames: number
   onFrame?: (direction: 'in' | 'out', type: string) => void
   onError?: (err: unknown, frameType: string, connectionId: string) => void
 }
@@ -45,9 +48,12 @@ export const MAX_SENDS_IN_FLIGHT = 32
  * dispatches it, one at a time in arrival order (a send is dispatched once it
  * has its place in its conversation's queue; its answer comes when it is stored).
  */
-export function createSession (conn: Connection, deps: SessionDeps, ready: Promise<void> = Promise.resolve()) {
+export function createSession (conn: Connection & Pick<LiveConnection, 'pauseReading' | 'resumeReading'>, deps: SessionDeps, ready: Promise<void> = Promise.resolve()) {
   const typing = new Map<string, NodeJS.Timeout>()
   let refusedInARow = 0
+  // Frames received and not yet handled; at maxPendingFrames the socket is not read until half are done.
+  let pending = 0
+  let paused = false
   const inFlight = new Set<Promise<void>>()
   // Frames wait for the hub to have joined the socket to its rooms.
   let queue: Promise<void> = ready
@@ -79,7 +85,17 @@ export function createSession (conn: Connection, deps: SessionDeps, ready: Promi
 
   /** Queues a frame's work behind the frames before it, once the frame limit admits it. */
   function later (clientMessageId: string | undefined, work: () => void | Promise<void>, onError: (err: unknown) => void = () => {}) {
-    queue = queue.then(async () => { if (await admitted(clientMessageId)) await work() }).catch(onError)
+    if (++pending >= deps.maxPendingFrames && !paused) {
+      paused = true
+      conn.pauseReading()
+    }
+    queue = queue.then(async () => { if (await admitted(clientMessageId)) await work() }).catch(onError).finally(done)
+  }
+
+  function done () {
+    if (--pending > deps.maxPendingFrames / 2 || !paused) return
+    paused = false
+    conn.resumeReading()
   }
 
   function stopTyping (conversationId: string, notify: boolean) {
