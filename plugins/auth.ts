@@ -8,6 +8,8 @@ export interface AccessTokenClaims {
   sub: string
   /** the token id */
   jti: string
+  /** the session: the refresh-token family it was issued with (logout revokes it) */
+  sid: string
 }
 
 declare module '@fastify/jwt' {
@@ -21,8 +23,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook for protected folders: 401 unless a valid access token is presented. */
     authenticate (request: FastifyRequest): Promise<void>
-    /** Verifies an access token given outside the Authorization header (the websocket's ?token=). */
-    verifyAccessToken (token: string): AccessTokenClaims
+    /** Verifies an access token given outside the Authorization header (the websocket's ?token=); 401 when invalid or its session is revoked. */
+    verifyAccessToken (token: string): Promise<AccessTokenClaims>
   }
   interface FastifyRequest {
     /** The authenticated user's id; set by authenticate. */
@@ -39,6 +41,9 @@ export const ACCESS_TOKEN_AUDIENCE = 'chat-backend:api'
  * refused), with the configured lifetime. On every request: the signature,
  * `iss` and `aud` ours, `exp` and `iat` present, and no token older than the
  * lifetime (a token signed with the secret elsewhere, without an expiry, is refused).
+ * And its session not revoked: logout and a reused refresh token revoke a
+ * session's access tokens at once, on every node (the revocations port; while
+ * Redis does not answer, the store's record of revoked families is asked).
  */
 export default fp(async (app) => {
   const ttl = app.config.ACCESS_TOKEN_TTL_SECONDS
@@ -51,7 +56,14 @@ export default fp(async (app) => {
 
   const isClaims = (value: unknown): value is AccessTokenClaims =>
     typeof value === 'object' && value !== null &&
-    typeof (value as AccessTokenClaims).sub === 'string' && typeof (value as AccessTokenClaims).jti === 'string'
+    typeof (value as AccessTokenClaims).sub === 'string' && typeof (value as AccessTokenClaims).jti === 'string' &&
+    typeof (value as AccessTokenClaims).sid === 'string'
+
+  const revoked = (sessionId: string): Promise<boolean> =>
+    app.revocations.isRevoked(sessionId).catch(() => app.store.refreshTokens.isFamilyRevoked(sessionId))
+  const refuseRevoked = async (claims: AccessTokenClaims) => {
+    if (await revoked(claims.sid)) throw unauthorized('the session of this access token has ended')
+  }
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
@@ -64,10 +76,11 @@ export default fp(async (app) => {
       throw unauthorized(expired ? 'the access token has expired' : 'the access token is invalid')
     }
     if (!isClaims(claims)) throw unauthorized('the access token is invalid')
+    await refuseRevoked(claims)
     request.userId = claims.sub
   })
 
-  app.decorate('verifyAccessToken', (token: string) => {
+  app.decorate('verifyAccessToken', async (token: string) => {
     let claims: unknown
     try {
       claims = app.jwt.verify(token)
@@ -75,6 +88,7 @@ export default fp(async (app) => {
       throw unauthorized('the access token is invalid or expired')
     }
     if (!isClaims(claims)) throw unauthorized('the access token is invalid')
+    await refuseRevoked(claims)
     return claims
   })
-}, { name: 'auth', dependencies: ['config', 'errors'] })
+}, { name: 'auth', dependencies: ['config', 'errors', 'store', 'revocations'] })

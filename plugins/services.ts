@@ -6,6 +6,8 @@ import { createUserService, type UserService } from '../src/services/users.js'
 import { createConversationService, type ConversationService } from '../src/services/conversations.js'
 import { createMessageService, type MessageService } from '../src/services/messages.js'
 import { createPublisher } from '../src/services/publisher.js'
+import { channels } from '../src/domain/channels.js'
+import type { SessionEnded } from '../src/domain/events.js'
 import { createSendPipeline } from '../src/services/send-pipeline.js'
 import { createSenders, type Senders } from '../src/services/senders.js'
 import { createSyncService, type SyncService } from '../src/services/sync.js'
@@ -85,7 +87,15 @@ export default fp(async (app) => {
   app.decorate('services', {
     auth: createAuthService({
       store,
-      signAccessToken: (userId) => app.jwt.sign({ sub: userId, jti: randomUUID() }),
+      signAccessToken: (userId, sessionId) => app.jwt.sign({ sub: userId, jti: randomUUID(), sid: sessionId }),
+      onSessionEnded: async (userId, sessionId) => {
+        // Kept as long as the session's newest access token can live. If Redis misses it, the token
+        // is refused while Redis is down (the store is asked then) and otherwise lives out its lifetime.
+        await app.revocations.revoke(sessionId, config.ACCESS_TOKEN_TTL_SECONDS * 1000).catch((err: Error) => {
+          app.log.warn({ err: err.message }, 'session revocation not shared; its access tokens live until they expire')
+        })
+        await publish(channels.user(userId), { sessionEnded: sessionId } satisfies SessionEnded)
+      },
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS
     }),
@@ -101,4 +111,4 @@ export default fp(async (app) => {
     }),
     webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate') })
   })
-}, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'auth', 'metrics'] })
+}, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'revocations', 'auth', 'metrics'] })

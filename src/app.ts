@@ -14,6 +14,7 @@ import presencePlugin, { type PresencePluginOptions } from '../plugins/presence.
 import limitsPlugin, { type LimitsPluginOptions } from '../plugins/limits.js'
 import authPlugin from '../plugins/auth.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
+import revocationsPlugin, { type RevocationsPluginOptions } from '../plugins/revocations.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import webPlugin from '../plugins/web.js'
 import websocketPlugin from '../plugins/websocket.js'
@@ -32,6 +33,7 @@ export interface BuildOptions {
   broker?: BrokerPluginOptions
   presence?: PresencePluginOptions
   limits?: LimitsPluginOptions
+  revocations?: RevocationsPluginOptions
 }
 
 /**
@@ -76,6 +78,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(brokerPlugin, options.broker ?? {})
   await app.register(presencePlugin, options.presence ?? {})
   await app.register(limitsPlugin, options.limits ?? {})
+  await app.register(revocationsPlugin, options.revocations ?? {})
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
   await app.register(cors, {

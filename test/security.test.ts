@@ -6,6 +6,7 @@ import { createMemoryStore } from '../src/store/memory/index.js'
 import { buildTestApp, forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName, users } from './helper.js'
 import { makeJwt } from './jwt.js'
 import { WsClient } from './ws-client.js'
+import { startNodes, type Node } from './realtime/nodes.js'
 
 t.test('a client-chosen X-Request-Id is kept only when it is a short plain token', async (t) => {
   const built = await buildTestApp(t)
@@ -149,7 +150,8 @@ t.test('access tokens need our iss and aud, an exp and an iat, and are no older 
     ['another issuer', { sub: u.id, jti: 'c', iat: now, exp: now + 60, iss: 'someone-else' }],
     ['no issuer', { sub: u.id, jti: 'd', iat: now, exp: now + 60, iss: undefined }],
     ['another audience', { sub: u.id, jti: 'e', iat: now, exp: now + 60, aud: 'another-api' }],
-    ['older than its lifetime', { sub: u.id, jti: 'f', iat: now - 3600, exp: now + 60 }]
+    ['older than its lifetime', { sub: u.id, jti: 'f', iat: now - 3600, exp: now + 60 }],
+    ['no session', { sub: u.id, jti: 'g', iat: now, exp: now + 60, sid: undefined }]
   ]
   for (const [why, claims] of refused) t.equal((await me(makeJwt(claims, { secret: TEST_JWT_SECRET }))).statusCode, 401, why)
 })
@@ -196,3 +198,38 @@ t.test('a socket\'s frames wait in the network, not in the server, while the sto
   await ws.waitFor('sync_complete', () => true, 200, 10_000)
   t.equal(await read(), 200, 'once the store answers, every frame is read and answered')
 })
+
+for (const deployment of ['memory', 'mongo+redis'] as const) {
+  t.test(`logout and a reused refresh token end the session's access tokens and sockets at once, on every node [${deployment}]`, async (t) => {
+    const nodes = await startNodes(t, deployment, 2)
+    if (nodes === undefined) return
+    const [a, b] = nodes as [Node, Node]
+    const u = await register(a.app, 'endsess')
+    const other = (await a.app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: u.username, password: 'correct horse battery' } })).json() as { accessToken: string, refreshToken: string }
+    const me = (node: Node, token: string) => node.app.inject({ url: '/v1/users/me', headers: { authorization: `Bearer ${token}` } })
+    t.equal((await me(b, u.accessToken)).statusCode, 200)
+    const onB = await WsClient.connect(b.base, u.accessToken)
+    const otherOnB = await WsClient.connect(b.base, other.accessToken)
+    t.teardown(() => { onB.close(); otherOnB.close() })
+    await onB.roundTrip()
+    await otherOnB.roundTrip()
+
+    t.equal((await a.app.inject({ method: 'POST', url: '/v1/auth/logout', payload: { refreshToken: u.refreshToken } })).statusCode, 204)
+    const closed = await onB.waitClosed()
+    t.equal(closed.code, 4401, 'its socket on the other node is closed with 4401')
+    for (const node of [a, b]) t.equal((await me(node, u.accessToken)).statusCode, 401, 'its access token is refused on both nodes')
+    const upgrade = await WsClient.connect(b.base, u.accessToken).then((ws) => { ws.close(); return 101 }, (err: { statusCode?: number }) => err.statusCode)
+    t.equal(upgrade, 401, 'and cannot open a socket')
+    t.equal((await me(b, other.accessToken)).statusCode, 200, 'the user\'s other session goes on')
+    await otherOnB.roundTrip()
+    t.equal(otherOnB.closed, undefined, 'and so does its socket')
+
+    // A refresh token used twice revokes its family: the thief's and the owner's access tokens both end.
+    const refresh = (token: string) => b.app.inject({ method: 'POST', url: '/v1/auth/refresh', remoteAddress: uniqueAddress(), payload: { refreshToken: token } })
+    const rotated = (await refresh(other.refreshToken)).json() as { accessToken: string }
+    t.equal((await me(a, rotated.accessToken)).statusCode, 200)
+    t.equal((await refresh(other.refreshToken)).statusCode, 401, 'the reuse is refused')
+    for (const token of [other.accessToken, rotated.accessToken]) t.equal((await me(a, token)).statusCode, 401, 'every access token of the family is refused')
+    t.equal((await otherOnB.waitClosed()).code, 4401)
+  })
+}

@@ -4,7 +4,7 @@
  * refreshed with the refresh token on a 401, on a 4401 close, and before a
  * reconnect when it is about to expire.
  */
-import { RestClient, type Tokens } from './rest.js'
+import { ApiError, RestClient, type Tokens } from './rest.js'
 import { LiveClient, type LiveClientOptions, type WebSocketConstructor } from './live.js'
 
 export * from './rest.js'
@@ -54,7 +54,12 @@ export class ChatClient {
         if (exp !== undefined && exp * 1000 - Date.now() < 10_000) await this.rest.refresh()
         return this.rest.accessToken!
       },
-      onTokenExpired: () => this.rest.refresh()
+      // A 4401 after the session ended (logged out, or its refresh token reused elsewhere): the refresh is
+      // refused too, the tokens are cleared (onTokens(null)) and the live connection closes instead of retrying.
+      onTokenExpired: () => this.rest.refresh().catch((err: unknown) => {
+        if (err instanceof ApiError && err.statusCode === 401) this.live.close()
+        throw err
+      })
     })
   }
 

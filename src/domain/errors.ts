@@ -42,7 +42,7 @@ export class DuplicateKeyError extends Error {
 /** Raised by store and broker adapters when their server cannot be reached. */
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError'
-  constructor (readonly dependency: 'store' | 'broker' | 'presence', cause: unknown) {
+  constructor (readonly dependency: 'store' | 'broker' | 'presence' | 'revocations', cause: unknown) {
     super(`${dependency} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
 }

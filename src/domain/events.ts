@@ -19,3 +19,11 @@ export interface Trace {
   connectionId?: string
   nodeId?: string
 }
+
+/** On a user's channel instead of a LiveEvent: one session of the user ended; its sockets are closed (4401). */
+export interface SessionEnded {
+  sessionEnded: string
+}
+
+export const isSessionEnded = (payload: unknown): payload is SessionEnded =>
+  typeof (payload as SessionEnded | undefined)?.sessionEnded === 'string'

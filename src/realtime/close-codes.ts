@@ -16,7 +16,7 @@ export const CloseCode = {
   SERVICE_RESTART: 1012,
   /** The socket's send buffer overflowed: the client stopped reading. */
   TRY_AGAIN_LATER: 1013,
-  /** The access token expired on an open socket: refresh it, then reconnect. */
+  /** The access token expired, or its session ended (logout), on an open socket: refresh it, then reconnect (after a logout the refresh fails). */
   TOKEN_EXPIRED: 4401
 } as const
 

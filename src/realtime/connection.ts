@@ -13,6 +13,8 @@ export interface ConnectionLog {
 
 export interface ConnectionOptions {
   userId: string
+  /** The session (refresh family) of the access token that opened it: the socket is closed with 4401 when it ends. */
+  sessionId: string
   /** When the access token that opened it expires (epoch ms): the socket is closed with 4401 then. */
   expiresAt: number
   /**
@@ -76,6 +78,7 @@ export function createConnection (socket: WebSocket, options: ConnectionOptions)
   const conn: LiveConnection = {
     id,
     userId: options.userId,
+    sessionId: options.sessionId,
     log,
     send (frame) {
       if (conn.write(JSON.stringify(frame))) options.onFrameOut?.(frame.type)

@@ -16,6 +16,7 @@ export interface GatewayDeps {
 
 export interface AcceptOptions {
   userId: string
+  sessionId: string
   /** When the access token expires (epoch ms). */
   expiresAt: number
   /** The client's address, as the limits see it. */
@@ -44,7 +45,7 @@ export function createGateway (deps: GatewayDeps) {
     /** Takes over an upgraded socket; call synchronously in the upgrade handler, so no frame is missed. */
     accept (socket: WebSocket, options: AcceptOptions): void {
       const { address } = options
-      const conn = createConnection(socket, { ...deps.connection, userId: options.userId, expiresAt: options.expiresAt, ...(options.tcp !== undefined && { tcp: options.tcp }), log: options.log })
+      const conn = createConnection(socket, { ...deps.connection, userId: options.userId, sessionId: options.sessionId, expiresAt: options.expiresAt, ...(options.tcp !== undefined && { tcp: options.tcp }), log: options.log })
       const log = conn.log
       perAddress.set(address, (perAddress.get(address) ?? 0) + 1)
       const ready = hub.add(conn)

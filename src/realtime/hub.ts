@@ -1,13 +1,16 @@
 import type { Broker, BrokerMessage } from '../broker/port.js'
 import { channels, parseChannel } from '../domain/channels.js'
-import type { LiveEvent } from '../domain/events.js'
+import { isSessionEnded, type LiveEvent } from '../domain/events.js'
 import type { PresenceRegistry } from '../presence/port.js'
+import { CloseCode } from './close-codes.js'
 import type { ServerFrame } from './protocol.js'
 
 /** One client socket, as the hub sees it. */
 export interface Connection {
   readonly id: string
   readonly userId: string
+  /** The session (refresh family) of the access token that opened it. */
+  readonly sessionId?: string
   send (frame: ServerFrame): void
   /**
    * A frame already serialised (fan-out serialises an event once, not once per
@@ -137,9 +140,15 @@ export function createHub (deps: HubDeps) {
     if (told.size > 0) deps.onFramesOut?.('presence_update', told.size)
   }
 
+  /** The session ended (logout, a reused refresh token): its sockets here are closed, as on token expiry. */
+  function endSession (userId: string, sessionId: string) {
+    for (const conn of localConnectionsOf(userId)) if (conn.sessionId === sessionId) conn.close(CloseCode.TOKEN_EXPIRED, 'the session has ended')
+  }
+
   function onMessage ({ channel, payload }: BrokerMessage) {
     const { kind, id } = parseChannel(channel)
     if (kind === 'presence') return deliverPresence(payload as PresenceEvent)
+    if (kind === 'user' && isSessionEnded(payload)) return endSession(id!, payload.sessionEnded)
     const live = payload as LiveEvent
     if (typeof live?.event?.type !== 'string') return
     if (kind === 'conversation') return deliverToRoom(channel, live)

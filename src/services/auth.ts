@@ -8,8 +8,14 @@ import { dummyHash, hashPassword, verifyPassword } from './passwords.js'
 
 export interface AuthServiceDeps {
   store: Store
-  /** Signs an access token for the user (a JWT in production). */
-  signAccessToken (userId: string): string
+  /** Signs an access token for the user's session (its refresh family) (a JWT in production). */
+  signAccessToken (userId: string, sessionId: string): string
+  /**
+   * A session ended before its access tokens expire (logout, a reused refresh
+   * token): revokes them and closes its sockets. Its refresh family is already
+   * revoked in the store when this is called.
+   */
+  onSessionEnded (userId: string, sessionId: string): Promise<void>
   accessTokenTtlSeconds: number
   refreshTokenTtlDays: number
   now?: () => Date
@@ -38,22 +44,29 @@ export function createAuthService (deps: AuthServiceDeps) {
   async function issue (user: UserRecord, family?: { familyId: string, parentId: string }): Promise<Session> {
     const refreshToken = randomBytes(32).toString('base64url')
     const id = newId()
+    const familyId = family?.familyId ?? id
     const createdAt = now()
     await store.refreshTokens.insert({
       id,
       userId: user.id,
-      familyId: family?.familyId ?? id,
+      familyId,
       parentId: family?.parentId ?? `root:${id}`,
       tokenHash: sha256(refreshToken),
       createdAt,
       expiresAt: new Date(createdAt.getTime() + deps.refreshTokenTtlDays * 86_400_000)
     })
-    return { user: toSelfUser(user), accessToken: deps.signAccessToken(user.id), refreshToken, expiresIn: deps.accessTokenTtlSeconds }
+    return { user: toSelfUser(user), accessToken: deps.signAccessToken(user.id, familyId), refreshToken, expiresIn: deps.accessTokenTtlSeconds }
+  }
+
+  /** Revokes the token's family in the store, then its access tokens and sockets. */
+  async function endSession (token: RefreshTokenRecord): Promise<void> {
+    await store.refreshTokens.revokeFamily(token.familyId, now())
+    await deps.onSessionEnded(token.userId, token.familyId)
   }
 
   /** Ends a family and refuses: the token was used after it had been rotated. */
   async function refuseReuse (token: RefreshTokenRecord): Promise<never> {
-    await store.refreshTokens.revokeFamily(token.familyId, now())
+    await endSession(token)
     throw unauthorized('the refresh token was already used; every session of its family is revoked')
   }
 
@@ -102,10 +115,13 @@ export function createAuthService (deps: AuthServiceDeps) {
       return session
     },
 
-    /** Revokes the token's family. Unknown tokens are ignored, so logout never tells whether a token existed. */
+    /**
+     * Ends the token's session: its refresh family, its access tokens and its
+     * open sockets. Unknown tokens are ignored, so logout never tells whether a token existed.
+     */
     async logout (refreshToken: string): Promise<void> {
       const token = await store.refreshTokens.findByHash(sha256(refreshToken))
-      if (token !== null) await store.refreshTokens.revokeFamily(token.familyId, now())
+      if (token !== null) await endSession(token)
     }
   }
 }

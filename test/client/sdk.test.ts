@@ -82,6 +82,23 @@ t.test('live: refresh before connecting with an expiring token, and after a 4401
   t.pass('closed with 4401, refreshed, reconnected')
 })
 
+t.test('live: when the session ends on the server, the socket is closed with 4401 and the client stops, tokens cleared', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { base } = nodes[0]!
+  const { c: ada } = await signedUp(base)
+  const seen: Array<string | null> = []
+  const device = new ChatClient({ baseUrl: base, WebSocket: WS, tokens: ada.rest.session!, onTokens: (tokens) => seen.push(tokens === null ? null : 'new') })
+  device.connect()
+  t.teardown(() => device.live.close())
+  await until('open', () => device.live.state === 'open')
+  await ada.logout() // the same session, ended from elsewhere
+  await until('closed', () => device.live.state === 'closed', 5000)
+  t.same(seen, [null], 'the refused refresh clears the tokens')
+  await sleep(300)
+  t.equal(device.live.state, 'closed', 'and it does not reconnect')
+})
+
 forEachDeployment(t, 'live: a node goes away; sends made meanwhile are resent to another node and stored once; sync fills the gap', async (t, nodes) => {
   const [a, b] = [nodes[0]!, nodes[1]!]
   const { c: ada } = await signedUp(a.base, [a.base, b.base])

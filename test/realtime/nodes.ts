@@ -4,6 +4,7 @@ import type { Test } from 'tap'
 import type { BuildOptions } from '../../src/app.js'
 import { createMemoryBroker, MemoryBus } from '../../src/broker/memory/index.js'
 import { createMemoryLimits } from '../../src/limits/memory.js'
+import { createMemoryRevocations, type RevocationTable } from '../../src/revocations/memory.js'
 import { createMemoryPresence, type PresenceTable } from '../../src/presence/memory.js'
 import { createMemoryStore } from '../../src/store/memory/index.js'
 import { buildTestApp } from '../helper.js'
@@ -20,7 +21,7 @@ export const FAST_ENV = { WS_HEARTBEAT_MS: '500', PRESENCE_TTL_MS: '1500', TYPIN
 
 /**
  * The build options of `count` memory nodes of one deployment: one store, one
- * bus, one presence table and one set of limits, as a MongoDB and a Redis
+ * bus, one presence table, one set of limits and one of revocations, as a MongoDB and a Redis
  * would be shared. Closed when the test ends.
  */
 export function memoryDeployment (t: Test, count: number): BuildOptions[] {
@@ -28,9 +29,10 @@ export function memoryDeployment (t: Test, count: number): BuildOptions[] {
   const bus = new MemoryBus()
   const table: PresenceTable = new Map()
   const limits = createMemoryLimits()
+  const revoked: RevocationTable = new Map()
   const brokers = Array.from({ length: count }, () => createMemoryBroker({ bus }))
   t.teardown(async () => { for (const b of brokers) await b.close(); await store.close() })
-  return brokers.map((broker) => ({ store: { store }, broker: { broker }, presence: { presence: createMemoryPresence({ table }) }, limits: { limits } }))
+  return brokers.map((broker) => ({ store: { store }, broker: { broker }, presence: { presence: createMemoryPresence({ table }) }, limits: { limits }, revocations: { revocations: createMemoryRevocations({ table: revoked }) } }))
 }
 
 /**

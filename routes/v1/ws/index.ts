@@ -5,7 +5,7 @@ import { addressKey } from '../../../src/domain/addresses.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    wsAuth?: { userId: string, expiresAt: number }
+    wsAuth?: { userId: string, sessionId: string, expiresAt: number }
   }
 }
 
@@ -30,12 +30,12 @@ const ws: FastifyPluginAsync = async (app) => {
     onRequest: async (request) => {
       const token = tokenOf(request)
       if (token === undefined) throw unauthorized('an access token is required (?token= or Authorization: Bearer)')
-      const claims = app.verifyAccessToken(token) as { sub: string, exp?: number }
+      const claims = await app.verifyAccessToken(token) as { sub: string, sid: string, exp?: number }
       if (!gateway.admits(addressKey(request.ip))) {
         app.metrics.rateLimited.inc({ where: 'ws_connect' })
         throw new AppError('RATE_LIMITED', `too many open sockets from this address (at most ${app.config.WS_MAX_CONNECTIONS_PER_IP} per node)`)
       }
-      request.wsAuth = { userId: claims.sub, expiresAt: (claims.exp ?? 0) * 1000 }
+      request.wsAuth = { userId: claims.sub, sessionId: claims.sid, expiresAt: (claims.exp ?? 0) * 1000 }
     }
   }, (socket: WebSocket, request) => {
     // Synchronously, before any await: no frame is missed.
