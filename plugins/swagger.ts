@@ -47,7 +47,14 @@ export default fp(async (app) => {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`)
     }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+  // staticCSP: the UI's own policy (its scripts and styles from this origin) instead of the API answers' 'none';
+  // without upgrade-insecure-requests, which would break the UI served over plain HTTP on a LAN address.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { deepLinking: true },
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;/, '')
+  })
 
   const asyncApi = stringify(buildAsyncApi(API_VERSION, app.config.messageLimits))
   app.get('/docs/asyncapi.yaml', { schema: { hide: true } }, async (_request, reply) => reply.type('application/yaml').send(asyncApi))

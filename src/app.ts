@@ -14,6 +14,7 @@ import presencePlugin, { type PresencePluginOptions } from '../plugins/presence.
 import limitsPlugin, { type LimitsPluginOptions } from '../plugins/limits.js'
 import authPlugin from '../plugins/auth.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
+import securityHeadersPlugin from '../plugins/security-headers.js'
 import revocationsPlugin, { type RevocationsPluginOptions } from '../plugins/revocations.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import webPlugin from '../plugins/web.js'
@@ -65,8 +66,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
-    // No answer is ever to be sniffed into another type than it says (a JSON error as HTML, say).
-    reply.header('x-content-type-options', 'nosniff')
     if (closing) reply.header('connection', 'close')
   })
 
@@ -81,6 +80,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(revocationsPlugin, options.revocations ?? {})
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
+  await app.register(securityHeadersPlugin)
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
     exposedHeaders: ['x-request-id', 'retry-after']

@@ -37,6 +37,23 @@ t.test('token answers are never cached; no answer is sniffed', async (t) => {
   t.equal((await built.app.inject('/v1/nowhere')).headers['x-content-type-options'], 'nosniff', 'errors too')
 })
 
+t.test('security headers: API answers may load nothing and are never framed; the pages carry their own policies', async (t) => {
+  const built = await buildTestApp(t)
+  if (built === undefined) return
+  const api = (await built.app.inject('/health/live')).headers
+  t.equal(api['content-security-policy'], "default-src 'none';frame-ancestors 'none';base-uri 'none'")
+  t.equal(api['x-frame-options'], 'SAMEORIGIN')
+  t.equal(api['referrer-policy'], 'no-referrer')
+  t.match(api['strict-transport-security'], /max-age=\d+/)
+  t.equal(api['x-content-type-options'], 'nosniff')
+  const docs = await built.app.inject('/docs')
+  t.equal(docs.statusCode, 200)
+  t.match(docs.headers['content-security-policy'], /script-src 'self'/, 'the docs UI may run its own scripts')
+  t.notMatch(docs.headers['content-security-policy'], /upgrade-insecure-requests/, 'and is usable over plain HTTP')
+  const demo = await built.app.inject('/')
+  if (demo.statusCode === 200) t.match(demo.headers['content-security-policy'], /connect-src 'self' ws: wss:/, 'the demo talks to this origin')
+})
+
 t.test('readiness names the dependency that is down, never the driver\'s error text', async (t) => {
   const built = await buildTestApp(t, { env: { MONGODB_URL: 'mongodb://127.0.0.1:9/nothing-here', MONGODB_TIMEOUT_MS: '300', DEPENDENCY_TIMEOUT_MS: '2000' } })
   if (built === undefined) return
