@@ -1,13 +1,37 @@
 import type { FastifyServerOptions } from 'fastify'
 
+/** Query parameters that carry secrets (compared decoded and case-blind). */
+const SECRET_PARAMS = new Set(['token', 'access_token', 'accesstoken', 'refresh_token', 'refreshtoken'])
+
+const decoded = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '))
+  } catch {
+    return raw
+  }
+}
+
 /**
  * Secrets that can travel in a URL: the websocket's `?token=` and a webhook's
- * path token. Both are masked before a URL reaches a log line.
+ * path token. Both are masked before a URL reaches a log line, judged on the
+ * URL as the server reads it (decoded: `?%74oken=` is `?token=`; empty path
+ * segments skipped: `/v1/webhooks//id/token` is a webhook's path).
  */
 export function redactUrl (url: string): string {
-  return url
-    .replace(/([?&](?:token|access_token|refreshToken)=)[^&]*/gi, '$1[redacted]')
-    .replace(/^(\/v1\/webhooks\/[^/?]+\/)[^/?]+/, '$1[redacted]')
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  const segments = path.split('/')
+  const named = segments.map((segment, i) => ({ name: decoded(segment).toLowerCase(), i })).filter((s) => s.name !== '')
+  const at = named.findIndex((s, k) => s.name === 'webhooks' && named[k - 1]?.name === 'v1')
+  // Everything after /v1/webhooks/<id>/ is the token (and whatever follows it).
+  if (at !== -1 && named[at + 2] !== undefined) segments.splice(named[at + 2]!.i, segments.length, '[redacted]')
+  if (q === -1) return segments.join('/')
+  const query = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    const key = eq === -1 ? pair : pair.slice(0, eq)
+    return SECRET_PARAMS.has(decoded(key).trim().toLowerCase()) ? `${key}=[redacted]` : pair
+  })
+  return `${segments.join('/')}?${query.join('&')}`
 }
 
 /** pino options: request lines without secrets, and the headers that carry them redacted. */

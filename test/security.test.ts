@@ -250,3 +250,27 @@ for (const deployment of ['memory', 'mongo+redis'] as const) {
     t.equal((await otherOnB.waitClosed()).code, 4401)
   })
 }
+
+t.test('log lines never carry a token, however the URL spells it', async (t) => {
+  const logs: string[] = []
+  const built = await buildTestApp(t, { logs })
+  if (built === undefined) return
+  const { app } = built
+  const u = await register(app, 'redact')
+  const [a, b] = await users(app, 2, 'redact')
+  const id = (await a!.post('/v1/conversations', { type: 'direct', participantIds: [b!.user.id] })).body.id
+  const hook = (await a!.post(`/v1/conversations/${id}/webhooks`, { name: 'ci' })).body as { id: string, token: string }
+  const urls = [
+    `/v1/ws?%74oken=${u.accessToken}`,
+    `/v1/ws?TOKEN=${u.accessToken}`,
+    `/v1/ws?x=1&access%5Ftoken=${u.accessToken}`,
+    `/v1/webhooks//${hook.id}/${hook.token}`,
+    `/v1//webhooks/${hook.id}/${hook.token}?x=1`,
+    `/v1/%77ebhooks/${hook.id}/${hook.token}`
+  ]
+  for (const url of urls) await app.inject({ method: url.includes('webhooks') ? 'POST' : 'GET', url, payload: url.includes('webhooks') ? { content: 'x' } : undefined })
+  const text = logs.join('\n')
+  t.ok(text.includes('[redacted]'), 'the URLs were logged, masked')
+  t.notOk(text.includes(u.accessToken), 'no access token in the log')
+  t.notOk(text.includes(hook.token), 'no webhook token in the log')
+})
