@@ -81,6 +81,7 @@ export default fp(async (app) => {
     publish,
     pipeline,
     groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
+    maxGroupsPerUser: config.MAX_GROUPS_PER_USER,
     limiters: { create: userLimit('conversationCreate'), participants: userLimit('participantChange'), update: userLimit('conversationUpdate') },
     ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
   })
@@ -109,6 +110,6 @@ export default fp(async (app) => {
       limits: { perConversation: config.SYNC_MAX_PER_CONVERSATION, maxBytes: config.SYNC_BATCH_MAX_BYTES, maxConversations: config.SYNC_BATCH_MAX_CONVERSATIONS },
       pendingMs: config.SYNC_PENDING_CHANGE_MS
     }),
-    webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate') })
+    webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate'), caps: { perUser: config.MAX_WEBHOOKS_PER_USER, perConversation: config.MAX_WEBHOOKS_PER_CONVERSATION } })
   })
 }, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'revocations', 'auth', 'metrics'] })

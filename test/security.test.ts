@@ -3,7 +3,7 @@ import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { addressKey } from '../src/domain/addresses.js'
 import { createMemoryStore } from '../src/store/memory/index.js'
-import { buildTestApp, forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName, users } from './helper.js'
+import { buildTestApp, forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName, users, type Client } from './helper.js'
 import { makeJwt } from './jwt.js'
 import { WsClient } from './ws-client.js'
 import { startNodes, type Node } from './realtime/nodes.js'
@@ -274,3 +274,28 @@ t.test('log lines never carry a token, however the URL spells it', async (t) => 
   t.notOk(text.includes(u.accessToken), 'no access token in the log')
   t.notOk(text.includes(hook.token), 'no webhook token in the log')
 })
+
+forEachStore(t, 'caps: groups per creator, webhooks per creator and per conversation (409, and room again after a removal)', async (t, app) => {
+  const [me, a, b] = await users(app, 3, 'cap')
+  const group = async (who: Client) => who.post('/v1/conversations', { type: 'group', name: 'g', participantIds: [a!.user.id] })
+  const first = await group(me!)
+  t.equal(first.status, 201)
+  t.equal((await group(me!)).status, 201)
+  const third = await group(me!)
+  t.equal(third.status, 409, 'a third group of mine')
+  t.equal(third.body.code, 'CONFLICT')
+  t.equal((await group(b!)).status, 201, 'another creator has their own count')
+  t.equal((await me!.post('/v1/conversations', { type: 'direct', participantIds: [b!.user.id] })).status, 201, 'direct conversations are not groups')
+
+  const gid = first.body.id
+  const hook = (who: Client, cid: string) => who.post(`/v1/conversations/${cid}/webhooks`, { name: 'w' })
+  const mine = [await hook(me!, gid), await hook(me!, gid)]
+  t.same(mine.map((r) => r.status), [201, 201])
+  const second = (await group(b!)).body.id // b is in a group with a; me is not in it
+  t.equal((await hook(a!, gid)).status, 201, 'a third webhook here, by another participant')
+  t.equal((await hook(a!, gid)).status, 409, 'a fourth in one conversation')
+  t.equal((await hook(me!, (await me!.get('/v1/conversations')).body.items.find((c: { type: string }) => c.type === 'direct').id)).status, 409, 'a third of mine, elsewhere')
+  t.equal((await me!.del(`/v1/conversations/${gid}/webhooks/${mine[0]!.body.id}`)).status, 204)
+  t.equal((await hook(me!, gid)).status, 201, 'room again after a removal')
+  t.equal((await hook(b!, second)).status, 201)
+}, { env: { MAX_GROUPS_PER_USER: '2', MAX_WEBHOOKS_PER_USER: '2', MAX_WEBHOOKS_PER_CONVERSATION: '3', RATE_LIMIT_CONVERSATION_CREATE: '100/60000', RATE_LIMIT_WEBHOOK_CREATE: '100/60000' } })

@@ -1,4 +1,4 @@
-import { DuplicateKeyError, forbidden, notFound, validationError } from '../domain/errors.js'
+import { DuplicateKeyError, conflict, forbidden, notFound, validationError } from '../domain/errors.js'
 import { directKeyOf, nextOwner, policy, toConversationView, type ConversationView } from '../domain/conversations.js'
 import { CONVERSATION_TARGET, type ConversationRecord, type MembershipRecord, type Role } from '../domain/types.js'
 import type { ConversationCursor, Store } from '../store/port.js'
@@ -19,6 +19,8 @@ export interface ConversationServiceDeps {
   /** Per-user limits on what a user changes (absent: unlimited). */
   limiters?: { create?: Limiter, participants?: Limiter, update?: Limiter }
   groupMaxParticipants: number
+  /** Groups one user may have created. */
+  maxGroupsPerUser: number
   /** A membership ended (removed or left): caches of it must go (never fails). */
   onMembershipEnded?: (conversationId: string, userId: string) => Promise<void>
   now?: () => Date
@@ -139,6 +141,10 @@ export function createConversationService (deps: ConversationServiceDeps) {
         throw validationError(`a group has 2 to ${deps.groupMaxParticipants} participants, you included`, { field: 'participantIds' })
       }
       await requireUsers(others, 'participantIds')
+      // Checked before the insert: creations racing past it are bounded by the per-user creation limit.
+      if (await store.conversations.countGroupsCreatedBy(userId) >= deps.maxGroupsPerUser) {
+        throw conflict(`you have created ${deps.maxGroupsPerUser} groups, the most one user may`)
+      }
       const at = now()
       const id = newId()
       const conversation = await store.conversations.insert({

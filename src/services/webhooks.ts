@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { forbidden, notFound, unauthorized } from '../domain/errors.js'
+import { conflict, forbidden, notFound, unauthorized } from '../domain/errors.js'
 import { isManager } from '../domain/conversations.js'
 import { botIdentity } from '../domain/users.js'
 import type { WebhookRecord } from '../domain/types.js'
@@ -18,6 +18,8 @@ export interface WebhookServiceDeps {
   senders: Senders
   /** A user's limit on creating webhooks (absent: unlimited). */
   createLimiter?: Limiter
+  /** Webhooks one user may have created, and one conversation may have. */
+  caps: { perUser: number, perConversation: number }
   now?: () => Date
 }
 
@@ -57,6 +59,10 @@ export function createWebhookService (deps: WebhookServiceDeps) {
     async create (userId: string, conversationId: string, name: string): Promise<WebhookView & { token: string }> {
       await requireMember(store, conversationId, userId)
       if (deps.createLimiter !== undefined) await enforceLimit(deps.createLimiter, userId)
+      // Checked before the insert: creations racing past them are bounded by the creation limit.
+      const [mine, here] = await Promise.all([store.webhooks.countCreatedBy(userId), store.webhooks.listByConversation(conversationId)])
+      if (mine >= deps.caps.perUser) throw conflict(`you have created ${deps.caps.perUser} webhooks, the most one user may`)
+      if (here.length >= deps.caps.perConversation) throw conflict(`this conversation has ${deps.caps.perConversation} webhooks, the most it may`)
       const id = newId()
       // The bot can never log in: its kind is 'bot' and its hash matches no password.
       const bot = await store.users.create({

@@ -69,6 +69,8 @@ export interface ConversationRepository {
   insert (conversation: ConversationRecord): Promise<ConversationRecord>
   findById (id: string): Promise<ConversationRecord | null>
   findByDirectKey (directKey: string): Promise<ConversationRecord | null>
+  /** How many groups the user created (the per-user cap). */
+  countGroupsCreatedBy (userId: string): Promise<number>
   /** The user's conversations, most recent activity first (updatedAt desc, id desc), after the cursor. */
   listForUser (userId: string, limit: number, after?: ConversationCursor): Promise<ConversationRecord[]>
   /**
@@ -154,6 +156,8 @@ export interface WebhookRepository {
   insert (webhook: WebhookRecord): Promise<WebhookRecord>
   findById (id: string): Promise<WebhookRecord | null>
   listByConversation (conversationId: string): Promise<WebhookRecord[]>
+  /** How many webhooks the user created, in every conversation (the per-user cap). */
+  countCreatedBy (userId: string): Promise<number>
   /** True when it existed. */
   remove (id: string): Promise<boolean>
 }

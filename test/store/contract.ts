@@ -167,6 +167,15 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.conversations.findByDirectKey('none'), null)
   })
 
+  withStore('conversations: groups counted by their creator', async (t, store) => {
+    const me = newId()
+    await store.conversations.insert(conversation({ createdBy: me }))
+    await store.conversations.insert(conversation({ createdBy: me }))
+    await store.conversations.insert(conversation({ createdBy: me, type: 'direct', directKey: `${me}:${newId()}` }))
+    await store.conversations.insert(conversation())
+    t.equal(await store.conversations.countGroupsCreatedBy(me), 2, 'groups only, mine only')
+  })
+
   withStore('conversations: listed by activity, newest first, paged by (updatedAt, id)', async (t, store) => {
     const me = newId()
     const base = Date.now()
@@ -391,6 +400,8 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     await store.webhooks.insert({ ...w, id: newId(), conversationId: newId() })
     t.same(await store.webhooks.findById(w.id), w)
     t.same((await store.webhooks.listByConversation(c)).map((x) => x.id), [w.id])
+    t.equal(await store.webhooks.countCreatedBy(w.createdBy), 2, 'both, in either conversation')
+    t.equal(await store.webhooks.countCreatedBy(newId()), 0)
     t.equal(await store.webhooks.remove(w.id), true)
     t.equal(await store.webhooks.remove(w.id), false)
     t.equal(await store.webhooks.findById(w.id), null)

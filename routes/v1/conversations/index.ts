@@ -20,9 +20,9 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'createConversation',
       summary: 'Start a conversation',
-      description: 'A direct conversation with one other user (answered with 200 when it exists already, also when both ask at once), or a group with a name; its creator is the owner.',
+      description: 'A direct conversation with one other user (answered with 200 when it exists already, also when both ask at once), or a group with a name; its creator is the owner. 409 when the creator has MAX_GROUPS_PER_USER groups already.',
       body: CreateConversationBody,
-      response: responses({ 200: ConversationRef, 201: ConversationRef }, 429)
+      response: responses({ 200: ConversationRef, 201: ConversationRef }, 409, 429)
     }
   }, async (request, reply) => {
     const { conversation, created } = await service.create(request.userId, request.body)

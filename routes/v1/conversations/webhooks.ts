@@ -13,10 +13,10 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'createWebhook',
       summary: 'Create an incoming webhook',
-      description: 'Any participant may create one. The answer holds the token and the URL to post to; they are shown this once.',
+      description: 'Any participant may create one. The answer holds the token and the URL to post to; they are shown this once. 409 when the user has created MAX_WEBHOOKS_PER_USER webhooks, or the conversation has MAX_WEBHOOKS_PER_CONVERSATION.',
       params: ConversationParams,
       body: CreateWebhookBody,
-      response: responses({ 201: CreatedWebhook }, 403, 404, 429)
+      response: responses({ 201: CreatedWebhook }, 403, 404, 409, 429)
     }
   }, async (request, reply) => {
     const created = await service.create(request.userId, request.params.id, request.body.name)

@@ -30,6 +30,12 @@ export function createMemoryConversationRepository (): ConversationRepository {
       return found(id === undefined ? undefined : conversations.get(id))
     },
 
+    async countGroupsCreatedBy (userId) {
+      let n = 0
+      for (const c of conversations.values()) if (c.type === 'group' && c.createdBy === userId) n++
+      return n
+    },
+
     async listForUser (userId, limit, after) {
       return [...conversations.values()]
         .filter((c) => c.participantIds.includes(userId))

@@ -19,6 +19,11 @@ export function createMemoryWebhookRepository (): WebhookRepository {
         .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
         .map(copy)
     },
+    async countCreatedBy (userId) {
+      let n = 0
+      for (const w of webhooks.values()) if (w.createdBy === userId) n++
+      return n
+    },
     async remove (id) {
       return webhooks.delete(id)
     }

@@ -16,7 +16,8 @@ const below = (version: number): Filter<ConversationDoc> => ({ $or: [{ version: 
 export async function ensureConversationIndexes (db: Db): Promise<void> {
   await ensureIndexes(db, 'conversations', [
     { key: { directKey: 1 }, name: 'directKey_unique', unique: true },
-    { key: { participantIds: 1, updatedAt: -1 }, name: 'participant_activity' }
+    { key: { participantIds: 1, updatedAt: -1 }, name: 'participant_activity' },
+    { key: { createdBy: 1, type: 1 }, name: 'creator' }
   ])
 }
 
@@ -40,6 +41,10 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
     async findByDirectKey (directKey) {
       const doc = await guard(() => conversations.findOne({ directKey }))
       return doc === null ? null : toRecord(doc)
+    },
+
+    async countGroupsCreatedBy (userId) {
+      return await guard(() => conversations.countDocuments({ createdBy: userId, type: 'group' }))
     },
 
     async listForUser (userId, limit, after) {

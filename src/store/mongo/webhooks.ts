@@ -10,7 +10,10 @@ type WebhookDoc = Omit<WebhookRecord, 'id'>
 const toRecord = ({ _id, ...rest }: WithId<WebhookDoc>): WebhookRecord => ({ id: _id.toHexString(), ...rest })
 
 export async function ensureWebhookIndexes (db: Db): Promise<void> {
-  await ensureIndexes(db, 'webhooks', [{ key: { conversationId: 1, createdAt: 1 }, name: 'conversation' }])
+  await ensureIndexes(db, 'webhooks', [
+    { key: { conversationId: 1, createdAt: 1 }, name: 'conversation' },
+    { key: { createdBy: 1 }, name: 'creator' }
+  ])
 }
 
 export function createMongoWebhookRepository (db: Db, guard: Guard): WebhookRepository {
@@ -25,6 +28,9 @@ export function createMongoWebhookRepository (db: Db, guard: Guard): WebhookRepo
     async listByConversation (conversationId) {
       const docs = await guard(() => webhooks.find({ conversationId }).sort({ createdAt: 1, _id: 1 }).toArray())
       return docs.map(toRecord)
+    },
+    async countCreatedBy (userId) {
+      return await guard(() => webhooks.countDocuments({ createdBy: userId }))
     },
     async remove (id) {
       const _id = oid(id)
