@@ -31,6 +31,7 @@ export default fp(async (app) => {
     broker,
     presence,
     conversationIdsOf: (userId) => store.memberships.conversationIdsOf(userId),
+    isParticipant: async (conversationId, userId) => await store.memberships.find(conversationId, userId) !== null,
     presenceTtlMs: config.PRESENCE_TTL_MS,
     onOffline: (userId, at) => { void store.users.touchLastSeen(userId, at).catch(() => {}) },
     onError: (err, what) => app.log.warn({ err: (err as Error).message }, `realtime: ${what} failed`),

@@ -2,6 +2,7 @@
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { addressKey } from '../src/domain/addresses.js'
+import { channels } from '../src/domain/channels.js'
 import { createMemoryStore } from '../src/store/memory/index.js'
 import { buildTestApp, forEachStore, register, TEST_JWT_SECRET, uniqueAddress, uniqueName, users, type Client } from './helper.js'
 import { makeJwt } from './jwt.js'
@@ -299,3 +300,49 @@ forEachStore(t, 'caps: groups per creator, webhooks per creator and per conversa
   t.equal((await hook(me!, gid)).status, 201, 'room again after a removal')
   t.equal((await hook(b!, second)).status, 201)
 }, { env: { MAX_GROUPS_PER_USER: '2', MAX_WEBHOOKS_PER_USER: '2', MAX_WEBHOOKS_PER_CONVERSATION: '3', RATE_LIMIT_CONVERSATION_CREATE: '100/60000', RATE_LIMIT_WEBHOOK_CREATE: '100/60000' } })
+
+forEachStore(t, 'races: two hand-overs at once leave one owner; concurrent adds and removes leave participantIds as the memberships', async (t, app) => {
+  const [owner, a, b, x] = await users(app, 4, 'race')
+  const roleOf = async (cid: string) => new Map((await owner!.get(`/v1/conversations/${cid}/participants`)).body.items.map((p: { userId: string, role: string }) => [p.userId, p.role]))
+  for (let round = 0; round < 5; round++) {
+    const cid = (await owner!.post('/v1/conversations', { type: 'group', name: 'g', participantIds: [a!.user.id, b!.user.id] })).body.id
+    const [toA, toB] = await Promise.all([
+      owner!.put(`/v1/conversations/${cid}/participants/${a!.user.id}/role`, { role: 'owner' }),
+      owner!.put(`/v1/conversations/${cid}/participants/${b!.user.id}/role`, { role: 'owner' })
+    ])
+    t.same([toA.status, toB.status].sort(), [200, 403], `round ${round}: one hand-over goes through`)
+    const roles = [...(await roleOf(cid)).values()]
+    t.equal(roles.filter((r) => r === 'owner').length, 1, 'one owner')
+  }
+  const cid = (await owner!.post('/v1/conversations', { type: 'group', name: 'h', participantIds: [a!.user.id] })).body.id
+  for (let round = 0; round < 10; round++) {
+    await Promise.all([
+      owner!.post(`/v1/conversations/${cid}/participants`, { userIds: [x!.user.id] }),
+      owner!.del(`/v1/conversations/${cid}/participants/${x!.user.id}`)
+    ])
+    const members = (await owner!.get(`/v1/conversations/${cid}/participants`)).body.items.map((p: { userId: string }) => p.userId).sort()
+    const listed = (await owner!.get(`/v1/conversations/${cid}`)).body.participantIds.slice().sort()
+    t.same(listed, members, `round ${round}: participantIds are the memberships`)
+  }
+}, { env: { RATE_LIMIT_PARTICIPANT_CHANGE: '1000/60000', RATE_LIMIT_CONVERSATION_CREATE: '100/60000' } })
+
+t.test('a conversation_updated that arrives after a removal does not put the removed user\'s sockets back in', async (t) => {
+  const built = await buildTestApp(t)
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const [owner, x] = await users(app, 2, 'stale')
+  const cid = (await owner!.post('/v1/conversations', { type: 'group', name: 'g', participantIds: [x!.user.id] })).body.id
+  const before = (await owner!.get(`/v1/conversations/${cid}`)).body
+  const ws = await WsClient.connect(base, x!.user.accessToken)
+  t.teardown(() => ws.close())
+  await ws.roundTrip()
+  t.equal((await owner!.del(`/v1/conversations/${cid}/participants/${x!.user.id}`)).status, 204)
+  await ws.waitFor('conversation_updated', (f) => !f.conversation.participantIds.includes(x!.user.id))
+  // The event of an earlier change (x still in), delivered late, as another node's publish can be.
+  await app.broker.publish(channels.user(x!.user.id), { event: { type: 'conversation_updated', conversation: before } })
+  await ws.roundTrip()
+  t.equal((await owner!.post(`/v1/conversations/${cid}/messages`, { content: 'not for x', clientMessageId: 'after' })).status, 201)
+  await ws.roundTrip()
+  t.equal(ws.all('new_message').length, 0, 'the removed user gets nothing of the conversation')
+})

@@ -26,6 +26,8 @@ export interface HubDeps {
   presence: PresenceRegistry
   /** The conversations a user is in (the store's memberships). */
   conversationIdsOf (userId: string): Promise<string[]>
+  /** Whether the user is a participant now (the store's membership record). */
+  isParticipant (conversationId: string, userId: string): Promise<boolean>
   /** How long a presence lease lives without a heartbeat. */
   presenceTtlMs: number
   /** Called when a user's last connection anywhere goes (to store lastSeen). */
@@ -120,8 +122,15 @@ export function createHub (deps: HubDeps) {
     if (live.event.type !== 'conversation_updated') return
     const conversation = live.event.conversation as { id: string, participantIds: string[] }
     const channel = conversationChannel(conversation.id)
-    const isIn = conversation.participantIds.includes(userId)
-    for (const conn of conns) await (isIn ? join(conn, channel) : leave(conn.id, channel))
+    if (!conversation.participantIds.includes(userId)) {
+      for (const conn of conns) await leave(conn.id, channel)
+      return
+    }
+    // A socket joins from the membership record, not from the event: an event published before a
+    // removal can arrive after it (from another node), and must not put the removed user back in.
+    const joining = conns.filter((conn) => roomsOf.get(conn.id)?.has(channel) !== true)
+    if (joining.length === 0 || !await deps.isParticipant(conversation.id, userId)) return
+    for (const conn of joining) await join(conn, channel)
   }
 
   function deliverPresence (p: PresenceEvent) {

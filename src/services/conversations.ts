@@ -231,8 +231,16 @@ export function createConversationService (deps: ConversationServiceDeps) {
       const target = await store.memberships.find(conversationId, targetId)
       if (target === null) throw notFound('participant')
       if (targetId === userId) throw validationError('hand ownership to someone else instead', { field: 'userId' })
-      await store.memberships.setRole(conversationId, targetId, role)
-      if (role === 'owner') await store.memberships.setRole(conversationId, userId, 'admin')
+      if (role === 'owner') {
+        // A conditional hand-over: of two at once, only the one that still finds the caller the owner goes on.
+        if (!await store.memberships.setRole(conversationId, userId, 'admin', 'owner')) throw forbidden('only the owner may change roles')
+        if (!await store.memberships.setRole(conversationId, targetId, 'owner')) {
+          await store.memberships.setRole(conversationId, userId, 'owner', 'admin')
+          throw notFound('participant')
+        }
+      } else if (!await store.memberships.setRole(conversationId, targetId, role)) {
+        throw notFound('participant')
+      }
       return viewFor(await syncParticipants(conversationId), userId)
     },
 

@@ -32,11 +32,18 @@ export function createMembershipCache (options: MembershipCacheOptions) {
   const key = (conversationId: string, userId: string) => `${conversationId}:${userId}`
   let hits = 0
   let misses = 0
+  // Counts removals seen here: a store read that started before one may hold the answer
+  // from before it, so its answer is not cached (it is still used, as any read in flight is).
+  let removals = 0
+  const drop = (k: string) => {
+    removals++
+    entries.delete(k)
+  }
 
   const removeListener = broker.onMessage(({ channel, payload }) => {
     if (channel !== channels.membership) return
     const p = payload as { conversationId?: unknown, userId?: unknown }
-    if (typeof p?.conversationId === 'string' && typeof p.userId === 'string') entries.delete(key(p.conversationId, p.userId))
+    if (typeof p?.conversationId === 'string' && typeof p.userId === 'string') drop(key(p.conversationId, p.userId))
   })
   const ready = broker.subscribe(channels.membership)
 
@@ -50,15 +57,16 @@ export function createMembershipCache (options: MembershipCacheOptions) {
         return hit
       }
       misses++
+      const seen = removals
       const { conversation } = await requireMember(store, conversationId, userId)
       const member = { id: conversation.id, type: conversation.type }
-      entries.set(k, member)
+      if (removals === seen) entries.set(k, member)
       return member
     },
 
     /** A membership ended: forget it here and on every other node. */
     async forget (conversationId: string, userId: string): Promise<void> {
-      entries.delete(key(conversationId, userId))
+      drop(key(conversationId, userId))
       await ready
       await publish(channels.membership, { conversationId, userId })
     },

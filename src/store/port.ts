@@ -101,7 +101,8 @@ export interface MembershipRepository {
   listForUser (userId: string, conversationIds: readonly string[]): Promise<MembershipRecord[]>
   /** True when it existed. */
   remove (conversationId: string, userId: string): Promise<boolean>
-  setRole (conversationId: string, userId: string, role: Role): Promise<boolean>
+  /** True when it changed the member; with `from`, only a member who has that role now (a conditional update). */
+  setRole (conversationId: string, userId: string, role: Role, from?: Role): Promise<boolean>
   /** Moves the watermarks forward (never back); a read also counts as delivered. */
   advance (conversationId: string, userId: string, kind: 'delivered' | 'read', seq: number, at: Date): Promise<void>
 }

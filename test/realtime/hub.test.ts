@@ -12,7 +12,8 @@ t.test('a heartbeat during a slow join does not hide the user\'s first connectio
     broker,
     presence: createMemoryPresence(),
     presenceTtlMs: 10_000,
-    conversationIdsOf: async () => { await new Promise((r) => setTimeout(r, 100)); return ['c1'] }
+    conversationIdsOf: async () => { await new Promise((r) => setTimeout(r, 100)); return ['c1'] },
+    isParticipant: async () => true
   })
   const conn: Connection = { id: 'conn-1', userId: 'u1', send () {}, write: () => true, close () {} }
   const adding = hub.add(conn)

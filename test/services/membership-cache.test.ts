@@ -36,6 +36,29 @@ t.test('positive answers are kept, refusals are not, and forget() reaches the ot
   await t.rejects(c2.check(conv.id, 'b'), { code: 'FORBIDDEN' }, 'a removal on one node is refused on the other at once')
 })
 
+t.test('a read that started before a removal does not refill the cache', async (t) => {
+  const store = createMemoryStore()
+  const broker = createMemoryBroker({ bus: new MemoryBus() })
+  const cache = createMembershipCache({ store, broker, publish: createPublisher(broker), ttlMs: 60_000, maxEntries: 1000 })
+  t.teardown(() => cache.close())
+  const at = new Date()
+  const conv = await store.conversations.insert({ id: '665f1c2ab4d5e6f7a8b9c0d2', type: 'group', name: 'g', participantIds: ['a', 'b'], createdBy: 'a', lastSeq: 0, version: 0, createdAt: at, updatedAt: at } as never)
+  await store.memberships.addMany([{ conversationId: conv.id, userId: 'b', role: 'member', joinedAt: at, deliveredSeq: 0, readSeq: 0 }] as never)
+  // The store answers the membership read of the first check from before the removal, late (a slow database).
+  const find = store.memberships.find.bind(store.memberships)
+  let release = () => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  store.memberships.find = async (...args) => { const answer = await find(...args); await held; return answer }
+  const inFlight = cache.check(conv.id, 'b')
+  await new Promise((resolve) => setImmediate(resolve))
+  await store.memberships.remove(conv.id, 'b')
+  await cache.forget(conv.id, 'b')
+  release()
+  t.ok(await inFlight, 'the read in flight answers from before the removal')
+  store.memberships.find = find
+  await t.rejects(cache.check(conv.id, 'b'), { code: 'FORBIDDEN' }, 'but its answer was not kept: the next check asks the store')
+})
+
 forEachDeployment(t, 'a participant removed on one node cannot send on another', async (t, nodes) => {
   const [a, b] = [nodes[0]!, nodes[1]!]
   const owner = client(a.app, await register(a.app, 'owner'))

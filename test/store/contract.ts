@@ -262,6 +262,21 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.memberships.setRole(c, b, 'admin'), false)
   })
 
+  withStore('memberships: a conditional role change happens only from that role, once when raced, and again after a re-add', async (t, store) => {
+    const c = newId()
+    const o = newId()
+    await store.memberships.addMany([{ ...membership(c, o), role: 'owner' }])
+    t.equal(await store.memberships.setRole(c, o, 'admin', 'member'), false, 'not from another role')
+    const raced = await Promise.all(Array.from({ length: 4 }, () => store.memberships.setRole(c, o, 'admin', 'owner')))
+    t.equal(raced.filter(Boolean).length, 1, 'one of four racing changes from owner')
+    t.equal((await store.memberships.find(c, o))?.role, 'admin')
+    t.equal(await store.memberships.setRole(c, o, 'owner', 'admin'), true, 'and back')
+    t.same(Object.keys((await store.memberships.find(c, o))!).sort(), Object.keys(membership(c, o)).sort(), 'the record has only its own fields')
+    await store.memberships.remove(c, o)
+    await store.memberships.addMany([{ ...membership(c, o, new Date(Date.now() + 5)), role: 'owner' }])
+    t.equal(await store.memberships.setRole(c, o, 'admin', 'owner'), true, 'a re-added member changes role again')
+  })
+
   withStore('memberships: watermarks only move forward; a read is also a delivery', async (t, store) => {
     const c = newId()
     const u = newId()

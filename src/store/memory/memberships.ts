@@ -51,9 +51,9 @@ export function createMemoryMembershipRepository (): MembershipRepository {
       return byConversation.get(conversationId)?.delete(userId) ?? false
     },
 
-    async setRole (conversationId, userId, role) {
+    async setRole (conversationId, userId, role, from) {
       const m = byConversation.get(conversationId)?.get(userId)
-      if (m === undefined) return false
+      if (m === undefined || (from !== undefined && m.role !== from)) return false
       m.role = role
       return true
     },

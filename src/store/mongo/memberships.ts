@@ -12,10 +12,17 @@ export async function ensureMembershipIndexes (db: Db): Promise<void> {
   ])
 }
 
-const PROJECTION = { projection: { _id: 0 } } as const
+// roleEpoch: the adapter's own count of a member's conditional role changes (see setRole).
+const PROJECTION = { projection: { _id: 0, roleEpoch: 0 } } as const
+
+interface RoleClaim {
+  /** `<conversationId>:<userId>:<joinedAt ms>:<epoch>`: one conditional role change of the membership (a re-added member starts anew), taken once. */
+  _id: string
+}
 
 export function createMongoMembershipRepository (db: Db, guard: Guard): MembershipRepository {
-  const memberships = db.collection<MembershipRecord>('memberships')
+  const memberships = db.collection<MembershipRecord & { roleEpoch?: number }>('memberships')
+  const roleClaims = db.collection<RoleClaim>('membershipRoleClaims')
 
   return {
     async addMany (input) {
@@ -62,8 +69,24 @@ export function createMongoMembershipRepository (db: Db, guard: Guard): Membersh
       return result.deletedCount === 1
     },
 
-    async setRole (conversationId, userId, role) {
-      const result = await guard(() => memberships.updateOne({ conversationId, userId }, { $set: { role } }))
+    async setRole (conversationId, userId, role, from) {
+      if (from === undefined) {
+        const result = await guard(() => memberships.updateOne({ conversationId, userId }, { $set: { role } }))
+        return result.matchedCount === 1
+      }
+      // Conditional: a filtered updateOne alone is not atomic on FerretDB (two concurrent ones can
+      // both match), so the change first takes the member's next epoch by inserting its claim
+      // (a unique _id, atomic everywhere); of two changes racing from the same role, one takes it.
+      const m = await guard(() => memberships.findOne({ conversationId, userId }))
+      if (m === null || m.role !== from) return false
+      const epoch = (m.roleEpoch ?? 0) + 1
+      try {
+        await guard(() => roleClaims.insertOne({ _id: `${conversationId}:${userId}:${m.joinedAt.getTime()}:${epoch}` }))
+      } catch (err) {
+        if (err instanceof DuplicateKeyError) return false
+        throw err
+      }
+      const result = await guard(() => memberships.updateOne({ conversationId, userId, role: from }, { $set: { role, roleEpoch: epoch } }))
       return result.matchedCount === 1
     },
 
