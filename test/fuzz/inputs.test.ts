@@ -1,8 +1,10 @@
 /**
  * Misbehaving clients: thousands of generated REST bodies and websocket frames
  * (wrong types, huge and tiny sizes, unicode, __proto__ / constructor keys,
- * $-operator keys, deep nesting). The server answers each with a contract
- * error or a success, never a 500, and keeps serving.
+ * $-operator keys, deep nesting), generated request headers (request ids,
+ * X-Forwarded-For, Host, Authorization), and floods of pings and invalid
+ * frames. The server answers each with a contract error or a success, never
+ * a 500, and keeps serving.
  */
 import t from 'tap'
 import fc from 'fast-check'
@@ -84,4 +86,66 @@ t.test('websocket frames: error frames, never a crash; the socket keeps answerin
   t.same(internal, [], 'no internal errors')
   t.equal(ws.closed, undefined, 'still open')
   t.ok(ws.all('error').length > 100, `${ws.all('error').length} error frames`)
+})
+
+/** Header values a client can send (printable ASCII; what HTTP allows through). */
+const headerValue = fc.oneof(
+  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 120 }),
+  fc.constantFrom('', ' ', 'x'.repeat(4000), '../../etc/passwd', '<script>alert(1)</script>', '%00', '1.1.1.1, 2.2.2.2, 3.3.3.3', '::1', 'unknown', '[::ffff:10.0.0.1]:80', 'evil.example:99999', 'Bearer ', 'Bearer a.b.c')
+)
+
+t.test('request headers: ids, forwarded-for, hosts and tokens never cause a 500, and a request id is echoed only when safe', async (t) => {
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, TRUST_PROXY: '1', PUBLIC_URL: 'https://chat.example.com' } })
+  if (built === undefined) return
+  const { app } = built
+  const a = client(app, await register(app, 'fzh'))
+  const targets: Array<[string, string, unknown]> = [
+    ['GET', '/health/live', undefined], ['GET', '/v1/users/me', undefined], ['GET', '/v1/conversations', undefined],
+    ['POST', '/v1/auth/login', { login: 'nobody', password: 'wrong password' }], ['GET', '/v1/presence?userIds=665f1c2ab4d5e6f7a8b9c0d1', undefined]
+  ]
+  let count = 0
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...targets), headerValue, headerValue, headerValue, fc.boolean(), fc.option(headerValue), async ([method, url, payload], id, forwarded, host, withToken, authorization) => {
+    count++
+    const headers: Record<string, string> = { 'x-request-id': id, 'x-forwarded-for': forwarded, host, ...(withToken ? a.user.auth : {}) }
+    if (authorization !== null) headers.authorization = authorization
+    const res = await app.inject({ method: method as 'GET', url, headers, remoteAddress: '10.1.1.1', ...(payload !== undefined && { payload: payload as object }) })
+    if (res.statusCode >= 500) throw new Error(`${method} ${url} ${JSON.stringify(headers).slice(0, 300)} → ${res.statusCode} ${res.body}`)
+    if (res.statusCode >= 400) {
+      const err = res.json()
+      if (!CODES.has(err.code) || err.statusCode !== res.statusCode) throw new Error(`bad error shape: ${res.body}`)
+    }
+    const echoed = String(res.headers['x-request-id'])
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(echoed)) throw new Error(`unsafe request id echoed: ${JSON.stringify(echoed)}`)
+    if (echoed !== id && /^[A-Za-z0-9._:-]{1,64}$/.test(id)) throw new Error(`a safe request id was replaced: ${id}`)
+  }), { numRuns: 1500 })
+  t.equal(count, 1500, 'cases run')
+  t.equal((await app.inject('/health/ready')).statusCode, 200, 'still serving')
+})
+
+t.test('a flood of pings and invalid frames under the production frame limit: refused, then closed with 1008; nothing else suffers', async (t) => {
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, WS_HEARTBEAT_MS: '10000' } })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const a = client(app, await register(app, 'fzf'))
+  const b = client(app, await register(app, 'fzf'))
+  const flood = fc.sample(fc.oneof(
+    fc.constant('{"type":"ping"}'),
+    body.map((v) => JSON.stringify(v) ?? 'null').filter((s) => s.length < 50_000),
+    fc.string({ maxLength: 200 }),
+    fc.constantFrom('', '{', 'null', '[]', '{"type":"ping","extra":1}', '{"type":"nope"}')
+  ), 800)
+  const bystander = await WsClient.connect(base, b.user.accessToken)
+  const ws = await WsClient.connect(base, a.user.accessToken)
+  t.teardown(() => { ws.close(); bystander.close() })
+  await ws.roundTrip()
+  for (const text of flood) ws.send(text)
+  const closed = await ws.waitClosed(20_000)
+  t.equal(closed.code, 1008, 'closed as a flood')
+  const codes = new Set(ws.all('error').map((e) => e.code as string))
+  t.notOk(codes.has('INTERNAL_ERROR'), `no internal errors (codes: ${[...codes].join(', ')})`)
+  t.ok(codes.has('RATE_LIMITED'), 'refused as over the limit before the close')
+  t.ok(ws.all('pong').length + ws.all('error').length <= Number(60 + 50 + 5), 'answers stop at the limit and the flood allowance')
+  await bystander.roundTrip()
+  t.equal(bystander.closed, undefined, 'another user\'s socket goes on')
 })
