@@ -26,7 +26,7 @@ export const ConfigSchema = Type.Object({
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86400, default: 900 }),
   REFRESH_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$', description: 'the base URL clients reach the service at (https://chat.example.com): the URLs the server hands out, such as a webhook\'s, are built on it; unset: on the request\'s own address, which behind a proxy a client can choose (refused in production)' })),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'when set, GET /metrics requires it as a Bearer token' })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'GET /metrics requires it as a Bearer token (required in production; unset elsewhere: /metrics is open)' })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' }
@@ -159,6 +159,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
     if (raw.PUBLIC_URL === undefined) {
       throw new ConfigError('invalid configuration: PUBLIC_URL must be set when NODE_ENV=production (the base URL of the URLs the server hands out, such as webhooks\')')
+    }
+    if (raw.METRICS_TOKEN === undefined) {
+      throw new ConfigError('invalid configuration: METRICS_TOKEN must be set when NODE_ENV=production (GET /metrics would be public): use `openssl rand -hex 24`')
     }
     if (raw.TRUST_PROXY === 'true') {
       throw new ConfigError('invalid configuration: TRUST_PROXY=true is refused when NODE_ENV=production (a client could choose its own address): give the hop count (1 behind one proxy) or the proxies\' addresses')

@@ -38,15 +38,16 @@ t.test('a bad value stops the start with a message naming the variable', async (
   }
 })
 
-t.test('production refuses to start without JWT_SECRET or PUBLIC_URL, with a weak secret, or with RATE_LIMITS=off', async (t) => {
+t.test('production refuses to start without JWT_SECRET, PUBLIC_URL or METRICS_TOKEN, with a weak secret, or with RATE_LIMITS=off', async (t) => {
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), /JWT_SECRET must be set when NODE_ENV=production/)
   const secret = 'Qm9yZWQ-of-examples-7f3a9e2bXk1vT0pL'
-  const prod = { NODE_ENV: 'production', JWT_SECRET: secret, PUBLIC_URL: 'https://chat.example.com' }
+  const prod = { NODE_ENV: 'production', JWT_SECRET: secret, PUBLIC_URL: 'https://chat.example.com', METRICS_TOKEN: 'a-metrics-token-for-the-test' }
   t.throws(() => loadConfig({ ...prod, RATE_LIMITS: 'off' }), /RATE_LIMITS=off is refused/)
   for (const weak of ['x'.repeat(40), 'abababababababababababababababababab', 'changeme-changeme-changeme-changeme-1', 'secret_secret_secret_secret_secret_12']) {
     t.throws(() => loadConfig({ ...prod, JWT_SECRET: weak }), /JWT_SECRET is too weak/, weak.slice(0, 12))
   }
   t.throws(() => loadConfig({ ...prod, PUBLIC_URL: '' }), /PUBLIC_URL must be set/)
+  t.throws(() => loadConfig({ ...prod, METRICS_TOKEN: '' }), /METRICS_TOKEN must be set/, '/metrics is never public in production')
   t.throws(() => loadConfig({ ...prod, PUBLIC_URL: 'chat.example.com' }), /PUBLIC_URL/)
   const c = loadConfig(prod)
   t.equal(c.JWT_SECRET, secret)

@@ -96,7 +96,7 @@ t.test('behind one proxy (TRUST_PROXY=1) a client-chosen X-Forwarded-For does no
 })
 
 t.test('production refuses TRUST_PROXY=true; hop counts and address lists are taken', async (t) => {
-  const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-that-is-long-enough-0123', PUBLIC_URL: 'https://chat.example.com' }
+  const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-that-is-long-enough-0123', PUBLIC_URL: 'https://chat.example.com', METRICS_TOKEN: 'a-metrics-token-for-the-test' }
   t.throws(() => loadConfig({ ...prod, TRUST_PROXY: 'true' }), /TRUST_PROXY=true is refused/)
   t.equal(typeof loadConfig({ ...prod, TRUST_PROXY: '2' }).trustProxy, 'function')
   t.equal(loadConfig({ ...prod, TRUST_PROXY: '10.0.0.0/8,192.0.2.1' }).trustProxy, '10.0.0.0/8,192.0.2.1')
