@@ -64,13 +64,15 @@ export default fp(async (app) => {
         }
   })
   /** A user's own limits on what they change, by name (none with RATE_LIMITS=off). */
-  const userLimit = (name: 'conversationCreate' | 'participantChange' | 'conversationUpdate' | 'webhookCreate') =>
+  const userLimit = (name: 'conversationCreate' | 'participantChange' | 'conversationUpdate' | 'webhookCreate' | 'reaction') =>
     rateLimits === null ? undefined : limits.limiter(name, rateLimits[name])
+  const reactionLimiter = userLimit('reaction')
   const messages = createMessageService({
     store,
     pipeline,
     publish,
     limits: config.messageLimits,
+    ...(reactionLimiter !== undefined && { reactionLimiter }),
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')

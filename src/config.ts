@@ -77,7 +77,8 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_CONVERSATION_CREATE: RateLimit('60/3600000', 'conversations a user starts'),
   RATE_LIMIT_PARTICIPANT_CHANGE: RateLimit('120/3600000', 'participant changes a user makes (adds, removals, roles)'),
   RATE_LIMIT_CONVERSATION_UPDATE: RateLimit('60/3600000', 'renames and avatar changes a user makes'),
-  RATE_LIMIT_WEBHOOK_CREATE: RateLimit('20/3600000', 'webhooks a user creates')
+  RATE_LIMIT_WEBHOOK_CREATE: RateLimit('20/3600000', 'webhooks a user creates'),
+  RATE_LIMIT_REACTION: RateLimit('300/60000', 'reactions a user adds or removes')
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -104,6 +105,7 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
     participantChange: RateLimitSetting
     conversationUpdate: RateLimitSetting
     webhookCreate: RateLimitSetting
+    reaction: RateLimitSetting
   } | null
 }
 
@@ -182,7 +184,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
         conversationCreate: parseRateLimit(raw.RATE_LIMIT_CONVERSATION_CREATE),
         participantChange: parseRateLimit(raw.RATE_LIMIT_PARTICIPANT_CHANGE),
         conversationUpdate: parseRateLimit(raw.RATE_LIMIT_CONVERSATION_UPDATE),
-        webhookCreate: parseRateLimit(raw.RATE_LIMIT_WEBHOOK_CREATE)
+        webhookCreate: parseRateLimit(raw.RATE_LIMIT_WEBHOOK_CREATE),
+        reaction: parseRateLimit(raw.RATE_LIMIT_REACTION)
       }
 
   return {

@@ -115,6 +115,7 @@ export type TypingEvent = FrameBody<'typing'>
 export type ReceiptEvent = FrameBody<'receipt'>
 export type PresenceEvent = FrameBody<'presence_update'>
 export type DeletedEvent = FrameBody<'message_deleted'>
+export type ReactionEvent = FrameBody<'reaction'>
 
 export interface LiveClientEvents {
   /** A message, the first time this client hears of it (live or replayed by a sync), in its state then. */
@@ -123,6 +124,12 @@ export interface LiveClientEvents {
   updated: LiveMessage
   /** A message became a tombstone. */
   deleted: DeletedEvent
+  /**
+   * Someone (maybe me, on another device) added or took back a reaction, once
+   * per version: apply it to the message as a set (emoji, userId). A sync that
+   * brings the message in a later state comes as 'updated' with its reactions.
+   */
+  reaction: ReactionEvent
   /** I left a conversation or was removed from it (told by a sync): forget it. */
   removed: FrameBody<'conversation_removed'>
   typing: TypingEvent
@@ -459,6 +466,12 @@ export class LiveClient {
         if (held !== undefined && held.version >= frame.version) { this.stats.duplicatesDropped++; return }
         this.remember(frame.messageId, frame.version, held?.shown ?? false)
         return this.emit('deleted', bodyOf(frame))
+      }
+      case 'reaction': {
+        const held = this.versions.get(frame.messageId)
+        if (held !== undefined && held.version >= frame.version) { this.stats.duplicatesDropped++; return }
+        this.remember(frame.messageId, frame.version, held?.shown ?? false)
+        return this.emit('reaction', bodyOf(frame))
       }
       case 'conversation_removed':
         this.conversations.delete(frame.conversationId)

@@ -193,6 +193,16 @@ export class RestClient {
     return this.request('PATCH', `/v1/conversations/${conversationId}/messages/${messageId}`, { body: { content } })
   }
 
+  /** Reacts with one emoji or a :shortcode: (idempotent). */
+  addReaction (conversationId: string, messageId: string, emoji: string): Promise<void> {
+    return this.request('PUT', `/v1/conversations/${conversationId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`)
+  }
+
+  /** Takes my reaction back (idempotent). */
+  removeReaction (conversationId: string, messageId: string, emoji: string): Promise<void> {
+    return this.request('DELETE', `/v1/conversations/${conversationId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`)
+  }
+
   deleteMessage (conversationId: string, messageId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${conversationId}/messages/${messageId}`) }
   markRead (conversationId: string, seq: number): Promise<void> { return this.request('POST', `/v1/conversations/${conversationId}/read`, { body: { seq } }) }
 

@@ -1,6 +1,7 @@
 import type { Static } from '@sinclair/typebox'
 import type { Conversation, Message } from '../schemas/conversations.js'
-import type { ConversationRecord, MembershipRecord, MessageRecord, Role } from './types.js'
+import type { ConversationRecord, MembershipRecord, MessageRecord, ReactionRecord, Role } from './types.js'
+import { summarizeReactions } from './reactions.js'
 
 /** The key that makes a direct conversation exist once: the two user ids, sorted. */
 export const directKeyOf = (a: string, b: string): string => (a < b ? `${a}:${b}` : `${b}:${a}`)
@@ -62,7 +63,8 @@ export type MessageView = Static<typeof Message>
  * members' watermarks (O(1) per receipt to store): a member whose watermark
  * reached the seq has it, at the time the watermark last moved.
  */
-export function toMessageView (m: MessageRecord, members: readonly MembershipRecord[]): MessageView {
+/** The API's message; `reactions` are its reaction records (others' are ignored; none shown on a deleted message). */
+export function toMessageView (m: MessageRecord, members: readonly MembershipRecord[], reactions: readonly ReactionRecord[] = []): MessageView {
   const others = members.filter((x) => x.userId !== m.senderId)
   return {
     id: m.id,
@@ -78,6 +80,7 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
     ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),
     deliveredTo: others.filter((x) => x.deliveredSeq >= m.seq).map((x) => ({ userId: x.userId, deliveredAt: (x.deliveredAt ?? m.sentAt).toISOString() })),
-    readBy: others.filter((x) => x.readSeq >= m.seq).map((x) => ({ userId: x.userId, readAt: (x.readAt ?? m.sentAt).toISOString() }))
+    readBy: others.filter((x) => x.readSeq >= m.seq).map((x) => ({ userId: x.userId, readAt: (x.readAt ?? m.sentAt).toISOString() })),
+    reactions: m.deletedAt !== undefined ? [] : summarizeReactions(reactions.filter((r) => r.messageId === m.id))
   }
 }

@@ -113,6 +113,15 @@ export interface MessageRecord {
   deletedAt?: Date
 }
 
+/** One user's reaction with one emoji on one message (a record of its own, so concurrent reactions never overwrite each other). */
+export interface ReactionRecord {
+  conversationId: string
+  messageId: string
+  userId: string
+  emoji: string
+  createdAt: Date
+}
+
 /** What a version claim is for: a message's id, or the conversation's details. */
 export const CONVERSATION_TARGET = 'conversation'
 

@@ -45,7 +45,15 @@ const ErrorCode = Type.Union(['UNAUTHORIZED', 'VALIDATION_ERROR', 'NOT_FOUND', '
 
 export const ServerFrames = {
   new_message: frame('new_message', { message: MessageRef }, 'A new message in one of my conversations (also sent by me from another device).'),
-  message_updated: frame('message_updated', { message: MessageRef }, 'A message was edited.'),
+  message_updated: frame('message_updated', { message: MessageRef }, 'A message was edited (live), or changed in any way while I was away (in a sync: its reactions too).'),
+  reaction: frame('reaction', {
+    conversationId: Id,
+    messageId: Id,
+    emoji: Type.String(),
+    userId: Id,
+    added: Type.Boolean({ description: 'true: the user reacted so; false: took it back' }),
+    version: Version
+  }, 'A reaction was added or removed (to everyone in the conversation, the reactor\'s other devices included); the message is now at `version`.'),
   message_deleted: frame('message_deleted', { conversationId: Id, messageId: Id, seq: Seq, version: Version }, 'A message became a tombstone.'),
   conversation_removed: frame('conversation_removed', { conversationId: Id }, 'In a sync: I left this conversation, or was removed from it, while away (forget it).'),
   conversation_updated: frame('conversation_updated', { conversation: ConversationRef }, 'Created, renamed, or participants changed (a removed user gets it once more, without themself in participantIds). unreadCount is 0 here: keep your own.'),

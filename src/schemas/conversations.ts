@@ -63,7 +63,12 @@ export const Message = Type.Object({
   editedAt: Type.Optional(DateTime),
   deletedAt: Type.Optional(DateTime),
   deliveredTo: Type.Array(Type.Object({ userId: Id, deliveredAt: DateTime })),
-  readBy: Type.Array(Type.Object({ userId: Id, readAt: DateTime }))
+  readBy: Type.Array(Type.Object({ userId: Id, readAt: DateTime })),
+  reactions: Type.Array(Type.Object({
+    emoji: Type.String(),
+    count: Type.Integer({ minimum: 1 }),
+    userIds: Type.Array(Id, { description: 'the first 50 who reacted so, oldest first' })
+  }), { description: 'by emoji, in the order each was first used; empty on a deleted message' })
 }, { $id: 'Message', title: 'Message', description: 'deliveredTo and readBy list the other participants whose watermark reached this seq' })
 
 export const Conversation = Type.Object({

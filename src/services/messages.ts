@@ -3,10 +3,13 @@ import { conflict, forbidden, notFound, validationError } from '../domain/errors
 import { policy, toMessageView, type MessageView } from '../domain/conversations.js'
 import { channels } from '../domain/channels.js'
 import { validateMessageContent, type MessageLimits } from '../domain/messages.js'
-import type { Attachment, ContentType, MessageRecord } from '../domain/types.js'
+import type { Attachment, ContentType, MembershipRecord, MessageRecord } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import type { Trace } from '../domain/events.js'
 import { requireMember } from './access.js'
+import { enforceLimit } from '../limits/enforce.js'
+import type { Limiter } from '../limits/port.js'
+import { REACTION_LIMITS, validateEmoji } from '../domain/reactions.js'
 import type { Publish } from './publisher.js'
 import type { Sender } from './senders.js'
 import { lastMessageOf, type SendPipeline, type SendResult } from './send-pipeline.js'
@@ -33,6 +36,8 @@ export interface MessageServiceDeps {
   pipeline: SendPipeline
   publish: Publish
   limits: MessageLimits
+  /** A user's limit on adding and removing reactions (absent: unlimited). */
+  reactionLimiter?: Limiter
   /** Called after each new message is stored and published (metrics, logs). */
   onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   now?: () => Date
@@ -47,6 +52,45 @@ export function createMessageService (deps: MessageServiceDeps) {
     const message = await store.messages.findById(messageId)
     if (message === null || message.conversationId !== conversationId) throw notFound('message')
     return message
+  }
+
+  /** The views of messages, with their reactions (one read for all). */
+  async function viewsOf (records: readonly MessageRecord[], members: readonly MembershipRecord[]): Promise<MessageView[]> {
+    const reactions = await store.reactions.forMessages(records.filter((m) => m.deletedAt === undefined).map((m) => m.id))
+    return records.map((m) => toMessageView(m, members, reactions))
+  }
+
+  /**
+   * Adds or removes the caller's reaction. Idempotent: a reaction that is
+   * there already (or not there) changes nothing. A change is a record of its
+   * own, then the message moves to the next version of the timeline (so sync
+   * brings it as message_updated), and a `reaction` frame goes to the others.
+   */
+  async function react (userId: string, conversationId: string, messageId: string, emoji: string, added: boolean): Promise<void> {
+    validateEmoji(emoji)
+    await requireMember(store, conversationId, userId)
+    const message = await messageIn(conversationId, messageId)
+    if (message.deletedAt !== undefined) throw conflict('the message was deleted')
+    if (deps.reactionLimiter !== undefined) await enforceLimit(deps.reactionLimiter, userId)
+    if (added) {
+      const existing = await store.reactions.forMessages([messageId])
+      if (existing.some((r) => r.userId === userId && r.emoji === emoji)) return
+      // Checked before the insert: reactions racing past a bound can pass it by those in flight.
+      if (!existing.some((r) => r.emoji === emoji) && new Set(existing.map((r) => r.emoji)).size >= REACTION_LIMITS.emojiPerMessage) {
+        throw conflict(`a message carries at most ${REACTION_LIMITS.emojiPerMessage} distinct emoji`)
+      }
+      if (existing.filter((r) => r.userId === userId).length >= REACTION_LIMITS.perUserPerMessage) {
+        throw conflict(`one user puts at most ${REACTION_LIMITS.perUserPerMessage} reactions on a message`)
+      }
+      if (!await store.reactions.add({ conversationId, messageId, userId, emoji, createdAt: now() })) return
+    } else if (!await store.reactions.remove(messageId, userId, emoji)) {
+      return
+    }
+    await pipeline.change(conversationId, messageId, async (version) => {
+      const moved = await store.messages.touch(messageId, version)
+      if (moved === null) throw notFound('message')
+      await publish(channels.conversation(conversationId), { event: { type: 'reaction', conversationId, messageId, emoji, userId, added, version: moved.version } })
+    })
   }
 
   return {
@@ -105,7 +149,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         store.messages.page(conversationId, query),
         store.memberships.listByConversation(conversationId)
       ])
-      return { items: page.items.map((m) => toMessageView(m, members)), hasMore: page.hasMore }
+      return { items: await viewsOf(page.items, members), hasMore: page.hasMore }
     },
 
     async edit (userId: string, conversationId: string, messageId: string, content: string): Promise<MessageView> {
@@ -120,11 +164,17 @@ export function createMessageService (deps: MessageServiceDeps) {
         const edited = await store.messages.edit(messageId, content, at, version)
         if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
-        const view = toMessageView(edited, await store.memberships.listByConversation(conversationId))
+        const [view] = await viewsOf([edited], await store.memberships.listByConversation(conversationId))
         await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
-        return view
+        return view!
       })
     },
+
+    /** PUT .../reactions/:emoji: the caller reacts (again: nothing changes). */
+    addReaction: (userId: string, conversationId: string, messageId: string, emoji: string) => react(userId, conversationId, messageId, emoji, true),
+
+    /** DELETE .../reactions/:emoji: the caller's reaction goes (none: nothing changes). */
+    removeReaction: (userId: string, conversationId: string, messageId: string, emoji: string) => react(userId, conversationId, messageId, emoji, false),
 
     /** Leaves a tombstone: seq kept, content and attachments emptied, deletedAt set. Deleting twice is harmless. */
     async remove (userId: string, conversationId: string, messageId: string): Promise<void> {

@@ -123,7 +123,7 @@ export function createSendPipeline (deps: SendPipelineDeps) {
 
   /** The answer to a resend: the first message, as stored. */
   const answerFirst = async (first: MessageRecord): Promise<SendResult> =>
-    ({ message: toMessageView(first, await store.memberships.listByConversation(first.conversationId)), created: false })
+    ({ message: toMessageView(first, await store.memberships.listByConversation(first.conversationId), await store.reactions.forMessages([first.id])), created: false })
 
   /**
    * Stores a batch of one conversation's drafts, in queue order, one seq
@@ -192,10 +192,12 @@ export function createSendPipeline (deps: SendPipelineDeps) {
         }
         // Another node stored seq base + 1 (it sends into this conversation too, most
         // often one message at a time): the next try is after it, at once; after
-        // a second refusal in a row, after the store's lastSeq as well.
+        // a second refusal in a row, after the highest number in the timeline (not the
+        // conversation's lastSeq, which is raised only after a commit and lags behind
+        // a node that commits batch after batch).
         deps.onSeqConflict?.()
         if (++collisions >= SEQ_ATTEMPTS) throw new AppError('INTERNAL_ERROR', 'could not find a free sequence number')
-        base = collisions === 1 ? base + 1 : Math.max(await storedLastSeq(conversationId), base + 1)
+        base = collisions === 1 ? base + 1 : Math.max(await store.messages.lastSeq(conversationId), base + 1)
       }
     } catch (error) {
       knownSeqs.delete(conversationId)

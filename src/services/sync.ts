@@ -89,7 +89,9 @@ export function createSyncService (deps: SyncServiceDeps) {
       if (!applied && claim.claimedAt.getTime() > cutoff) pending = Math.min(pending, claim.seq)
     }
     const items = [...byId.values()].filter((m) => m.version <= readUpTo).sort((a, b) => a.version - b.version)
-    const members = items.length > 0 ? await store.memberships.listByConversation(conversationId) : []
+    const [members, reactions] = items.length > 0
+      ? await Promise.all([store.memberships.listByConversation(conversationId), store.reactions.forMessages(items.filter((m) => m.deletedAt === undefined).map((m) => m.id))])
+      : [[], []]
     const frames: SyncBatch['frames'] = []
     let used = 0
     const push = (frame: SyncFrame) => {
@@ -102,7 +104,7 @@ export function createSyncService (deps: SyncServiceDeps) {
     let cut = changed.hasMore
     for (const m of items) {
       if (used >= budget && frames.length > 0) { cut = true; break }
-      const view = toMessageView(m, members)
+      const view = toMessageView(m, members, reactions)
       if (m.seq > cursor) push({ type: 'new_message', message: view })
       else if (m.deletedAt !== undefined) push({ type: 'message_deleted', conversationId, messageId: m.id, seq: m.seq, version: m.version })
       else push({ type: 'message_updated', message: view })

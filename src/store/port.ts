@@ -1,6 +1,6 @@
 import type {
   ConversationRecord, LastMessage, MembershipRecord, MessageRecord, NewRefreshToken, NewUser,
-  RefreshTokenRecord, Role, UserPatch, UserRecord, VersionClaim, WebhookRecord
+  ReactionRecord, RefreshTokenRecord, Role, UserPatch, UserRecord, VersionClaim, WebhookRecord
 } from '../domain/types.js'
 import type { DuplicateKeyError } from '../domain/errors.js'
 
@@ -27,6 +27,7 @@ export interface Store {
   conversations: ConversationRepository
   memberships: MembershipRepository
   messages: MessageRepository
+  reactions: ReactionRepository
   webhooks: WebhookRepository
 }
 
@@ -118,6 +119,16 @@ export type TimelineEntry = MessageRecord | VersionClaim
 
 export const isClaim = (entry: TimelineEntry): entry is VersionClaim => 'target' in entry
 
+/** Reactions, one record each: adding is an insert under a unique key, so no concurrent reaction is lost on any server. */
+export interface ReactionRepository {
+  /** True when it is new; false when the user had already reacted so. */
+  add (reaction: ReactionRecord): Promise<boolean>
+  /** True when it existed. */
+  remove (messageId: string, userId: string, emoji: string): Promise<boolean>
+  /** The reactions on these messages, oldest first. */
+  forMessages (messageIds: readonly string[]): Promise<ReactionRecord[]>
+}
+
 export interface MessageRepository {
   /**
    * Inserts messages and version claims in order, one seq each, and stops at
@@ -151,6 +162,8 @@ export interface MessageRepository {
   edit (id: string, content: string, editedAt: Date, version: number): Promise<MessageRecord | null>
   /** Empties content and attachments and sets deletedAt at `version` (once); answers the message as it is now. */
   tombstone (id: string, deletedAt: Date, version: number): Promise<MessageRecord | null>
+  /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */
+  touch (id: string, version: number): Promise<MessageRecord | null>
 }
 
 export interface WebhookRepository {

@@ -408,6 +408,36 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.messages.edit(newId(), 'x', new Date(), 8), null)
   })
 
+  withStore('reactions: one per user and emoji, even when added concurrently; listed oldest first; removed once', async (t, store) => {
+    const c = newId()
+    const [m1, m2, u1, u2] = [newId(), newId(), newId(), newId()]
+    const r = (messageId: string, userId: string, emoji: string, at: number) => ({ conversationId: c, messageId, userId, emoji, createdAt: new Date(at) })
+    const raced = await Promise.all(Array.from({ length: 5 }, () => store.reactions.add(r(m1, u1, '👍', 1000))))
+    t.equal(raced.filter(Boolean).length, 1, 'one of five identical adds is new')
+    t.equal(await store.reactions.add(r(m1, u2, '👍', 2000)), true)
+    t.equal(await store.reactions.add(r(m1, u1, ':tada:', 3000)), true)
+    t.equal(await store.reactions.add(r(m2, u1, '👍', 500)), true)
+    const all = await Promise.all(Array.from({ length: 40 }, (_, i) => store.reactions.add(r(m2, newId(), '❤️', 4000 + i))))
+    t.equal(all.filter(Boolean).length, 40, 'forty users at once: forty records')
+    t.same((await store.reactions.forMessages([m1])).map((x) => [x.userId, x.emoji]), [[u1, '👍'], [u2, '👍'], [u1, ':tada:']])
+    t.same(await store.reactions.forMessages([m1, m2]).then((xs) => xs.length), 44)
+    t.same(await store.reactions.forMessages([]), [])
+    t.equal(await store.reactions.remove(m1, u1, '👍'), true)
+    t.equal(await store.reactions.remove(m1, u1, '👍'), false)
+    t.same((await store.reactions.forMessages([m1])).map((x) => x.emoji), ['👍', ':tada:'])
+    t.same(Object.keys((await store.reactions.forMessages([m1]))[0]!).sort(), ['conversationId', 'createdAt', 'emoji', 'messageId', 'userId'])
+  })
+
+  withStore('messages: touch moves a message to a later version only', async (t, store) => {
+    const c = newId()
+    const m = message(c, 1)
+    await store.messages.insertMany([m])
+    t.equal((await store.messages.touch(m.id, 5))?.version, 5)
+    t.equal((await store.messages.touch(m.id, 3))?.version, 5, 'never back')
+    t.same((await store.messages.changedSince(c, 4, 10)).items.map((x) => x.id), [m.id], 'found by its new version')
+    t.equal(await store.messages.touch(newId(), 9), null)
+  })
+
   withStore('webhooks: insert, find, list by conversation, remove', async (t, store) => {
     const c = newId()
     const w = { id: newId(), conversationId: c, name: 'ci', tokenHash: 'h', botUserId: newId(), createdBy: newId(), createdAt: new Date() }

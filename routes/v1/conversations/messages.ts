@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { validationError } from '../../../src/domain/errors.js'
 import { responses } from '../../../src/schemas/common.js'
 import { editMessageBody, MessageRef, sendMessageBody } from '../../../src/schemas/conversations.js'
-import { ConversationParams, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReadBody } from './schemas.js'
+import { ConversationParams, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReactionParams, ReadBody } from './schemas.js'
 
 
 /** Protected: history, sending, editing, deleting, and the read watermark. */
@@ -75,6 +75,29 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     await service.remove(request.userId, request.params.id, request.params.messageId)
+    return reply.code(204).send(null)
+  })
+
+  const reactionSchema = (operationId: string, summary: string, description: string) => ({
+    tags,
+    operationId,
+    summary,
+    description,
+    params: ReactionParams,
+    response: responses({ 204: Type.Null({ description: 'done (also when there was nothing to do)' }) }, 400, 403, 404, 409, 429)
+  })
+
+  app.put('/:id/messages/:messageId/reactions/:emoji', {
+    schema: reactionSchema('addReaction', 'React to a message', 'Idempotent: reacting again with the same emoji changes nothing. Participants only; 409 on a deleted message, or past 20 distinct emoji on the message or 10 reactions of yours on it. The others get a `reaction` frame; the message moves to a new version.')
+  }, async (request, reply) => {
+    await service.addReaction(request.userId, request.params.id, request.params.messageId, request.params.emoji)
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/:id/messages/:messageId/reactions/:emoji', {
+    schema: reactionSchema('removeReaction', 'Take a reaction back', 'Idempotent: removing a reaction that is not there changes nothing.')
+  }, async (request, reply) => {
+    await service.removeReaction(request.userId, request.params.id, request.params.messageId, request.params.emoji)
     return reply.code(204).send(null)
   })
 

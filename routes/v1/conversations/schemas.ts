@@ -28,6 +28,11 @@ export const CreateConversationBody = Type.Unsafe<Static<typeof CreateDirect> | 
 export const ConversationParams = Type.Object({ id: Id })
 export const ParticipantParams = Type.Object({ id: Id, userId: Id })
 export const MessageParams = Type.Object({ id: Id, messageId: Id })
+export const ReactionParams = Type.Object({
+  id: Id,
+  messageId: Id,
+  emoji: Type.String({ minLength: 1, maxLength: 64, description: 'URL-encoded: one emoji, or a :shortcode: of at most 64 characters (a-z, 0-9, _ + -)' })
+})
 export const WebhookParams = Type.Object({ id: Id, webhookId: Id })
 
 export const ListQuery = Type.Object({

@@ -5,6 +5,7 @@ import { createMemoryConversationRepository } from './conversations.js'
 import { createMemoryMembershipRepository } from './memberships.js'
 import { createMemoryMessageRepository } from './messages.js'
 import { createMemoryWebhookRepository } from './webhooks.js'
+import { createMemoryReactionRepository } from './reactions.js'
 
 /**
  * The embedded store: real, in-process, and not durable. Everything is lost
@@ -29,6 +30,7 @@ export function createMemoryStore (): Store {
     conversations: createMemoryConversationRepository(),
     memberships: createMemoryMembershipRepository(),
     messages: createMemoryMessageRepository(),
+    reactions: createMemoryReactionRepository(),
     webhooks: createMemoryWebhookRepository()
   }
 }

@@ -146,6 +146,13 @@ export function createMemoryMessageRepository (): MessageRepository {
         moveTo(m, version)
       }
       return copy(m)
+    },
+
+    async touch (id, version) {
+      const m = messages.get(id)
+      if (m === undefined) return null
+      if (m.version < version) moveTo(m, version)
+      return copy(m)
     }
   }
 }

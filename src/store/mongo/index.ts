@@ -7,6 +7,7 @@ import { createMongoConversationRepository, ensureConversationIndexes } from './
 import { createMongoMembershipRepository, ensureMembershipIndexes } from './memberships.js'
 import { createMongoMessageRepository, ensureMessageIndexes } from './messages.js'
 import { createMongoWebhookRepository, ensureWebhookIndexes } from './webhooks.js'
+import { createMongoReactionRepository, ensureReactionIndexes } from './reactions.js'
 
 export interface MongoStoreOptions {
   url: string
@@ -46,6 +47,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
         await ensureMembershipIndexes(db)
         await ensureMessageIndexes(db)
         await ensureWebhookIndexes(db)
+        await ensureReactionIndexes(db)
       })
     },
     onRecover (handler) {
@@ -63,6 +65,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
     conversations: createMongoConversationRepository(db, guard),
     memberships: createMongoMembershipRepository(db, guard),
     messages: createMongoMessageRepository(db, guard),
+    reactions: createMongoReactionRepository(db, guard),
     webhooks: createMongoWebhookRepository(db, guard)
   }
 }

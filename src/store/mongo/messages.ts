@@ -144,6 +144,13 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
         { returnDocument: 'after' }
       ))
       return doc === null ? findById(id) : toRecord(doc)
+    },
+
+    async touch (id, version) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const doc = await guard(() => messages.findOneAndUpdate({ _id, ...MESSAGES_ONLY, ...below(version) }, { $set: { version } }, { returnDocument: 'after' }))
+      return doc === null ? findById(id) : toRecord(doc)
     }
   }
 }
