@@ -124,6 +124,18 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await bob.waitForFunction(() => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'while you were away (edited)'))
   t.pass('an edit reaches the other side')
 
+  // Reactions from the message menu: Ada reacts, Bob sees it and joins in with a click on the chip, then takes his back.
+  const edited = (page: typeof ada) => page.locator('#messages .message', { hasText: 'while you were away (edited)' })
+  await edited(ada).locator('button.react').click()
+  await edited(ada).locator('.picker button.pick', { hasText: '👍' }).click()
+  await edited(bob).locator('.reactions .reaction', { hasText: '👍 1' }).waitFor()
+  await edited(bob).locator('.reactions .reaction', { hasText: '👍 1' }).click()
+  await edited(ada).locator('.reactions .reaction.mine', { hasText: '👍 2' }).waitFor()
+  await edited(bob).locator('.reactions .reaction.mine', { hasText: '👍 2' }).click()
+  await edited(ada).locator('.reactions .reaction', { hasText: '👍 1' }).waitFor()
+  await edited(bob).locator('.reactions .reaction:not(.mine)', { hasText: '👍 1' }).waitFor()
+  t.pass('a reaction, added and taken back, shows on both sides')
+
   // Bob goes offline again; Ada edits one message and deletes another; back online, Bob shows both changes.
   await ctxB.setOffline(true)
   await bob.waitForSelector('#conn[data-state="suspended"]')

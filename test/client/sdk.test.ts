@@ -57,6 +57,32 @@ t.test('REST: typed calls, contract errors, and a 401 answered by one refresh an
   t.same(seen.at(-1), null, 'and clears the tokens')
 })
 
+t.test('reactions: addReaction and removeReaction, the live reaction event once per version, and the message\'s reactions over REST', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { base } = nodes[0]!
+  const { c: ada, user: adaUser } = await signedUp(base)
+  const { c: bob, user: bobUser } = await signedUp(base)
+  const { id } = await ada.rest.createConversation({ type: 'direct', participantIds: [bobUser.id] })
+  const sent = await ada.rest.sendMessage(id, { content: 'react', clientMessageId: 'rx-1' })
+  const got: Array<{ emoji: string, added: boolean, version: number }> = []
+  bob.live.on('reaction', (r) => got.push({ emoji: r.emoji, added: r.added, version: r.version }))
+  bob.connect()
+  t.teardown(() => bob.live.close())
+  await until('open', () => bob.live.state === 'open')
+  await ada.rest.addReaction(id, sent.id, '👍')
+  await ada.rest.addReaction(id, sent.id, '👍')
+  await ada.rest.addReaction(id, sent.id, ':ship_it:')
+  await ada.rest.removeReaction(id, sent.id, '👍')
+  await until('three reaction events', () => got.length === 3)
+  t.same(got.map((r) => [r.emoji, r.added]), [['👍', true], [':ship_it:', true], ['👍', false]], 'the repeat changed nothing and was not told')
+  t.ok(got[0]!.version < got[1]!.version && got[1]!.version < got[2]!.version, 'each at a later version')
+  const [message] = (await bob.rest.messages(id)).items
+  t.same(message!.reactions, [{ emoji: ':ship_it:', count: 1, userIds: [adaUser.id] }])
+  const refused = await ada.rest.addReaction(id, sent.id, 'not an emoji').catch((e: unknown) => e)
+  t.ok(refused instanceof ApiError && refused.statusCode === 400 && refused.field === 'emoji', 'a bad emoji: 400 on its field')
+})
+
 t.test('live: refresh before connecting with an expiring token, and after a 4401 close', async (t) => {
   const nodes = await startNodes(t, 'memory', 1)
   if (nodes === undefined) return

@@ -88,6 +88,27 @@ t.test('websocket frames: error frames, never a crash; the socket keeps answerin
   t.ok(ws.all('error').length > 100, `${ws.all('error').length} error frames`)
 })
 
+t.test('reaction emoji in the path: any string is a 204 or a contract error, never a 500', async (t) => {
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, RATE_LIMIT_REACTION: '100000/60000' } })
+  if (built === undefined) return
+  const { app } = built
+  const a = client(app, await register(app, 'fzr'))
+  const b = client(app, await register(app, 'fzr'))
+  const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const msg = (await a.post(`/v1/conversations/${conv}/messages`, { content: 'seed' })).body.id
+  const emoji = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }), fc.string({ minLength: 1, maxLength: 80 }), fc.constantFrom('👍', ':ok:', '🇫🇷', '👍🏽', '%', '..', '\u0000', ':a:b:'))
+  let accepted = 0
+  await fc.assert(fc.asyncProperty(emoji, fc.boolean(), async (e, add) => {
+    const res = await app.inject({ method: add ? 'PUT' : 'DELETE', url: `/v1/conversations/${conv}/messages/${msg}/reactions/${encodeURIComponent(e)}`, headers: a.user.auth })
+    if (res.statusCode >= 500) throw new Error(`${JSON.stringify(e)} → ${res.statusCode} ${res.body}`)
+    if (res.statusCode === 204) { accepted++; return }
+    const err = res.json()
+    if (!CODES.has(err.code) || err.statusCode !== res.statusCode) throw new Error(`bad error shape: ${res.body}`)
+  }), { numRuns: 600 })
+  t.ok(accepted > 0, `${accepted} accepted`)
+  t.equal((await app.inject('/health/ready')).statusCode, 200, 'still serving')
+})
+
 /** Header values a client can send (printable ASCII; what HTTP allows through). */
 const headerValue = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 120 }),

@@ -59,6 +59,7 @@ function newClient (tokens?: Tokens) {
     const m = view?.messages.get(d.seq)
     if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', attachments: [], version: d.version, deletedAt: new Date().toISOString() })
   })
+  client.live.on('reaction', (r) => onReaction(r.conversationId, r.messageId, r.emoji, r.userId, r.added, r.version))
   client.live.on('typing', (e) => onTyping(e.conversationId, e.userId, e.isTyping))
   client.live.on('receipt', (r) => {
     const view = views.get(r.conversationId)
@@ -229,8 +230,67 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
     del.addEventListener('click', () => { void client.rest.deleteMessage(view.conversation.id, m.id).catch(showError) })
     meta.append(edit, del)
   }
+  if (m.deletedAt === undefined) {
+    const react = h('button', 'link react', 'react')
+    react.type = 'button'
+    react.addEventListener('click', () => togglePicker(view, m, li))
+    meta.append(react)
+  }
   li.append(meta)
+  if (m.deletedAt === undefined && m.reactions.length > 0) {
+    const row = h('div', 'reactions')
+    for (const r of m.reactions) {
+      const mineToo = r.userIds.includes(me.id)
+      const chip = h('button', `reaction${mineToo ? ' mine' : ''}`, `${r.emoji} ${r.count}`)
+      chip.type = 'button'
+      chip.dataset.emoji = r.emoji
+      chip.title = r.userIds.map((id) => users.get(id)?.username ?? '…').join(', ')
+      chip.addEventListener('click', () => react(view, m, r.emoji, !mineToo))
+      row.append(chip)
+    }
+    li.append(row)
+  }
   return li
+}
+
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '👀']
+
+function react (view: ConversationView, m: Message | LiveMessage, emoji: string, add: boolean) {
+  const call = add ? client.rest.addReaction(view.conversation.id, m.id, emoji) : client.rest.removeReaction(view.conversation.id, m.id, emoji)
+  // The reaction frame (this device's too) updates the message.
+  void call.catch(showError)
+}
+
+function togglePicker (view: ConversationView, m: Message | LiveMessage, li: HTMLLIElement) {
+  const open = li.querySelector('.picker')
+  if (open !== null) { open.remove(); return }
+  const picker = h('div', 'picker')
+  for (const emoji of QUICK_REACTIONS) {
+    const b = h('button', 'pick', emoji)
+    b.type = 'button'
+    b.addEventListener('click', () => { picker.remove(); react(view, m, emoji, true) })
+    picker.append(b)
+  }
+  li.append(picker)
+}
+
+/** A reaction frame: applied to the message as a set (userIds shows the first 50 only, so the count moves regardless). */
+function onReaction (conversationId: string, messageId: string, emoji: string, userId: string, added: boolean, version: number) {
+  const view = views.get(conversationId)
+  const m = view === undefined ? undefined : [...view.messages.values()].find((x) => x.id === messageId)
+  if (view === undefined || m === undefined) return
+  const reactions = m.reactions.map((r) => ({ ...r, userIds: [...r.userIds] }))
+  const entry = reactions.find((r) => r.emoji === emoji)
+  if (added && entry === undefined) reactions.push({ emoji, count: 1, userIds: [userId] })
+  else if (added && entry !== undefined) {
+    entry.count++
+    if (entry.userIds.length < 50 && !entry.userIds.includes(userId)) entry.userIds.push(userId)
+  } else if (entry !== undefined) {
+    entry.count--
+    entry.userIds = entry.userIds.filter((id) => id !== userId)
+  }
+  view.messages.set(m.seq, { ...m, version, reactions: reactions.filter((r) => r.count > 0) })
+  if (conversationId === current) renderMessages(true)
 }
 
 function startEdit (view: ConversationView, m: Message | LiveMessage, li: HTMLLIElement) {
@@ -374,7 +434,7 @@ async function send (ev: SubmitEvent) {
   try {
     const ack = await client.live.send({ conversationId, content })
     pending.remove()
-    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [] })
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [] })
   } catch (err) {
     pending.remove()
     showError(err)
