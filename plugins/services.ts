@@ -72,6 +72,7 @@ export default fp(async (app) => {
     pipeline,
     publish,
     limits: config.messageLimits,
+    maxPins: config.MAX_PINS_PER_CONVERSATION,
     ...(reactionLimiter !== undefined && { reactionLimiter }),
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })

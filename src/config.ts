@@ -54,6 +54,7 @@ export const ConfigSchema = Type.Object({
   MEMBERSHIP_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, maximum: 10000000, default: 100000, description: '(conversation, user) answers the send path\'s membership cache keeps, least recently used forgotten first' }),
   MEMBERSHIP_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 10000, description: 'how long a node trusts a cached "is a participant" answer on the send path (removals reach every node through the broker at once; this bounds a lost one); 0 turns the cache off' }),
   WS_MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 1, maximum: 1000000, default: 500, description: 'open sockets one address may hold on one node; more are refused before the upgrade with 429 (behind a proxy, set TRUST_PROXY)' }),
+  MAX_PINS_PER_CONVERSATION: Type.Integer({ minimum: 1, maximum: 10000, default: 50, description: 'pinned messages one conversation may have; one more is refused with 409 CONFLICT' }),
   MAX_GROUPS_PER_USER: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000, description: 'groups one user may have created (those that exist); one more is refused with 409 CONFLICT' }),
   MAX_WEBHOOKS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000000, default: 100, description: 'webhooks one user may have created, in all conversations; one more is refused with 409 CONFLICT' }),
   MAX_WEBHOOKS_PER_CONVERSATION: Type.Integer({ minimum: 1, maximum: 100000, default: 25, description: 'webhooks one conversation may have, whoever created them; one more is refused with 409 CONFLICT' }),

@@ -203,6 +203,20 @@ export class RestClient {
     return this.request('DELETE', `/v1/conversations/${conversationId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`)
   }
 
+  /** Pins a message (idempotent; in groups, owners and admins). */
+  pin (conversationId: string, messageId: string): Promise<void> {
+    return this.request('PUT', `/v1/conversations/${conversationId}/pins/${messageId}`)
+  }
+
+  unpin (conversationId: string, messageId: string): Promise<void> {
+    return this.request('DELETE', `/v1/conversations/${conversationId}/pins/${messageId}`)
+  }
+
+  /** The conversation's pinned messages, the newest pin first. */
+  pins (conversationId: string): Promise<{ items: Message[] }> {
+    return this.request('GET', `/v1/conversations/${conversationId}/pins`)
+  }
+
   deleteMessage (conversationId: string, messageId: string): Promise<void> { return this.request('DELETE', `/v1/conversations/${conversationId}/messages/${messageId}`) }
   markRead (conversationId: string, seq: number): Promise<void> { return this.request('POST', `/v1/conversations/${conversationId}/read`, { body: { seq } }) }
 

@@ -23,7 +23,9 @@ export const policy = {
   canEditMessage: (m: MessageRecord, actorId: string) => m.senderId === actorId,
   /** Own messages; in groups, owners and admins may delete any. */
   canDeleteMessage: (c: ConversationRecord, m: MessageRecord, actor: MembershipRecord) =>
-    m.senderId === actor.userId || (c.type === 'group' && isManager(actor.role))
+    m.senderId === actor.userId || (c.type === 'group' && isManager(actor.role)),
+  /** In a direct conversation either participant; in a group, owners and admins. */
+  canPin: (c: ConversationRecord, actor: MembershipRecord) => c.type === 'direct' || isManager(actor.role)
 }
 
 /**
@@ -79,6 +81,7 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     sentAt: m.sentAt.toISOString(),
     ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
     ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),
+    ...(m.pinnedAt !== undefined && { pinnedAt: m.pinnedAt.toISOString(), pinnedBy: m.pinnedBy! }),
     deliveredTo: others.filter((x) => x.deliveredSeq >= m.seq).map((x) => ({ userId: x.userId, deliveredAt: (x.deliveredAt ?? m.sentAt).toISOString() })),
     readBy: others.filter((x) => x.readSeq >= m.seq).map((x) => ({ userId: x.userId, readAt: (x.readAt ?? m.sentAt).toISOString() })),
     reactions: m.deletedAt !== undefined ? [] : summarizeReactions(reactions.filter((r) => r.messageId === m.id))

@@ -111,6 +111,9 @@ export interface MessageRecord {
   sentAt: Date
   editedAt?: Date
   deletedAt?: Date
+  /** Set while it is pinned (a deletion unpins it). */
+  pinnedAt?: Date
+  pinnedBy?: string
 }
 
 /** One user's reaction with one emoji on one message (a record of its own, so concurrent reactions never overwrite each other). */

@@ -62,6 +62,8 @@ export const Message = Type.Object({
   sentAt: DateTime,
   editedAt: Type.Optional(DateTime),
   deletedAt: Type.Optional(DateTime),
+  pinnedAt: Type.Optional(DateTime),
+  pinnedBy: Type.Optional(Id),
   deliveredTo: Type.Array(Type.Object({ userId: Id, deliveredAt: DateTime })),
   readBy: Type.Array(Type.Object({ userId: Id, readAt: DateTime })),
   reactions: Type.Array(Type.Object({

@@ -36,6 +36,8 @@ export interface MessageServiceDeps {
   pipeline: SendPipeline
   publish: Publish
   limits: MessageLimits
+  /** Pinned messages one conversation may have (MAX_PINS_PER_CONVERSATION; 50 unless given). */
+  maxPins?: number
   /** A user's limit on adding and removing reactions (absent: unlimited). */
   reactionLimiter?: Limiter
   /** Called after each new message is stored and published (metrics, logs). */
@@ -46,6 +48,7 @@ export interface MessageServiceDeps {
 export function createMessageService (deps: MessageServiceDeps) {
   const { store, pipeline, publish } = deps
   const now = deps.now ?? (() => new Date())
+  const maxPins = deps.maxPins ?? 50
 
   /** Loads a message of this conversation; 404 for a message of another one. */
   async function messageIn (conversationId: string, messageId: string): Promise<MessageRecord> {
@@ -93,7 +96,44 @@ export function createMessageService (deps: MessageServiceDeps) {
     })
   }
 
+  /**
+   * Pins or unpins a message (idempotent). In a direct conversation either
+   * participant; in a group, owners and admins. The message moves to a new
+   * version and goes out as message_updated (live and in a sync).
+   */
+  async function setPin (userId: string, conversationId: string, messageId: string, pinned: boolean): Promise<void> {
+    const { conversation, membership } = await requireMember(store, conversationId, userId)
+    if (!policy.canPin(conversation, membership)) throw forbidden('in a group, only the owner and admins pin messages')
+    const message = await messageIn(conversationId, messageId)
+    if (message.deletedAt !== undefined) throw conflict('the message was deleted')
+    if ((message.pinnedAt !== undefined) === pinned) return
+    // Checked before the change: pins racing past the bound can pass it by those in flight.
+    if (pinned && (await store.messages.pinned(conversationId, maxPins)).length >= maxPins) {
+      throw conflict(`a conversation has at most ${maxPins} pinned messages; unpin one first`)
+    }
+    await pipeline.change(conversationId, messageId, async (version) => {
+      const changed = await store.messages.setPin(messageId, pinned ? { by: userId, at: now() } : null, version)
+      if (changed === null) throw notFound('message')
+      if (changed.deletedAt !== undefined) throw conflict('the message was deleted')
+      const [view] = await viewsOf([changed], await store.memberships.listByConversation(conversationId))
+      await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
+    })
+  }
+
   return {
+    /** PUT /pins/:messageId. */
+    pin: (userId: string, conversationId: string, messageId: string) => setPin(userId, conversationId, messageId, true),
+
+    /** DELETE /pins/:messageId. */
+    unpin: (userId: string, conversationId: string, messageId: string) => setPin(userId, conversationId, messageId, false),
+
+    /** The conversation's pinned messages, the newest pin first. */
+    async pins (userId: string, conversationId: string): Promise<{ items: MessageView[] }> {
+      await requireMember(store, conversationId, userId)
+      const [pinned, members] = await Promise.all([store.messages.pinned(conversationId, maxPins), store.memberships.listByConversation(conversationId)])
+      return { items: await viewsOf(pinned, members) }
+    },
+
     /**
      * The one path for a new message, whoever sends it (REST, websocket,
      * webhook): validate, authorise and limit (the sender's rules),

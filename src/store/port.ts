@@ -162,6 +162,10 @@ export interface MessageRepository {
   edit (id: string, content: string, editedAt: Date, version: number): Promise<MessageRecord | null>
   /** Empties content and attachments and sets deletedAt at `version` (once); answers the message as it is now. */
   tombstone (id: string, deletedAt: Date, version: number): Promise<MessageRecord | null>
+  /** Pins (`pin` set) or unpins (null) a message at `version`, unless it is deleted or at that version or later already. */
+  setPin (id: string, pin: { by: string, at: Date } | null, version: number): Promise<MessageRecord | null>
+  /** A conversation's pinned messages, the newest pin first. */
+  pinned (conversationId: string, limit: number): Promise<MessageRecord[]>
   /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */
   touch (id: string, version: number): Promise<MessageRecord | null>
 }

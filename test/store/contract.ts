@@ -428,6 +428,25 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.same(Object.keys((await store.reactions.forMessages([m1]))[0]!).sort(), ['conversationId', 'createdAt', 'emoji', 'messageId', 'userId'])
   })
 
+  withStore('messages: pinned and unpinned at a version; listed newest pin first; a tombstone unpins', async (t, store) => {
+    const c = newId()
+    const [m1, m2, m3] = [message(c, 1), message(c, 2), message(c, 3)]
+    await store.messages.insertMany([m1, m2, m3])
+    const by = newId()
+    t.match(await store.messages.setPin(m1.id, { by, at: new Date(1000) }, 4), { pinnedBy: by, version: 4 })
+    await store.messages.setPin(m3.id, { by, at: new Date(2000) }, 5)
+    t.same((await store.messages.pinned(c, 10)).map((m) => m.id), [m3.id, m1.id])
+    t.same((await store.messages.pinned(c, 1)).map((m) => m.id), [m3.id], 'bounded')
+    t.equal((await store.messages.setPin(m1.id, null, 4))?.pinnedAt instanceof Date, true, 'not at an old version')
+    const unpinned = await store.messages.setPin(m1.id, null, 6)
+    t.equal(unpinned?.pinnedAt, undefined)
+    t.equal(unpinned?.pinnedBy, undefined)
+    await store.messages.tombstone(m3.id, new Date(), 7)
+    t.same(await store.messages.pinned(c, 10), [], 'the deleted one is unpinned')
+    t.equal((await store.messages.setPin(m3.id, { by, at: new Date() }, 8))?.pinnedAt, undefined, 'a tombstone is never pinned')
+    t.same(await store.messages.pinned(newId(), 10), [])
+  })
+
   withStore('messages: touch moves a message to a later version only', async (t, store) => {
     const c = newId()
     const m = message(c, 1)

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { validationError } from '../../../src/domain/errors.js'
 import { responses } from '../../../src/schemas/common.js'
 import { editMessageBody, MessageRef, sendMessageBody } from '../../../src/schemas/conversations.js'
-import { ConversationParams, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, ReactionParams, ReadBody } from './schemas.js'
+import { ConversationParams, HistoryQuery, IdempotencyHeaders, MessagePage, MessageParams, PinList, ReactionParams, ReadBody } from './schemas.js'
 
 
 /** Protected: history, sending, editing, deleting, and the read watermark. */
@@ -98,6 +98,40 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     schema: reactionSchema('removeReaction', 'Take a reaction back', 'Idempotent: removing a reaction that is not there changes nothing.')
   }, async (request, reply) => {
     await service.removeReaction(request.userId, request.params.id, request.params.messageId, request.params.emoji)
+    return reply.code(204).send(null)
+  })
+
+  app.get('/:id/pins', {
+    schema: {
+      tags,
+      operationId: 'listPins',
+      summary: 'Pinned messages',
+      description: 'The newest pin first (at most MAX_PINS_PER_CONVERSATION). Participants only.',
+      params: ConversationParams,
+      response: responses({ 200: PinList }, 403, 404)
+    }
+  }, async (request) => service.pins(request.userId, request.params.id))
+
+  const pinSchema = (operationId: string, summary: string, description: string) => ({
+    tags,
+    operationId,
+    summary,
+    description,
+    params: MessageParams,
+    response: responses({ 204: Type.Null({ description: 'done (also when there was nothing to do)' }) }, 403, 404, 409)
+  })
+
+  app.put('/:id/pins/:messageId', {
+    schema: pinSchema('pinMessage', 'Pin a message', 'Idempotent. In a group, owners and admins; in a direct conversation, either participant. 409 on a deleted message or past MAX_PINS_PER_CONVERSATION. The message (with pinnedAt, pinnedBy) goes out as message_updated.')
+  }, async (request, reply) => {
+    await service.pin(request.userId, request.params.id, request.params.messageId)
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/:id/pins/:messageId', {
+    schema: pinSchema('unpinMessage', 'Unpin a message', 'Idempotent; the same roles as pinning.')
+  }, async (request, reply) => {
+    await service.unpin(request.userId, request.params.id, request.params.messageId)
     return reply.code(204).send(null)
   })
 

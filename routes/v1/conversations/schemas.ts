@@ -77,6 +77,10 @@ export const MessagePage = Type.Object({
   hasMore: Type.Boolean({ description: 'more messages exist beyond this page in the direction paged (older without afterSeq, newer with it)' })
 }, { title: 'MessagePage' })
 
+export const PinList = Type.Object({
+  items: Type.Array(MessageRef, { description: 'the newest pin first' })
+}, { title: 'PinList' })
+
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(ClientMessageId)
 })

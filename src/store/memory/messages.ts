@@ -143,9 +143,35 @@ export function createMemoryMessageRepository (): MessageRepository {
         m.content = ''
         m.attachments = []
         m.deletedAt = deletedAt
+        delete m.pinnedAt
+        delete m.pinnedBy
         moveTo(m, version)
       }
       return copy(m)
+    },
+
+    async setPin (id, pin, version) {
+      const m = messages.get(id)
+      if (m === undefined) return null
+      if (m.deletedAt === undefined && m.version < version) {
+        if (pin === null) {
+          delete m.pinnedAt
+          delete m.pinnedBy
+        } else {
+          m.pinnedAt = pin.at
+          m.pinnedBy = pin.by
+        }
+        moveTo(m, version)
+      }
+      return copy(m)
+    },
+
+    async pinned (conversationId, limit) {
+      return (timelines.get(conversationId) ?? [])
+        .filter((m) => m.pinnedAt !== undefined)
+        .sort((a, b) => b.pinnedAt!.getTime() - a.pinnedAt!.getTime() || b.seq - a.seq)
+        .slice(0, limit)
+        .map(copy)
     },
 
     async touch (id, version) {

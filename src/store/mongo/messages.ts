@@ -48,7 +48,9 @@ export async function ensureMessageIndexes (db: Db): Promise<void> {
     // Idempotent sends: one message per (conversation, sender, clientMessageId).
     { key: { conversationId: 1, senderId: 1, clientMessageId: 1 }, name: 'conversation_sender_clientMessageId_unique', unique: true },
     // A sync reads what changed after its cursor from here (claims have no version: they are not in it).
-    { key: { conversationId: 1, version: 1 }, name: 'conversation_version' }
+    { key: { conversationId: 1, version: 1 }, name: 'conversation_version' },
+    // The pinned messages of a conversation (few; unpinned messages have no pinnedAt).
+    { key: { conversationId: 1, pinnedAt: -1 }, name: 'conversation_pins' }
   ])
 }
 
@@ -140,10 +142,23 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       if (_id === null) return null
       const doc = await guard(() => messages.findOneAndUpdate(
         { _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) },
-        { $set: { content: '', attachments: [], deletedAt, version } },
+        { $set: { content: '', attachments: [], deletedAt, version }, $unset: { pinnedAt: '', pinnedBy: '' } },
         { returnDocument: 'after' }
       ))
       return doc === null ? findById(id) : toRecord(doc)
+    },
+
+    async setPin (id, pin, version) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const update = pin === null ? { $set: { version }, $unset: { pinnedAt: '' as const, pinnedBy: '' as const } } : { $set: { version, pinnedAt: pin.at, pinnedBy: pin.by } }
+      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, update, { returnDocument: 'after' }))
+      return doc === null ? findById(id) : toRecord(doc)
+    },
+
+    async pinned (conversationId, limit) {
+      const docs = await guard(() => messages.find({ conversationId, pinnedAt: { $exists: true }, ...MESSAGES_ONLY }).sort({ pinnedAt: -1, seq: -1 }).limit(limit).toArray())
+      return docs.map(toRecord)
     },
 
     async touch (id, version) {
