@@ -136,6 +136,15 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await edited(bob).locator('.reactions .reaction:not(.mine)', { hasText: '👍 1' }).waitFor()
   t.pass('a reaction, added and taken back, shows on both sides')
 
+  // Pins: Ada pins the message from its menu; both see the pinned bar; Bob (a direct conversation: either may) unpins it.
+  await edited(ada).locator('button.pin').click()
+  await bob.waitForFunction(() => document.querySelector('#pinned:not([hidden]) .pinned-text')?.textContent === 'while you were away (edited)')
+  await ada.waitForSelector('#pinned:not([hidden])')
+  await edited(bob).locator('button.unpin').click()
+  await ada.waitForSelector('#pinned[hidden]', { state: 'attached' })
+  await bob.waitForSelector('#pinned[hidden]', { state: 'attached' })
+  t.pass('a pin shows in the pinned bar on both sides, and goes when unpinned')
+
   // Bob goes offline again; Ada edits one message and deletes another; back online, Bob shows both changes.
   await ctxB.setOffline(true)
   await bob.waitForSelector('#conn[data-state="suspended"]')

@@ -81,6 +81,16 @@ t.test('reactions: addReaction and removeReaction, the live reaction event once 
   t.same(message!.reactions, [{ emoji: ':ship_it:', count: 1, userIds: [adaUser.id] }])
   const refused = await ada.rest.addReaction(id, sent.id, 'not an emoji').catch((e: unknown) => e)
   t.ok(refused instanceof ApiError && refused.statusCode === 400 && refused.field === 'emoji', 'a bad emoji: 400 on its field')
+
+  // Pins, typed: the message comes back as 'updated' with pinnedAt, and in pins().
+  const updated: Array<string | undefined> = []
+  bob.live.on('updated', (m) => updated.push(m.pinnedAt))
+  await bob.rest.pin(id, sent.id)
+  t.same((await ada.rest.pins(id)).items.map((m) => [m.id, m.pinnedBy]), [[sent.id, bobUser.id]])
+  await until('the pin, live', () => updated.length === 1)
+  t.type(updated[0], 'string')
+  await ada.rest.unpin(id, sent.id)
+  t.same((await bob.rest.pins(id)).items, [])
 })
 
 t.test('live: refresh before connecting with an expiring token, and after a 4401 close', async (t) => {

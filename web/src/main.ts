@@ -29,6 +29,10 @@ interface ConversationView {
   delivered: Map<string, number>
   read: Map<string, number>
   typing: Map<string, ReturnType<typeof setTimeout>>
+  /** My role here (from the participants, once opened). */
+  myRole?: string
+  /** Pinned messages, the newest pin first. */
+  pins: Array<Message | LiveMessage>
 }
 
 let client: ChatClient
@@ -137,7 +141,7 @@ async function knowUsers (ids: string[]) {
 function viewFor (c: Conversation): ConversationView {
   let view = views.get(c.id)
   if (view === undefined) {
-    view = { conversation: c, messages: new Map(), hasOlder: true, loaded: false, delivered: new Map(), read: new Map(), typing: new Map() }
+    view = { conversation: c, messages: new Map(), hasOlder: true, loaded: false, delivered: new Map(), read: new Map(), typing: new Map(), pins: [] }
     views.set(c.id, view)
     client.live.track(c.id, c.lastSeq)
   } else {
@@ -229,6 +233,16 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
     del.type = 'button'
     del.addEventListener('click', () => { void client.rest.deleteMessage(view.conversation.id, m.id).catch(showError) })
     meta.append(edit, del)
+  }
+  if (m.deletedAt === undefined && (view.conversation.type === 'direct' || view.myRole === 'owner' || view.myRole === 'admin')) {
+    const pinned = m.pinnedAt !== undefined
+    const pin = h('button', `link ${pinned ? 'unpin' : 'pin'}`, pinned ? 'unpin' : 'pin')
+    pin.type = 'button'
+    pin.addEventListener('click', () => {
+      // The message_updated that follows (to this device too) moves the pinned bar.
+      void (pinned ? client.rest.unpin(view.conversation.id, m.id) : client.rest.pin(view.conversation.id, m.id)).catch(showError)
+    })
+    meta.append(pin)
   }
   if (m.deletedAt === undefined) {
     const react = h('button', 'link react', 'react')
@@ -344,8 +358,10 @@ async function open (id: string) {
   renderList()
   renderHeader()
   if (!view.loaded) {
-    const [page, participants] = await Promise.all([client.rest.messages(id, { limit: PAGE }), client.rest.participants(id)])
+    const [page, participants, pins] = await Promise.all([client.rest.messages(id, { limit: PAGE }), client.rest.participants(id), client.rest.pins(id)])
     for (const m of page.items) view.messages.set(m.seq, m)
+    view.pins = pins.items
+    view.myRole = participants.items.find((p) => p.userId === me.id)?.role
     view.hasOlder = page.hasMore
     for (const p of participants.items) {
       if (p.userId === me.id) continue
@@ -357,6 +373,7 @@ async function open (id: string) {
   }
   if (current !== id) return
   renderMessages()
+  renderPins()
   markRead(view)
   renderList()
   $<HTMLTextAreaElement>('composer-input').focus()
@@ -398,10 +415,22 @@ function onMessage (m: LiveMessage) {
   renderList()
 }
 
+/** The bar over the messages: what is pinned, the newest pin first. */
+function renderPins () {
+  const bar = $('pinned')
+  const view = current === undefined ? undefined : views.get(current)
+  const pins = view?.pins ?? []
+  bar.hidden = pins.length === 0
+  bar.replaceChildren(...(pins.length === 0 ? [] : [h('span', 'pin-mark', `📌 ${pins.length}`), ...pins.slice(0, 3).map((p) => h('span', 'pinned-text', p.content))]))
+}
+
 function onUpdated (m: Message | LiveMessage) {
   const view = views.get(m.conversationId)
   if (view === undefined) return
   if (view.messages.has(m.seq)) view.messages.set(m.seq, m)
+  const others = view.pins.filter((p) => p.id !== m.id)
+  view.pins = m.pinnedAt === undefined || m.deletedAt !== undefined ? others : [m, ...others].sort((a, b) => (b.pinnedAt ?? '').localeCompare(a.pinnedAt ?? ''))
+  if (view.conversation.id === current) renderPins()
   const last = view.conversation.lastMessage
   if (last?.id === m.id) last.content = m.content
   if (view.conversation.id === current) renderMessages(true)
