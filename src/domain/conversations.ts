@@ -81,6 +81,7 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     sentAt: m.sentAt.toISOString(),
     ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
     ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),
+    ...(m.replyTo !== undefined && { replyTo: { ...m.replyTo } }),
     ...(m.pinnedAt !== undefined && { pinnedAt: m.pinnedAt.toISOString(), pinnedBy: m.pinnedBy! }),
     deliveredTo: others.filter((x) => x.deliveredSeq >= m.seq).map((x) => ({ userId: x.userId, deliveredAt: (x.deliveredAt ?? m.sentAt).toISOString() })),
     readBy: others.filter((x) => x.readSeq >= m.seq).map((x) => ({ userId: x.userId, readAt: (x.readAt ?? m.sentAt).toISOString() })),

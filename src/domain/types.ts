@@ -111,10 +111,25 @@ export interface MessageRecord {
   sentAt: Date
   editedAt?: Date
   deletedAt?: Date
+  /** The message it replies to, quoted (kept in step with the original's edits and deletion). */
+  replyTo?: Quote
   /** Set while it is pinned (a deletion unpins it). */
   pinnedAt?: Date
   pinnedBy?: string
 }
+
+/** A quoted message: its excerpt is the first QUOTE_LENGTH characters of the original now. */
+export interface Quote {
+  id: string
+  seq: number
+  senderId: string
+  content: string
+}
+
+export const QUOTE_LENGTH = 200
+
+/** The excerpt a quote holds of a message's content (by code points, so no emoji is cut in half). */
+export const quoteOf = (content: string): string => [...content].slice(0, QUOTE_LENGTH).join('')
 
 /** One user's reaction with one emoji on one message (a record of its own, so concurrent reactions never overwrite each other). */
 export interface ReactionRecord {

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { MessageLimits } from '../domain/messages.js'
 import { DateTime, Id, refOf } from './common.js'
+import { ID_PATTERN } from '../domain/ids.js'
 
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'position in the conversation, assigned by the server; strictly increasing, gaps allowed', examples: [42] })
 
@@ -42,7 +43,8 @@ export const sendMessageBody = (limits: MessageLimits) => Type.Object({
   content: Type.Optional(messageContent(limits.maxTextLength)),
   contentType: Type.Optional(ContentType),
   attachments: Type.Optional(Type.Array(Attachment, { maxItems: limits.maxAttachments, description: `at most ${limits.maxAttachments} (MESSAGE_MAX_ATTACHMENTS)` })),
-  clientMessageId: Type.Optional(ClientMessageId)
+  clientMessageId: Type.Optional(ClientMessageId),
+  replyTo: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'the id of a message of the same conversation, not deleted, that this one replies to (quotes)' }))
 }, { additionalProperties: false, title: 'SendMessageBody' })
 
 export type SendMessageInput = Static<ReturnType<typeof sendMessageBody>>
@@ -62,6 +64,12 @@ export const Message = Type.Object({
   sentAt: DateTime,
   editedAt: Type.Optional(DateTime),
   deletedAt: Type.Optional(DateTime),
+  replyTo: Type.Optional(Type.Object({
+    id: Id,
+    seq: Seq,
+    senderId: Id,
+    content: Type.String({ description: 'the first 200 characters of the original as it is now (edited: the new text; deleted: empty)' })
+  }, { description: 'the message this one replies to' })),
   pinnedAt: Type.Optional(DateTime),
   pinnedBy: Type.Optional(Id),
   deliveredTo: Type.Array(Type.Object({ userId: Id, deliveredAt: DateTime })),

@@ -3,7 +3,7 @@ import { conflict, forbidden, notFound, validationError } from '../domain/errors
 import { policy, toMessageView, type MessageView } from '../domain/conversations.js'
 import { channels } from '../domain/channels.js'
 import { validateMessageContent, type MessageLimits } from '../domain/messages.js'
-import type { Attachment, ContentType, MembershipRecord, MessageRecord } from '../domain/types.js'
+import { quoteOf, type Attachment, type ContentType, type MembershipRecord, type MessageRecord, type Quote } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import type { Trace } from '../domain/events.js'
 import { requireMember } from './access.js'
@@ -24,6 +24,8 @@ export interface SendInput {
   contentType?: ContentType
   attachments?: Attachment[]
   clientMessageId?: string
+  /** The id of the message this one replies to (same conversation, not deleted). */
+  replyTo?: string
   source: MessageSource
   /** The websocket connection that sent it: it gets message_sent, not new_message. */
   originConnectionId?: string
@@ -55,6 +57,14 @@ export function createMessageService (deps: MessageServiceDeps) {
     const message = await store.messages.findById(messageId)
     if (message === null || message.conversationId !== conversationId) throw notFound('message')
     return message
+  }
+
+  /** The quote of the message replied to: of this conversation and not deleted, or VALIDATION_ERROR (on replyTo). */
+  async function quoted (conversationId: string, messageId: string): Promise<Quote> {
+    const original = await store.messages.findById(messageId)
+    if (original === null || original.conversationId !== conversationId || 'target' in original) throw validationError('replyTo must be a message of this conversation', { field: 'replyTo' })
+    if (original.deletedAt !== undefined) throw validationError('the message replied to was deleted', { field: 'replyTo' })
+    return { id: original.id, seq: original.seq, senderId: original.senderId, content: quoteOf(original.content) }
   }
 
   /** The views of messages, with their reactions (one read for all). */
@@ -149,6 +159,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       // node stores (and publishes) a conversation's sends in the order they arrived,
       // and one socket's sends in the order it sent them, while their checks run side by side.
       const slot = pipeline.reserve(input.conversationId)
+      let replyTo: Quote | undefined
       try {
         const conversation = await sender.authorise(input.conversationId)
         const first = input.clientMessageId === undefined ? undefined : pipeline.recentSend(input.conversationId, sender.userId, input.clientMessageId)
@@ -157,6 +168,7 @@ export function createMessageService (deps: MessageServiceDeps) {
           return await pipeline.answerResend(first)
         }
         await sender.limit(conversation)
+        if (input.replyTo !== undefined) replyTo = await quoted(input.conversationId, input.replyTo)
       } catch (err) {
         slot.cancel()
         throw err
@@ -168,7 +180,8 @@ export function createMessageService (deps: MessageServiceDeps) {
           content,
           contentType,
           attachments,
-          clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`
+          clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
+          ...(replyTo !== undefined && { replyTo })
         },
         live: {
           ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
@@ -204,6 +217,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         const edited = await store.messages.edit(messageId, content, at, version)
         if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
+        await store.messages.updateQuotes(conversationId, messageId, quoteOf(edited.content))
         const [view] = await viewsOf([edited], await store.memberships.listByConversation(conversationId))
         await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
         return view!
@@ -227,6 +241,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         const gone = await store.messages.tombstone(messageId, at, version)
         if (gone === null) throw notFound('message')
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
+        await store.messages.updateQuotes(conversationId, messageId, '')
         await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq, version: gone.version } })
       })
     },

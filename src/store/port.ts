@@ -166,6 +166,8 @@ export interface MessageRepository {
   setPin (id: string, pin: { by: string, at: Date } | null, version: number): Promise<MessageRecord | null>
   /** A conversation's pinned messages, the newest pin first. */
   pinned (conversationId: string, limit: number): Promise<MessageRecord[]>
+  /** Sets the excerpt of every quote of a message (its edit, or its deletion: ''); the quoting messages keep their versions. */
+  updateQuotes (conversationId: string, quotedId: string, content: string): Promise<void>
   /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */
   touch (id: string, version: number): Promise<MessageRecord | null>
 }

@@ -447,6 +447,19 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.same(await store.messages.pinned(newId(), 10), [])
   })
 
+  withStore('messages: a quote is kept with the message and its excerpt set for every quote of the original', async (t, store) => {
+    const c = newId()
+    const original = message(c, 1)
+    const quote = { id: original.id, seq: 1, senderId: original.senderId, content: 'before' }
+    const [r1, r2, other] = [message(c, 2, { replyTo: quote }), message(c, 3, { replyTo: { ...quote } }), message(c, 4)]
+    await store.messages.insertMany([original, r1, r2, other])
+    t.same((await store.messages.findById(r1.id))?.replyTo, quote)
+    await store.messages.updateQuotes(c, original.id, 'after')
+    t.same([(await store.messages.findById(r1.id))?.replyTo?.content, (await store.messages.findById(r2.id))?.replyTo?.content], ['after', 'after'])
+    t.equal((await store.messages.findById(other.id))?.replyTo, undefined, 'a message that quotes nothing is untouched')
+    t.equal((await store.messages.findById(r1.id))?.version, r1.version, 'the quoting messages keep their versions')
+  })
+
   withStore('messages: touch moves a message to a later version only', async (t, store) => {
     const c = newId()
     const m = message(c, 1)

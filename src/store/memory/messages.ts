@@ -174,6 +174,10 @@ export function createMemoryMessageRepository (): MessageRepository {
         .map(copy)
     },
 
+    async updateQuotes (conversationId, quotedId, content) {
+      for (const m of timelines.get(conversationId) ?? []) if (m.replyTo?.id === quotedId) m.replyTo.content = content
+    },
+
     async touch (id, version) {
       const m = messages.get(id)
       if (m === undefined) return null

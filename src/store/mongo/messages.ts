@@ -161,6 +161,10 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return docs.map(toRecord)
     },
 
+    async updateQuotes (conversationId, quotedId, content) {
+      await guard(() => messages.updateMany({ conversationId, 'replyTo.id': quotedId, ...MESSAGES_ONLY }, { $set: { 'replyTo.content': content } }))
+    },
+
     async touch (id, version) {
       const _id = oid(id)
       if (_id === null) return null
