@@ -125,7 +125,7 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   t.pass('an edit reaches the other side')
 
   // Reactions from the message menu: Ada reacts, Bob sees it and joins in with a click on the chip, then takes his back.
-  const edited = (page: typeof ada) => page.locator('#messages .message', { hasText: 'while you were away (edited)' })
+  const edited = (page: typeof ada) => page.locator('#messages .message').filter({ has: page.locator('.text', { hasText: /^while you were away \(edited\)$/ }) })
   await edited(ada).locator('button.react').click()
   await edited(ada).locator('.picker button.pick', { hasText: '👍' }).click()
   await edited(bob).locator('.reactions .reaction', { hasText: '👍 1' }).waitFor()
@@ -144,6 +144,19 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await ada.waitForSelector('#pinned[hidden]', { state: 'attached' })
   await bob.waitForSelector('#pinned[hidden]', { state: 'attached' })
   t.pass('a pin shows in the pinned bar on both sides, and goes when unpinned')
+
+  // A reply from the message menu quotes its original; the quote follows the original's edit.
+  await edited(bob).locator('button.reply').click()
+  await bob.waitForSelector('#replying:not([hidden])')
+  await bob.fill('#composer-input', 'a reply to that')
+  await bob.click('#send')
+  const replied = (page: typeof ada) => page.locator('#messages .message', { hasText: 'a reply to that' })
+  await replied(ada).locator('.quote', { hasText: 'while you were away (edited)' }).waitFor()
+  await edited(ada).locator('button.edit').click()
+  await ada.fill('#messages .edit-input', 'edited twice')
+  await ada.press('#messages .edit-input', 'Enter')
+  await replied(bob).locator('.quote', { hasText: 'edited twice' }).waitFor()
+  t.pass('a reply shows its quote on both sides, in step with the original')
 
   // Bob goes offline again; Ada edits one message and deletes another; back online, Bob shows both changes.
   await ctxB.setOffline(true)

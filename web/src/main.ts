@@ -43,6 +43,8 @@ const views = new Map<string, ConversationView>()
 let current: string | undefined
 let loadingOlder = false
 let typingSentAt = 0
+/** The message the composer replies to, if any. */
+let replyingTo: Message | LiveMessage | undefined
 
 function saveTokens (tokens: Tokens | null) {
   if (tokens === null) localStorage.removeItem(TOKENS_KEY)
@@ -221,6 +223,10 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
   li.dataset.seq = String(m.seq)
   li.dataset.id = m.id
   if (view.conversation.type === 'group' && !mine) li.append(h('div', 'from', users.get(m.senderId)?.username ?? '…'))
+  if (m.replyTo !== undefined) {
+    const q = m.replyTo
+    li.append(h('div', 'quote', `${users.get(q.senderId)?.username ?? '…'}: ${q.content === '' ? 'message deleted' : q.content}`))
+  }
   li.append(h('div', 'text', m.deletedAt !== undefined ? 'message deleted' : m.content))
   const meta = h('div', 'meta', `${time(m.sentAt)}${m.editedAt !== undefined && m.deletedAt === undefined ? ' · edited' : ''}`)
   if (mine && m.deletedAt === undefined) {
@@ -245,6 +251,10 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
     meta.append(pin)
   }
   if (m.deletedAt === undefined) {
+    const reply = h('button', 'link reply', 'reply')
+    reply.type = 'button'
+    reply.addEventListener('click', () => startReply(m))
+    meta.append(reply)
     const react = h('button', 'link react', 'react')
     react.type = 'button'
     react.addEventListener('click', () => togglePicker(view, m, li))
@@ -265,6 +275,13 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
     li.append(row)
   }
   return li
+}
+
+function startReply (m: Message | LiveMessage | undefined) {
+  replyingTo = m
+  $('replying').hidden = m === undefined
+  $('replying-text').textContent = m === undefined ? '' : `replying to ${users.get(m.senderId)?.username ?? '…'}: ${[...m.content].slice(0, 80).join('')}`
+  if (m !== undefined) $<HTMLTextAreaElement>('composer-input').focus()
 }
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '👀']
@@ -354,6 +371,7 @@ function markRead (view: ConversationView) {
 
 async function open (id: string) {
   current = id
+  if (replyingTo !== undefined && replyingTo.conversationId !== id) startReply(undefined)
   const view = views.get(id)!
   renderList()
   renderHeader()
@@ -428,6 +446,9 @@ function onUpdated (m: Message | LiveMessage) {
   const view = views.get(m.conversationId)
   if (view === undefined) return
   if (view.messages.has(m.seq)) view.messages.set(m.seq, m)
+  // Quotes follow their original: the new text, or emptied when it is deleted.
+  const excerpt = m.deletedAt !== undefined ? '' : [...m.content].slice(0, 200).join('')
+  for (const [seq, x] of view.messages) if (x.replyTo?.id === m.id) view.messages.set(seq, { ...x, replyTo: { ...x.replyTo, content: excerpt } })
   const others = view.pins.filter((p) => p.id !== m.id)
   view.pins = m.pinnedAt === undefined || m.deletedAt !== undefined ? others : [m, ...others].sort((a, b) => (b.pinnedAt ?? '').localeCompare(a.pinnedAt ?? ''))
   if (view.conversation.id === current) renderPins()
@@ -455,15 +476,18 @@ async function send (ev: SubmitEvent) {
   input.value = ''
   typingSentAt = 0
   const conversationId = view.conversation.id
+  const original = replyingTo
+  startReply(undefined)
+  const replyTo = original === undefined ? undefined : { id: original.id, seq: original.seq, senderId: original.senderId, content: [...original.content].slice(0, 200).join('') }
   // Shown at once as pending; the ack (after any reconnects) gives it its seq.
   const pending = h('li', 'message mine pending')
   pending.append(h('div', 'text', content), h('div', 'meta', 'sending…'))
   $('messages').append(pending)
   $('messages').scrollTop = $('messages').scrollHeight
   try {
-    const ack = await client.live.send({ conversationId, content })
+    const ack = await client.live.send({ conversationId, content, ...(replyTo !== undefined && { replyTo: replyTo.id }) })
     pending.remove()
-    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [] })
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], ...(replyTo !== undefined && { replyTo }) })
   } catch (err) {
     pending.remove()
     showError(err)
@@ -536,6 +560,7 @@ function wire () {
   $<HTMLFormElement>('auth-form').addEventListener('submit', (ev) => { void submitAuth(ev) })
   $<HTMLFormElement>('composer').addEventListener('submit', (ev) => { void send(ev) })
   $('composer-input').addEventListener('input', onInput)
+  $('replying-cancel').addEventListener('click', () => startReply(undefined))
   $('composer-input').addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $<HTMLFormElement>('composer').requestSubmit() }
   })
