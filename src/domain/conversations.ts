@@ -40,7 +40,7 @@ export function nextOwner (members: MembershipRecord[]): MembershipRecord | unde
 /** A conversation as clients see it: the Conversation schema's type. */
 export type ConversationView = Static<typeof Conversation>
 
-export function toConversationView (c: ConversationRecord, unreadCount: number): ConversationView {
+export function toConversationView (c: ConversationRecord, unreadCount: number, unreadMentionCount = 0): ConversationView {
   return {
     id: c.id,
     type: c.type,
@@ -52,6 +52,7 @@ export function toConversationView (c: ConversationRecord, unreadCount: number):
     lastSeq: c.lastSeq,
     version: c.version,
     unreadCount,
+    unreadMentionCount,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString()
   }
@@ -81,6 +82,8 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     sentAt: m.sentAt.toISOString(),
     ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
     ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),
+    mentions: m.mentions ?? [],
+    ...(m.mentionsAll === true && { mentionsAll: true }),
     ...(m.replyTo !== undefined && { replyTo: { ...m.replyTo } }),
     ...(m.pinnedAt !== undefined && { pinnedAt: m.pinnedAt.toISOString(), pinnedBy: m.pinnedBy! }),
     deliveredTo: others.filter((x) => x.deliveredSeq >= m.seq).map((x) => ({ userId: x.userId, deliveredAt: (x.deliveredAt ?? m.sentAt).toISOString() })),

@@ -111,6 +111,10 @@ export interface MessageRecord {
   sentAt: Date
   editedAt?: Date
   deletedAt?: Date
+  /** Participants mentioned by `@username` (set at send and edit; cleared by a deletion). */
+  mentions?: string[]
+  /** `@all` by an owner or admin of a group. */
+  mentionsAll?: boolean
   /** The message it replies to, quoted (kept in step with the original's edits and deletion). */
   replyTo?: Quote
   /** Set while it is pinned (a deletion unpins it). */

@@ -64,6 +64,8 @@ export const Message = Type.Object({
   sentAt: DateTime,
   editedAt: Type.Optional(DateTime),
   deletedAt: Type.Optional(DateTime),
+  mentions: Type.Array(Id, { description: 'participants mentioned by @username (never the sender)' }),
+  mentionsAll: Type.Optional(Type.Boolean({ description: 'true: @all by an owner or admin of a group' })),
   replyTo: Type.Optional(Type.Object({
     id: Id,
     seq: Seq,
@@ -92,6 +94,7 @@ export const Conversation = Type.Object({
   lastSeq: Type.Integer({ minimum: 0, description: 'the highest number taken in the conversation: its last message\'s seq, or a later change\'s version' }),
   version: Type.Integer({ minimum: 0, description: 'the version of the last change of its name, avatar, participants or roles (0: none since it was created)' }),
   unreadCount: Type.Integer({ minimum: 0, description: 'messages after my read watermark, not sent by me, not deleted (counted up to 1000)' }),
+  unreadMentionCount: Type.Integer({ minimum: 0, description: 'of those, the ones that mention me (or @all), as they read now: an edit that drops the mention or a deletion stops it counting (up to 1000)' }),
   createdAt: DateTime,
   updatedAt: DateTime
 }, { $id: 'Conversation', title: 'Conversation' })

@@ -52,14 +52,18 @@ export function createConversationService (deps: ConversationServiceDeps) {
   /** Counts one change by `userId` against its limit; RATE_LIMITED when over. */
   const limit = async (limiter: Limiter | undefined, userId: string) => { if (limiter !== undefined) await enforceLimit(limiter, userId) }
 
-  async function unreadFor (c: ConversationRecord, m: MembershipRecord | undefined, userId: string) {
-    if (m === undefined || c.lastSeq <= m.readSeq) return 0
-    return store.messages.countUnread(c.id, m.readSeq, userId, UNREAD_CAP)
+  /** My unread count and unread mention count in `c`, for its view. */
+  async function unreadFor (c: ConversationRecord, m: MembershipRecord | undefined, userId: string): Promise<[number, number]> {
+    if (m === undefined || c.lastSeq <= m.readSeq) return [0, 0]
+    return Promise.all([
+      store.messages.countUnread(c.id, m.readSeq, userId, UNREAD_CAP),
+      store.messages.countUnreadMentions(c.id, m.readSeq, userId, UNREAD_CAP)
+    ])
   }
 
   async function viewFor (c: ConversationRecord, userId: string): Promise<ConversationView> {
     const m = await store.memberships.find(c.id, userId)
-    return toConversationView(c, await unreadFor(c, m ?? undefined, userId))
+    return toConversationView(c, ...await unreadFor(c, m ?? undefined, userId))
   }
 
   /**
@@ -127,7 +131,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
   return {
     /** The conversation as `userId` sees it (their unread count), given their membership. */
     viewFor: async (c: ConversationRecord, userId: string, membership: MembershipRecord | undefined): Promise<ConversationView> =>
-      toConversationView(c, await unreadFor(c, membership, userId)),
+      toConversationView(c, ...await unreadFor(c, membership, userId)),
 
     /** A direct conversation between the same two users exists once (created: false when it did). */
     async create (userId: string, input: CreateInput): Promise<{ conversation: ConversationView, created: boolean }> {
@@ -163,14 +167,14 @@ export function createConversationService (deps: ConversationServiceDeps) {
       const shown = page.slice(0, limit)
       const memberships = await store.memberships.listForUser(userId, shown.map((c) => c.id))
       const byId = new Map(memberships.map((m) => [m.conversationId, m]))
-      const items = await Promise.all(shown.map(async (c) => toConversationView(c, await unreadFor(c, byId.get(c.id), userId))))
+      const items = await Promise.all(shown.map(async (c) => toConversationView(c, ...await unreadFor(c, byId.get(c.id), userId))))
       const last = shown[shown.length - 1]
       return { items, nextCursor: page.length > limit && last !== undefined ? encodeCursor(last) : null }
     },
 
     async get (userId: string, conversationId: string): Promise<ConversationView> {
       const { conversation, membership } = await requireMember(store, conversationId, userId)
-      return toConversationView(conversation, await unreadFor(conversation, membership, userId))
+      return toConversationView(conversation, ...await unreadFor(conversation, membership, userId))
     },
 
     async update (userId: string, conversationId: string, patch: { name?: string, avatar?: string | null }): Promise<ConversationView> {

@@ -10,6 +10,8 @@ import { requireMember } from './access.js'
 import { enforceLimit } from '../limits/enforce.js'
 import type { Limiter } from '../limits/port.js'
 import { REACTION_LIMITS, validateEmoji } from '../domain/reactions.js'
+import { mentionedNames, type Mentions } from '../domain/mentions.js'
+import { isManager } from '../domain/conversations.js'
 import type { Publish } from './publisher.js'
 import type { Sender } from './senders.js'
 import { lastMessageOf, type SendPipeline, type SendResult } from './send-pipeline.js'
@@ -65,6 +67,30 @@ export function createMessageService (deps: MessageServiceDeps) {
     if (original === null || original.conversationId !== conversationId || 'target' in original) throw validationError('replyTo must be a message of this conversation', { field: 'replyTo' })
     if (original.deletedAt !== undefined) throw validationError('the message replied to was deleted', { field: 'replyTo' })
     return { id: original.id, seq: original.seq, senderId: original.senderId, content: quoteOf(original.content) }
+  }
+
+  /**
+   * Who a message's content mentions: `@username` for a participant (not the
+   * sender), and `@all` in a group when the sender is an owner or admin;
+   * anything else stays text.
+   */
+  async function mentionsIn (conversationId: string, senderId: string, content: string): Promise<Mentions> {
+    const names = mentionedNames(content)
+    if (names.length === 0) return { ids: [], all: false }
+    // One lookup per name, side by side; the ids in the order they were named.
+    const found: Array<string | undefined> = new Array(names.length)
+    let all = false
+    await Promise.all(names.map(async (name, i) => {
+      if (name === 'all') {
+        const [conversation, membership] = await Promise.all([store.conversations.findById(conversationId), store.memberships.find(conversationId, senderId)])
+        all = conversation?.type === 'group' && isManager(membership?.role)
+        return
+      }
+      const user = await store.users.findByLogin(name)
+      if (user === null || user.id === senderId || user.username.toLowerCase() !== name) return
+      if (await store.memberships.find(conversationId, user.id) !== null) found[i] = user.id
+    }))
+    return { ids: found.filter((id): id is string => id !== undefined), all }
   }
 
   /** The views of messages, with their reactions (one read for all). */
@@ -160,6 +186,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       // and one socket's sends in the order it sent them, while their checks run side by side.
       const slot = pipeline.reserve(input.conversationId)
       let replyTo: Quote | undefined
+      let mentions: Mentions = { ids: [], all: false }
       try {
         const conversation = await sender.authorise(input.conversationId)
         const first = input.clientMessageId === undefined ? undefined : pipeline.recentSend(input.conversationId, sender.userId, input.clientMessageId)
@@ -169,6 +196,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         }
         await sender.limit(conversation)
         if (input.replyTo !== undefined) replyTo = await quoted(input.conversationId, input.replyTo)
+        mentions = await mentionsIn(input.conversationId, sender.userId, content)
       } catch (err) {
         slot.cancel()
         throw err
@@ -181,7 +209,9 @@ export function createMessageService (deps: MessageServiceDeps) {
           contentType,
           attachments,
           clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
-          ...(replyTo !== undefined && { replyTo })
+          ...(replyTo !== undefined && { replyTo }),
+          ...(mentions.ids.length > 0 && { mentions: mentions.ids }),
+          ...(mentions.all && { mentionsAll: true })
         },
         live: {
           ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
@@ -211,10 +241,11 @@ export function createMessageService (deps: MessageServiceDeps) {
       if (!policy.canEditMessage(message, userId)) throw forbidden('only the sender may edit a message')
       if (message.deletedAt !== undefined) throw conflict('the message was deleted')
       validateMessageContent(message.contentType, content, message.attachments, deps.limits)
+      const mentions = await mentionsIn(conversationId, userId, content)
       // At the next version of the conversation's timeline (a claim), in order with its sends on this node.
       return pipeline.change(conversationId, messageId, async (version) => {
         const at = now()
-        const edited = await store.messages.edit(messageId, content, at, version)
+        const edited = await store.messages.edit(messageId, content, at, version, mentions)
         if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
         await store.messages.updateQuotes(conversationId, messageId, quoteOf(edited.content))

@@ -148,6 +148,8 @@ export interface MessageRepository {
   page (conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number }): Promise<MessagePage>
   /** Messages after `afterSeq` not sent by `excludeSenderId` and not deleted, counted up to `cap`. */
   countUnread (conversationId: string, afterSeq: number, excludeSenderId: string, cap: number): Promise<number>
+  /** Of those, the ones that mention `userId` (or all), up to `cap`. */
+  countUnreadMentions (conversationId: string, afterSeq: number, userId: string, cap: number): Promise<number>
   /**
    * Messages of the conversation whose version is above `afterVersion`, by
    * version ascending, at most `limit` (hasMore when more exist): what changed
@@ -159,7 +161,8 @@ export interface MessageRepository {
   /** The version claims of the conversation with a seq above `afterSeq`, by seq ascending, at most `limit`. */
   claimsSince (conversationId: string, afterSeq: number, limit: number): Promise<VersionClaim[]>
   /** Applies the edit at `version` unless the message is deleted or already at a later version; answers the message as it is now. */
-  edit (id: string, content: string, editedAt: Date, version: number): Promise<MessageRecord | null>
+  /** New content (and the mentions found in it; none when left out) at `version`, unless deleted or at that version or later already. */
+  edit (id: string, content: string, editedAt: Date, version: number, mentions?: { ids: string[], all: boolean }): Promise<MessageRecord | null>
   /** Empties content and attachments and sets deletedAt at `version` (once); answers the message as it is now. */
   tombstone (id: string, deletedAt: Date, version: number): Promise<MessageRecord | null>
   /** Pins (`pin` set) or unpins (null) a message at `version`, unless it is deleted or at that version or later already. */

@@ -69,8 +69,8 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await ada.waitForFunction(() => document.querySelector('#messages .message.mine .ticks') !== null)
 
   // Bob's list shows the new conversation, unread, with its last message.
-  await bob.waitForSelector('#conversations .conversation .badge:not([hidden])')
-  t.equal(await bob.textContent('#conversations .conversation .badge'), '1', 'one unread')
+  await bob.waitForSelector('#conversations .conversation .badge:not(.mention):not([hidden])')
+  t.equal(await bob.textContent('#conversations .conversation .badge:not(.mention)'), '1', 'one unread')
   t.equal(await bob.textContent('#conversations .conversation .preview'), 'hello Bob', 'the last message in the list')
   await bob.screenshot({ path: join(SHOTS, 'conversation-list.png') })
   await bob.click('#conversations .conversation')
@@ -157,6 +157,13 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await ada.press('#messages .edit-input', 'Enter')
   await replied(bob).locator('.quote', { hasText: 'edited twice' }).waitFor()
   t.pass('a reply shows its quote on both sides, in step with the original')
+
+  // A mention of Bob is highlighted on his side, not on Ada's.
+  await ada.fill('#composer-input', '@bob look here')
+  await ada.click('#send')
+  await bob.locator('#messages .message.mentions-me', { hasText: '@bob look here' }).waitFor()
+  await ada.locator('#messages .message.mine:not(.mentions-me):not(.pending)', { hasText: '@bob look here' }).waitFor()
+  t.pass('a mention is highlighted for the one mentioned')
 
   // Bob goes offline again; Ada edits one message and deletes another; back online, Bob shows both changes.
   await ctxB.setOffline(true)

@@ -15,14 +15,14 @@ import { FAST_ENV } from '../realtime/nodes.js'
 const CODES = new Set(['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED'])
 
 /** Any JSON-ish value, with the keys attackers like. */
-const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId'))
+const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId', 'replyTo'))
 const nastyValue = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
     fc.string({ unit: 'grapheme', maxLength: 50 }),
     fc.string({ minLength: 0, maxLength: 3 }),
     fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
-    fc.constantFrom('', 'x'.repeat(20_000), '665f1c2ab4d5e6f7a8b9c0d1', '\u0000', '💬'.repeat(100)),
+    fc.constantFrom('', 'x'.repeat(20_000), '665f1c2ab4d5e6f7a8b9c0d1', '\u0000', '💬'.repeat(100), '@all', '@@@', '@'.repeat(3000), 'hi @fz1 @fz2 @all'),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.dictionary(nastyKey, tie('value'), { maxKeys: 5 })
   )
@@ -73,7 +73,7 @@ t.test('websocket frames: error frames, never a crash; the socket keeps answerin
   const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
   const frame = fc.oneof(
     body,
-    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
+    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, replyTo: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
   )
   // Generated before connecting; frames over the payload limit close the socket by design (tested elsewhere).
   const frames = fc.sample(frame, 2000).map((f) => JSON.stringify(f) ?? 'undefined').filter((text) => Buffer.byteLength(text) < 1_000_000)

@@ -460,6 +460,29 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal((await store.messages.findById(r1.id))?.version, r1.version, 'the quoting messages keep their versions')
   })
 
+  withStore('messages: unread mentions counted after a seq, mine or all, not my own, not deleted; an edit sets them anew', async (t, store) => {
+    const c = newId()
+    const [me, other] = [newId(), newId()]
+    const ms = [
+      message(c, 1, { senderId: other, mentions: [me] }),
+      message(c, 2, { senderId: other, mentionsAll: true }),
+      message(c, 3, { senderId: other, mentions: [newId()] }),
+      message(c, 4, { senderId: me, mentions: [me], mentionsAll: true }),
+      message(c, 5, { senderId: other, mentions: [me] })
+    ]
+    await store.messages.insertMany(ms)
+    t.equal(await store.messages.countUnreadMentions(c, 0, me, 100), 3)
+    t.equal(await store.messages.countUnreadMentions(c, 1, me, 100), 2, 'after a seq')
+    t.equal(await store.messages.countUnreadMentions(c, 0, me, 2), 2, 'capped')
+    await store.messages.tombstone(ms[4]!.id, new Date(), 6)
+    t.equal(await store.messages.countUnreadMentions(c, 0, me, 100), 2, 'a deleted one stops counting')
+    const edited = await store.messages.edit(ms[0]!.id, 'no mention', new Date(), 7)
+    t.equal(edited?.mentions, undefined, 'an edit without mentions clears them')
+    t.equal(await store.messages.countUnreadMentions(c, 0, me, 100), 1)
+    t.same((await store.messages.edit(ms[2]!.id, 'now me', new Date(), 8, { ids: [me], all: false }))?.mentions, [me])
+    t.equal(await store.messages.countUnreadMentions(c, 0, me, 100), 2)
+  })
+
   withStore('messages: touch moves a message to a later version only', async (t, store) => {
     const c = newId()
     const m = message(c, 1)

@@ -191,9 +191,12 @@ function renderList () {
     const title = h('span', 'title', titleOf(c))
     const badge = h('span', 'badge', c.unreadCount > 0 ? String(c.unreadCount) : '')
     badge.hidden = c.unreadCount === 0 || c.id === current
+    const mentioned = h('span', 'badge mention', '@')
+    mentioned.title = `${c.unreadMentionCount} unread mention${c.unreadMentionCount === 1 ? '' : 's'}`
+    mentioned.hidden = c.unreadMentionCount === 0 || c.id === current
     const last = c.lastMessage
     const preview = h('span', 'preview', last === undefined ? 'no messages yet' : `${last.senderId === me.id ? 'you: ' : ''}${last.content === '' ? '(deleted)' : last.content}`)
-    li.append(dot, title, badge, preview)
+    li.append(dot, title, badge, mentioned, preview)
     li.addEventListener('click', () => { void open(c.id) })
     return li
   }))
@@ -219,7 +222,8 @@ function ticksOf (view: ConversationView, m: Message | LiveMessage): { text: str
 
 function messageElement (view: ConversationView, m: Message | LiveMessage): HTMLLIElement {
   const mine = m.senderId === me.id
-  const li = h('li', `message${mine ? ' mine' : ''}${m.deletedAt !== undefined ? ' deleted' : ''}`)
+  const mentionsMe = m.mentionsAll === true || m.mentions.includes(me.id)
+  const li = h('li', `message${mine ? ' mine' : ''}${m.deletedAt !== undefined ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`)
   li.dataset.seq = String(m.seq)
   li.dataset.id = m.id
   if (view.conversation.type === 'group' && !mine) li.append(h('div', 'from', users.get(m.senderId)?.username ?? '…'))
@@ -366,6 +370,7 @@ function markRead (view: ConversationView) {
   const top = Math.max(0, ...view.messages.keys())
   if (top === 0) return
   view.conversation.unreadCount = 0
+  view.conversation.unreadMentionCount = 0
   if (!client.live.receipt(view.conversation.id, 'read', top)) void client.rest.markRead(view.conversation.id, top).catch(() => {})
 }
 
@@ -423,6 +428,7 @@ function onMessage (m: LiveMessage) {
   if (m.senderId !== me.id) {
     client.live.receipt(c.id, 'delivered', m.seq)
     if (c.id !== current) c.unreadCount++
+    if (c.id !== current && (m.mentionsAll === true || m.mentions.includes(me.id))) c.unreadMentionCount++
   }
   if (view.loaded) view.messages.set(m.seq, m)
   onTyping(c.id, m.senderId, false)
@@ -487,7 +493,7 @@ async function send (ev: SubmitEvent) {
   try {
     const ack = await client.live.send({ conversationId, content, ...(replyTo !== undefined && { replyTo: replyTo.id }) })
     pending.remove()
-    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], ...(replyTo !== undefined && { replyTo }) })
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], mentions: [], ...(replyTo !== undefined && { replyTo }) })
   } catch (err) {
     pending.remove()
     showError(err)

@@ -41,6 +41,13 @@ export function createMemoryMessageRepository (): MessageRepository {
   const byVersionKey = (m: MessageRecord) => m.version
 
   /** A message moves to a later version: to its new place in the version line. */
+  function setMentions (m: MessageRecord, mentions: { ids: string[], all: boolean }) {
+    if (mentions.ids.length > 0) m.mentions = [...mentions.ids]
+    else delete m.mentions
+    if (mentions.all) m.mentionsAll = true
+    else delete m.mentionsAll
+  }
+
   function moveTo (m: MessageRecord, version: number) {
     const line = versionLines.get(m.conversationId) ?? []
     // Versions are unique in a conversation: the entry just below the first above m's is m.
@@ -110,6 +117,16 @@ export function createMemoryMessageRepository (): MessageRepository {
       return n
     },
 
+    async countUnreadMentions (conversationId, afterSeq, userId, cap) {
+      let n = 0
+      const timeline = timelines.get(conversationId) ?? []
+      for (let i = firstAfter(timeline, afterSeq); i < timeline.length; i++) {
+        const m = timeline[i]!
+        if (m.senderId !== userId && m.deletedAt === undefined && (m.mentionsAll === true || m.mentions?.includes(userId) === true) && ++n >= cap) break
+      }
+      return n
+    },
+
     async changedSince (conversationId, afterVersion, limit) {
       const line = versionLines.get(conversationId) ?? []
       const from = firstAbove(line, byVersionKey, afterVersion)
@@ -125,12 +142,13 @@ export function createMemoryMessageRepository (): MessageRepository {
       return list.slice(firstAfter(list, afterSeq), firstAfter(list, afterSeq) + limit).map(copy)
     },
 
-    async edit (id, content, editedAt, version) {
+    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }) {
       const m = messages.get(id)
       if (m === undefined) return null
       if (m.deletedAt === undefined && m.version < version) {
         m.content = content
         m.editedAt = editedAt
+        setMentions(m, mentions)
         moveTo(m, version)
       }
       return copy(m)
@@ -143,6 +161,7 @@ export function createMemoryMessageRepository (): MessageRepository {
         m.content = ''
         m.attachments = []
         m.deletedAt = deletedAt
+        setMentions(m, { ids: [], all: false })
         delete m.pinnedAt
         delete m.pinnedBy
         moveTo(m, version)

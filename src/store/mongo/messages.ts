@@ -115,6 +115,13 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       ))
     },
 
+    async countUnreadMentions (conversationId, afterSeq, userId, cap) {
+      return guard(() => messages.countDocuments(
+        { conversationId, seq: { $gt: afterSeq }, senderId: { $ne: userId }, deletedAt: { $exists: false }, $or: [{ mentions: userId }, { mentionsAll: true }], ...MESSAGES_ONLY },
+        { limit: cap }
+      ))
+    },
+
     async changedSince (conversationId, afterVersion, limit) {
       const docs = await guard(() => messages.find({ conversationId, version: { $gt: afterVersion } }).sort({ version: 1 }).limit(limit + 1).toArray())
       return { items: docs.slice(0, limit).map(toRecord), hasMore: docs.length > limit }
@@ -130,10 +137,16 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return docs.map(({ _id, conversationId, seq, target, claimedAt }): VersionClaim => ({ id: _id.toHexString(), conversationId, seq, target, claimedAt }))
     },
 
-    async edit (id, content, editedAt, version) {
+    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }) {
       const _id = oid(id)
       if (_id === null) return null
-      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set: { content, editedAt, version } }, { returnDocument: 'after' }))
+      const $set: Partial<MessageDoc> = { content, editedAt, version }
+      const $unset: Record<string, ''> = {}
+      if (mentions.ids.length > 0) $set.mentions = mentions.ids
+      else $unset.mentions = ''
+      if (mentions.all) $set.mentionsAll = true
+      else $unset.mentionsAll = ''
+      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set, ...(Object.keys($unset).length > 0 && { $unset }) }, { returnDocument: 'after' }))
       return doc === null ? findById(id) : toRecord(doc)
     },
 
@@ -142,7 +155,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       if (_id === null) return null
       const doc = await guard(() => messages.findOneAndUpdate(
         { _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) },
-        { $set: { content: '', attachments: [], deletedAt, version }, $unset: { pinnedAt: '', pinnedBy: '' } },
+        { $set: { content: '', attachments: [], deletedAt, version }, $unset: { pinnedAt: '', pinnedBy: '', mentions: '', mentionsAll: '' } },
         { returnDocument: 'after' }
       ))
       return doc === null ? findById(id) : toRecord(doc)
