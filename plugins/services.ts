@@ -73,6 +73,7 @@ export default fp(async (app) => {
     publish,
     limits: config.messageLimits,
     maxPins: config.MAX_PINS_PER_CONVERSATION,
+    onThreadError: (err, rootId) => app.log.warn({ err: (err as Error).message, rootId }, 'thread summary not updated; the reply is stored and the next one sums the thread up again'),
     ...(reactionLimiter !== undefined && { reactionLimiter }),
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })

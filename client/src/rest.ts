@@ -184,7 +184,7 @@ export class RestClient {
   // Messages
 
   /** A page of history, ascending by seq: the newest page, or older (beforeSeq) or newer (afterSeq) ones. */
-  messages (conversationId: string, opts: { limit?: number, beforeSeq?: number, afterSeq?: number } = {}): Promise<{ items: Message[], hasMore: boolean }> {
+  messages (conversationId: string, opts: { limit?: number, beforeSeq?: number, afterSeq?: number, threadId?: string } = {}): Promise<{ items: Message[], hasMore: boolean }> {
     return this.request('GET', `/v1/conversations/${conversationId}/messages`, { query: opts })
   }
 

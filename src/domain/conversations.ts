@@ -82,6 +82,14 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     sentAt: m.sentAt.toISOString(),
     ...(m.editedAt !== undefined && { editedAt: m.editedAt.toISOString() }),
     ...(m.deletedAt !== undefined && { deletedAt: m.deletedAt.toISOString() }),
+    ...(m.threadId !== undefined && { threadId: m.threadId }),
+    ...(m.thread !== undefined && {
+      thread: {
+        replyCount: m.thread.replyCount,
+        ...(m.thread.lastReplyAt !== undefined && { lastReplyAt: m.thread.lastReplyAt.toISOString(), lastReplySeq: m.thread.lastReplySeq! }),
+        participantIds: [...m.thread.participantIds]
+      }
+    }),
     mentions: m.mentions ?? [],
     ...(m.mentionsAll === true && { mentionsAll: true }),
     ...(m.replyTo !== undefined && { replyTo: { ...m.replyTo } }),

@@ -115,11 +115,24 @@ export interface MessageRecord {
   mentions?: string[]
   /** `@all` by an owner or admin of a group. */
   mentionsAll?: boolean
+  /** The root of the thread it is a reply in. */
+  threadId?: string
+  /** On a thread's root: its replies, summed up (updated by every reply and every deletion of one). */
+  thread?: ThreadSummary
   /** The message it replies to, quoted (kept in step with the original's edits and deletion). */
   replyTo?: Quote
   /** Set while it is pinned (a deletion unpins it). */
   pinnedAt?: Date
   pinnedBy?: string
+}
+
+export interface ThreadSummary {
+  /** Replies not deleted. */
+  replyCount: number
+  lastReplyAt?: Date
+  lastReplySeq?: number
+  /** Who replied (not deleted), sorted by id. */
+  participantIds: string[]
 }
 
 /** A quoted message: its excerpt is the first QUOTE_LENGTH characters of the original now. */

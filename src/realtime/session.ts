@@ -12,7 +12,7 @@ import type { ReceiptBatcher } from './receipts.js'
 export interface SessionDeps {
   hub: Hub
   receipts: ReceiptBatcher
-  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, replyTo?: string, source: 'ws', originConnectionId: string, trace: { connectionId: string } }): Promise<{ message: MessageView }>
+  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, replyTo?: string, threadId?: string, source: 'ws', originConnectionId: string, trace: { connectionId: string } }): Promise<{ message: MessageView }>
   /** One batch of a sync: the frames to replay, and what sync_complete says. */
   sync (userId: string, cursors: Record<string, number> | undefined): Promise<{ frames: Array<{ frame: { type: string }, text: string }>, cursors: Record<string, number>, truncated: string[], hasMore: boolean }>
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>

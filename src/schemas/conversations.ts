@@ -44,7 +44,8 @@ export const sendMessageBody = (limits: MessageLimits) => Type.Object({
   contentType: Type.Optional(ContentType),
   attachments: Type.Optional(Type.Array(Attachment, { maxItems: limits.maxAttachments, description: `at most ${limits.maxAttachments} (MESSAGE_MAX_ATTACHMENTS)` })),
   clientMessageId: Type.Optional(ClientMessageId),
-  replyTo: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'the id of a message of the same conversation, not deleted, that this one replies to (quotes)' }))
+  replyTo: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'the id of a message of the same conversation, not deleted, that this one replies to (quotes)' })),
+  threadId: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'the root of the thread this message is a reply in: a message of the same conversation, not deleted, that is not itself in a thread' }))
 }, { additionalProperties: false, title: 'SendMessageBody' })
 
 export type SendMessageInput = Static<ReturnType<typeof sendMessageBody>>
@@ -64,6 +65,13 @@ export const Message = Type.Object({
   sentAt: DateTime,
   editedAt: Type.Optional(DateTime),
   deletedAt: Type.Optional(DateTime),
+  threadId: Type.Optional(Id),
+  thread: Type.Optional(Type.Object({
+    replyCount: Type.Integer({ minimum: 0, description: 'replies not deleted' }),
+    lastReplyAt: Type.Optional(DateTime),
+    lastReplySeq: Type.Optional(Seq),
+    participantIds: Type.Array(Id, { description: 'who replied, sorted by id' })
+  }, { description: 'on a thread\'s root: its replies summed up (every reply, and every deletion of one, moves the root to a new version: message_updated)' })),
   mentions: Type.Array(Id, { description: 'participants mentioned by @username (never the sender)' }),
   mentionsAll: Type.Optional(Type.Boolean({ description: 'true: @all by an owner or admin of a group' })),
   replyTo: Type.Optional(Type.Object({

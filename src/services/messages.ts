@@ -28,6 +28,8 @@ export interface SendInput {
   clientMessageId?: string
   /** The id of the message this one replies to (same conversation, not deleted). */
   replyTo?: string
+  /** The root of the thread it is a reply in (same conversation, not deleted, not itself in a thread). */
+  threadId?: string
   source: MessageSource
   /** The websocket connection that sent it: it gets message_sent, not new_message. */
   originConnectionId?: string
@@ -44,6 +46,8 @@ export interface MessageServiceDeps {
   maxPins?: number
   /** A user's limit on adding and removing reactions (absent: unlimited). */
   reactionLimiter?: Limiter
+  /** A thread root's summary could not be updated after a reply (stored all the same; the next reply updates it). */
+  onThreadError?: (err: unknown, rootId: string) => void
   /** Called after each new message is stored and published (metrics, logs). */
   onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   now?: () => Date
@@ -91,6 +95,24 @@ export function createMessageService (deps: MessageServiceDeps) {
       if (await store.memberships.find(conversationId, user.id) !== null) found[i] = user.id
     }))
     return { ids: found.filter((id): id is string => id !== undefined), all }
+  }
+
+  /** A thread's root: of this conversation, not deleted, not itself in a thread; VALIDATION_ERROR (on threadId) otherwise. */
+  async function threadRoot (conversationId: string, rootId: string): Promise<void> {
+    const root = await store.messages.findById(rootId)
+    if (root === null || root.conversationId !== conversationId || 'target' in root) throw validationError('threadId must be a message of this conversation', { field: 'threadId' })
+    if (root.threadId !== undefined) throw validationError('threadId must be the root of a thread, not a reply in one', { field: 'threadId' })
+    if (root.deletedAt !== undefined) throw validationError('the root of the thread was deleted', { field: 'threadId' })
+  }
+
+  /** The root's summary, summed up again from its replies at the root's next version, and sent as message_updated. */
+  async function updateThread (conversationId: string, rootId: string): Promise<void> {
+    await pipeline.change(conversationId, rootId, async (version) => {
+      const root = await store.messages.setThread(rootId, await store.messages.threadSummary(conversationId, rootId), version)
+      if (root === null) return
+      const [view] = await viewsOf([root], await store.memberships.listByConversation(conversationId))
+      await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
+    })
   }
 
   /** The views of messages, with their reactions (one read for all). */
@@ -196,6 +218,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         }
         await sender.limit(conversation)
         if (input.replyTo !== undefined) replyTo = await quoted(input.conversationId, input.replyTo)
+        if (input.threadId !== undefined) await threadRoot(input.conversationId, input.threadId)
         mentions = await mentionsIn(input.conversationId, sender.userId, content)
       } catch (err) {
         slot.cancel()
@@ -210,6 +233,7 @@ export function createMessageService (deps: MessageServiceDeps) {
           attachments,
           clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
           ...(replyTo !== undefined && { replyTo }),
+          ...(input.threadId !== undefined && { threadId: input.threadId }),
           ...(mentions.ids.length > 0 && { mentions: mentions.ids }),
           ...(mentions.all && { mentionsAll: true })
         },
@@ -219,11 +243,14 @@ export function createMessageService (deps: MessageServiceDeps) {
         }
       })
       if (result.created) deps.onSent?.(result.message, input.source, input.trace)
+      // The root's summary after the reply (its new_message goes first): a failure here is the summary's
+      // alone, never the reply's, which is stored; the next reply to the thread sums it up again.
+      if (result.created && input.threadId !== undefined) await updateThread(input.conversationId, input.threadId).catch((err: unknown) => deps.onThreadError?.(err, input.threadId!))
       return result
     },
 
     /** A page of history, sorted by seq ascending (see MessageRepository.page for the bounds). */
-    async history (userId: string, conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number }) {
+    async history (userId: string, conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number, threadId?: string }) {
       if (query.beforeSeq !== undefined && query.afterSeq !== undefined && query.afterSeq >= query.beforeSeq) {
         throw validationError('afterSeq must be below beforeSeq', { field: 'afterSeq' })
       }
@@ -275,6 +302,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         await store.messages.updateQuotes(conversationId, messageId, '')
         await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq, version: gone.version } })
       })
+      if (message.threadId !== undefined) await updateThread(conversationId, message.threadId).catch((err: unknown) => deps.onThreadError?.(err, message.threadId!))
     },
 
     /** Relays typing to the conversation's other participants (membership is checked by the caller's hub). */

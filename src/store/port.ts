@@ -1,6 +1,6 @@
 import type {
   ConversationRecord, LastMessage, MembershipRecord, MessageRecord, NewRefreshToken, NewUser,
-  ReactionRecord, RefreshTokenRecord, Role, UserPatch, UserRecord, VersionClaim, WebhookRecord
+  ReactionRecord, RefreshTokenRecord, ThreadSummary, Role, UserPatch, UserRecord, VersionClaim, WebhookRecord
 } from '../domain/types.js'
 import type { DuplicateKeyError } from '../domain/errors.js'
 
@@ -145,7 +145,7 @@ export interface MessageRepository {
    * beforeSeq: the `limit` messages just below it, hasMore when older exist.
    * afterSeq: the `limit` messages just above it, hasMore when newer exist (up to beforeSeq when both are given).
    */
-  page (conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number }): Promise<MessagePage>
+  page (conversationId: string, query: { limit: number, beforeSeq?: number, afterSeq?: number, threadId?: string }): Promise<MessagePage>
   /** Messages after `afterSeq` not sent by `excludeSenderId` and not deleted, counted up to `cap`. */
   countUnread (conversationId: string, afterSeq: number, excludeSenderId: string, cap: number): Promise<number>
   /** Of those, the ones that mention `userId` (or all), up to `cap`. */
@@ -169,6 +169,10 @@ export interface MessageRepository {
   setPin (id: string, pin: { by: string, at: Date } | null, version: number): Promise<MessageRecord | null>
   /** A conversation's pinned messages, the newest pin first. */
   pinned (conversationId: string, limit: number): Promise<MessageRecord[]>
+  /** A thread's replies summed up, from the replies themselves. */
+  threadSummary (conversationId: string, rootId: string): Promise<ThreadSummary>
+  /** Sets a root's thread summary at `version`, unless it is at that version or later already. */
+  setThread (id: string, thread: ThreadSummary, version: number): Promise<MessageRecord | null>
   /** Sets the excerpt of every quote of a message (its edit, or its deletion: ''); the quoting messages keep their versions. */
   updateQuotes (conversationId: string, quotedId: string, content: string): Promise<void>
   /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */

@@ -91,6 +91,14 @@ t.test('reactions: addReaction and removeReaction, the live reaction event once 
   t.type(updated[0], 'string')
   await ada.rest.unpin(id, sent.id)
   t.same((await bob.rest.pins(id)).items, [])
+
+  // A thread, typed: a reply over the socket and over REST, and the thread paged by itself.
+  const overSocket = await bob.live.send({ conversationId: id, content: 'in the thread', threadId: sent.id })
+  await ada.rest.sendMessage(id, { content: 'me too', threadId: sent.id, replyTo: overSocket.messageId })
+  const thread = await ada.rest.messages(id, { threadId: sent.id })
+  t.same(thread.items.map((m) => m.content), ['react', 'in the thread', 'me too'])
+  t.equal(thread.items[0]!.thread?.replyCount, 2)
+  t.equal(thread.items[2]!.replyTo?.content, 'in the thread')
 })
 
 t.test('live: refresh before connecting with an expiring token, and after a 4401 close', async (t) => {

@@ -15,7 +15,7 @@ import { FAST_ENV } from '../realtime/nodes.js'
 const CODES = new Set(['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED'])
 
 /** Any JSON-ish value, with the keys attackers like. */
-const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId', 'replyTo'))
+const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId', 'replyTo', 'threadId'))
 const nastyValue = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -73,7 +73,7 @@ t.test('websocket frames: error frames, never a crash; the socket keeps answerin
   const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
   const frame = fc.oneof(
     body,
-    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, replyTo: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
+    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, replyTo: nastyValue, threadId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
   )
   // Generated before connecting; frames over the payload limit close the socket by design (tested elsewhere).
   const frames = fc.sample(frame, 2000).map((f) => JSON.stringify(f) ?? 'undefined').filter((text) => Buffer.byteLength(text) < 1_000_000)

@@ -483,6 +483,25 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.messages.countUnreadMentions(c, 0, me, 100), 2)
   })
 
+  withStore('messages: a thread pages by itself and sums up its live replies; the root takes its summary at a version', async (t, store) => {
+    const c = newId()
+    const root = message(c, 1)
+    const [u1, u2] = [newId(), newId()]
+    const replies = [message(c, 2, { threadId: root.id, senderId: u2 }), message(c, 4, { threadId: root.id, senderId: u1 }), message(c, 5, { threadId: root.id, senderId: u2 })]
+    await store.messages.insertMany([root, replies[0]!, message(c, 3), replies[1]!, replies[2]!])
+    t.same((await store.messages.page(c, { limit: 10, threadId: root.id })).items.map((m) => m.seq), [1, 2, 4, 5], 'the root and its replies')
+    t.same(await store.messages.page(c, { limit: 2, threadId: root.id }).then((p) => [p.items.map((m) => m.seq), p.hasMore]), [[4, 5], true])
+    t.same((await store.messages.page(c, { limit: 10, threadId: root.id, beforeSeq: 4 })).items.map((m) => m.seq), [1, 2])
+    t.same((await store.messages.page(c, { limit: 10, threadId: 'nope' })).items, [])
+    await store.messages.tombstone(replies[2]!.id, new Date(), 6)
+    const summary = await store.messages.threadSummary(c, root.id)
+    t.same(summary, { replyCount: 2, lastReplyAt: replies[1]!.sentAt, lastReplySeq: 4, participantIds: [u1, u2].sort() }, 'deleted replies left out')
+    t.same(await store.messages.threadSummary(c, newId()), { replyCount: 0, participantIds: [] })
+    t.same((await store.messages.setThread(root.id, summary, 7))?.thread, summary)
+    t.equal((await store.messages.setThread(root.id, { replyCount: 9, participantIds: [] }, 6))?.thread?.replyCount, 2, 'not at an older version')
+    t.same((await store.messages.findById(root.id))?.thread, summary)
+  })
+
   withStore('messages: touch moves a message to a later version only', async (t, store) => {
     const c = newId()
     const m = message(c, 1)

@@ -18,7 +18,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'listMessages',
       summary: 'History',
-      description: 'Sorted by seq ascending. With no bound: the newest page. `beforeSeq` pages back, `afterSeq` pages forward; `hasMore` says whether more exist in that direction.',
+      description: 'Sorted by seq ascending. With no bound: the newest page. `beforeSeq` pages back, `afterSeq` pages forward; `hasMore` says whether more exist in that direction. With `threadId`: one thread, its root and its replies, paged the same way.',
       params: ConversationParams,
       querystring: HistoryQuery,
       response: responses({ 200: MessagePage }, 403, 404)

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id } from '../../../src/schemas/common.js'
+import { ID_PATTERN } from '../../../src/domain/ids.js'
 import { ClientMessageId, ConversationRef, MessageRef, Seq } from '../../../src/schemas/conversations.js'
 import { AvatarUrl } from '../../../src/schemas/users.js'
 
@@ -69,7 +70,8 @@ export const ParticipantList = Type.Object({
 export const HistoryQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
   beforeSeq: Type.Optional(Seq),
-  afterSeq: Type.Optional(Seq)
+  afterSeq: Type.Optional(Seq),
+  threadId: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'page one thread: its root and its replies' }))
 }, { additionalProperties: false })
 
 export const MessagePage = Type.Object({

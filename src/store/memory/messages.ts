@@ -97,9 +97,11 @@ export function createMemoryMessageRepository (): MessageRepository {
       return found(id === undefined ? undefined : messages.get(id))
     },
 
-    async page (conversationId, { limit, beforeSeq, afterSeq }) {
-      // Bounds by binary search, then one slice: a page costs O(log n + limit), not a scan of the conversation.
-      const timeline = timelines.get(conversationId) ?? []
+    async page (conversationId, { limit, beforeSeq, afterSeq, threadId }) {
+      // Bounds by binary search, then one slice: a page costs O(log n + limit), not a scan of the conversation
+      // (a thread's page scans the conversation for its messages: this adapter is for one node's tests and demos).
+      const all = timelines.get(conversationId) ?? []
+      const timeline = threadId === undefined ? all : all.filter((m) => m.id === threadId || m.threadId === threadId)
       const from = afterSeq === undefined ? 0 : firstAfter(timeline, afterSeq)
       const to = beforeSeq === undefined ? timeline.length : firstAfter(timeline, beforeSeq - 1)
       const size = Math.max(0, to - from)
@@ -191,6 +193,26 @@ export function createMemoryMessageRepository (): MessageRepository {
         .sort((a, b) => b.pinnedAt!.getTime() - a.pinnedAt!.getTime() || b.seq - a.seq)
         .slice(0, limit)
         .map(copy)
+    },
+
+    async threadSummary (conversationId, rootId) {
+      const replies = (timelines.get(conversationId) ?? []).filter((m) => m.threadId === rootId && m.deletedAt === undefined)
+      const last = replies.at(-1)
+      return {
+        replyCount: replies.length,
+        ...(last !== undefined && { lastReplyAt: last.sentAt, lastReplySeq: last.seq }),
+        participantIds: [...new Set(replies.map((m) => m.senderId))].sort()
+      }
+    },
+
+    async setThread (id, thread, version) {
+      const m = messages.get(id)
+      if (m === undefined) return null
+      if (m.version < version) {
+        m.thread = { ...thread, participantIds: [...thread.participantIds] }
+        moveTo(m, version)
+      }
+      return copy(m)
     },
 
     async updateQuotes (conversationId, quotedId, content) {

@@ -49,6 +49,8 @@ export async function ensureMessageIndexes (db: Db): Promise<void> {
     { key: { conversationId: 1, senderId: 1, clientMessageId: 1 }, name: 'conversation_sender_clientMessageId_unique', unique: true },
     // A sync reads what changed after its cursor from here (claims have no version: they are not in it).
     { key: { conversationId: 1, version: 1 }, name: 'conversation_version' },
+    // A thread's page and summary.
+    { key: { conversationId: 1, threadId: 1, seq: 1 }, name: 'conversation_thread' },
     // The pinned messages of a conversation (few; unpinned messages have no pinnedAt).
     { key: { conversationId: 1, pinnedAt: -1 }, name: 'conversation_pins' }
   ])
@@ -96,11 +98,18 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return doc === null ? null : toRecord(doc)
     },
 
-    async page (conversationId, { limit, beforeSeq, afterSeq }) {
+    async page (conversationId, { limit, beforeSeq, afterSeq, threadId }) {
       const seq: { $lt?: number, $gt?: number } = {}
       if (beforeSeq !== undefined) seq.$lt = beforeSeq
       if (afterSeq !== undefined) seq.$gt = afterSeq
-      const filter: Filter<MessageDoc> = { conversationId, ...(Object.keys(seq).length > 0 && { seq }), ...MESSAGES_ONLY }
+      const root = threadId === undefined ? null : oid(threadId)
+      if (threadId !== undefined && root === null) return { items: [], hasMore: false }
+      const filter: Filter<MessageDoc> = {
+        conversationId,
+        ...(Object.keys(seq).length > 0 && { seq }),
+        ...(root !== null && { $or: [{ _id: root }, { threadId }] }),
+        ...MESSAGES_ONLY
+      }
       const forward = afterSeq !== undefined
       const docs = await guard(() => messages.find(filter).sort({ seq: forward ? 1 : -1 }).limit(limit + 1).toArray())
       const hasMore = docs.length > limit
@@ -172,6 +181,27 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
     async pinned (conversationId, limit) {
       const docs = await guard(() => messages.find({ conversationId, pinnedAt: { $exists: true }, ...MESSAGES_ONLY }).sort({ pinnedAt: -1, seq: -1 }).limit(limit).toArray())
       return docs.map(toRecord)
+    },
+
+    async threadSummary (conversationId, rootId) {
+      const live = { conversationId, threadId: rootId, deletedAt: { $exists: false }, ...MESSAGES_ONLY }
+      const [replyCount, [last], senders] = await Promise.all([
+        guard(() => messages.countDocuments(live)),
+        guard(() => messages.find(live, { projection: { seq: 1, sentAt: 1 } }).sort({ seq: -1 }).limit(1).toArray()),
+        guard(() => messages.distinct('senderId', live))
+      ])
+      return {
+        replyCount,
+        ...(last !== undefined && { lastReplyAt: last.sentAt, lastReplySeq: last.seq }),
+        participantIds: (senders as string[]).sort()
+      }
+    },
+
+    async setThread (id, thread, version) {
+      const _id = oid(id)
+      if (_id === null) return null
+      const doc = await guard(() => messages.findOneAndUpdate({ _id, ...MESSAGES_ONLY, ...below(version) }, { $set: { thread, version } }, { returnDocument: 'after' }))
+      return doc === null ? findById(id) : toRecord(doc)
     },
 
     async updateQuotes (conversationId, quotedId, content) {
