@@ -53,6 +53,12 @@ export interface MessageServiceDeps {
   now?: () => Date
 }
 
+/** What a message change answers when a later change of the message landed before it (see changeMessage). */
+const LOST = Symbol('lost to a later change')
+
+/** How often a message change is made again after losing to later ones. */
+const CHANGE_ATTEMPTS = 5
+
 export function createMessageService (deps: MessageServiceDeps) {
   const { store, pipeline, publish } = deps
   const now = deps.now ?? (() => new Date())
@@ -105,11 +111,28 @@ export function createMessageService (deps: MessageServiceDeps) {
     if (root.deletedAt !== undefined) throw validationError('the root of the thread was deleted', { field: 'threadId' })
   }
 
+  /**
+   * A change of one message at the next version of the timeline. Another
+   * node's change of the same message can take a later version and land
+   * first; `apply` then answers LOST (its conditional write found the message
+   * past its version) and the change is made again at a newer version, so an
+   * edit, a deletion, a pin or a thread summary is never dropped for a change
+   * that came after it (a reaction's version move, say).
+   */
+  async function changeMessage<T> (conversationId: string, messageId: string, apply: (version: number) => Promise<T | typeof LOST>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const out = await pipeline.change(conversationId, messageId, apply)
+      if (out !== LOST) return out
+      if (attempt >= CHANGE_ATTEMPTS) throw conflict('the message kept changing meanwhile; try again')
+    }
+  }
+
   /** The root's summary, summed up again from its replies at the root's next version, and sent as message_updated. */
   async function updateThread (conversationId: string, rootId: string): Promise<void> {
-    await pipeline.change(conversationId, rootId, async (version) => {
+    await changeMessage(conversationId, rootId, async (version) => {
       const root = await store.messages.setThread(rootId, await store.messages.threadSummary(conversationId, rootId), version)
       if (root === null) return
+      if (root.version !== version) return LOST
       const [view] = await viewsOf([root], await store.memberships.listByConversation(conversationId))
       await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
     })
@@ -169,10 +192,11 @@ export function createMessageService (deps: MessageServiceDeps) {
     if (pinned && (await store.messages.pinned(conversationId, maxPins)).length >= maxPins) {
       throw conflict(`a conversation has at most ${maxPins} pinned messages; unpin one first`)
     }
-    await pipeline.change(conversationId, messageId, async (version) => {
+    await changeMessage(conversationId, messageId, async (version) => {
       const changed = await store.messages.setPin(messageId, pinned ? { by: userId, at: now() } : null, version)
       if (changed === null) throw notFound('message')
       if (changed.deletedAt !== undefined) throw conflict('the message was deleted')
+      if (changed.version !== version) return LOST
       const [view] = await viewsOf([changed], await store.memberships.listByConversation(conversationId))
       await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
     })
@@ -270,10 +294,11 @@ export function createMessageService (deps: MessageServiceDeps) {
       validateMessageContent(message.contentType, content, message.attachments, deps.limits)
       const mentions = await mentionsIn(conversationId, userId, content)
       // At the next version of the conversation's timeline (a claim), in order with its sends on this node.
-      return pipeline.change(conversationId, messageId, async (version) => {
+      return changeMessage(conversationId, messageId, async (version) => {
         const at = now()
         const edited = await store.messages.edit(messageId, content, at, version, mentions)
         if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
+        if (edited.version !== version) return LOST
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
         await store.messages.updateQuotes(conversationId, messageId, quoteOf(edited.content))
         const [view] = await viewsOf([edited], await store.memberships.listByConversation(conversationId))
@@ -294,10 +319,12 @@ export function createMessageService (deps: MessageServiceDeps) {
       const message = await messageIn(conversationId, messageId)
       if (!policy.canDeleteMessage(conversation, message, membership)) throw forbidden('you may delete only your own messages')
       if (message.deletedAt !== undefined) return
-      await pipeline.change(conversationId, messageId, async (version) => {
+      await changeMessage(conversationId, messageId, async (version) => {
         const at = now()
         const gone = await store.messages.tombstone(messageId, at, version)
         if (gone === null) throw notFound('message')
+        // Not deleted: a later change landed first; delete again above it. (Deleted by another: told at its version.)
+        if (gone.deletedAt === undefined) return LOST
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
         await store.messages.updateQuotes(conversationId, messageId, '')
         await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq, version: gone.version } })

@@ -1,7 +1,7 @@
 /** Reactions: idempotent add and remove, aggregated on the message, bounded, live, through a sync, and none lost when many react at once on two nodes. */
 import t from 'tap'
-import { client, forEachStore, register, users } from '../helper.js'
-import { forEachDeployment } from '../realtime/nodes.js'
+import { buildTestApp, client, forEachStore, register, users } from '../helper.js'
+import { forEachDeployment, memoryDeployment } from '../realtime/nodes.js'
 import { WsClient } from '../ws-client.js'
 
 const path = (cid: string, mid: string, emoji: string) => `/v1/conversations/${cid}/messages/${mid}/reactions/${encodeURIComponent(emoji)}`
@@ -113,4 +113,34 @@ forEachDeployment(t, '100 users reacting at once from two nodes: no reaction los
   t.same([...new Set(both)], [204])
   const after = (await owner.get(`/v1/conversations/${gid}/messages`)).body.items[0]
   t.same(after.reactions.map((r: { count: number }) => r.count), [100, 100], 'and a second wave, each user now with both')
+})
+
+t.test('a deletion that another node\'s later change (a reaction) overtook is made again above it, never dropped', async (t) => {
+  const builds = memoryDeployment(t, 2)
+  const store = builds[0]!.store!.store!
+  // Node A's tombstone waits until node B's reaction, which takes a later version, has landed.
+  const tombstone = store.messages.tombstone.bind(store.messages)
+  let gate: Promise<void> | undefined
+  let release = () => {}
+  store.messages.tombstone = async (...args) => { if (gate !== undefined) { const g = gate; gate = undefined; await g } return tombstone(...args) }
+  const apps = []
+  for (const build of builds) {
+    const built = await buildTestApp(t, { build })
+    if (built === undefined) return
+    apps.push(built.app)
+  }
+  const [na, nb] = apps as [typeof apps[0], typeof apps[0]]
+  const a = client(na, await register(na, 'overtake'))
+  const b = client(nb, await register(na, 'overtake'))
+  const cid = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const mid = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'going' })).body.id
+  gate = new Promise((resolve) => { release = resolve })
+  const deleting = a.del(`/v1/conversations/${cid}/messages/${mid}`)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal((await b.put(path(cid, mid, '👍'), undefined)).status, 204, 'the reaction lands first, at a later version')
+  release()
+  t.equal((await deleting).status, 204)
+  const [m] = (await b.get(`/v1/conversations/${cid}/messages`)).body.items
+  t.ok(m.deletedAt !== undefined, 'the message is deleted')
+  t.equal(m.content, '')
 })
