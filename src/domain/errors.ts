@@ -46,3 +46,15 @@ export class DependencyUnavailableError extends Error {
     super(`${dependency} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
 }
+
+/** Runs a call to a dependency's server; its failure becomes DependencyUnavailableError (after `onFailure`, when given). */
+export function unavailableAs (dependency: DependencyUnavailableError['dependency'], onFailure: () => void = () => {}) {
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn()
+    } catch (err) {
+      onFailure()
+      throw new DependencyUnavailableError(dependency, err)
+    }
+  }
+}

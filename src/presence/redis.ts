@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { DependencyUnavailableError } from '../domain/errors.js'
+import { unavailableAs } from '../domain/errors.js'
 import type { PresenceRegistry } from './port.js'
 
 export interface RedisPresenceOptions {
@@ -48,13 +48,7 @@ export function createRedisPresence (options: RedisPresenceOptions): PresenceReg
     if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua })
   }
   const key = (userId: string) => `${options.prefix}presence:${userId}`
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn()
-    } catch (err) {
-      throw new DependencyUnavailableError('presence', err)
-    }
-  }
+  const call = unavailableAs('presence')
 
   return {
     kind: 'redis',

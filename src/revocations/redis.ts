@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { DependencyUnavailableError } from '../domain/errors.js'
+import { unavailableAs } from '../domain/errors.js'
 import type { Revocations } from './port.js'
 
 export interface RedisRevocationsOptions {
@@ -12,13 +12,7 @@ export interface RedisRevocationsOptions {
 export function createRedisRevocations (options: RedisRevocationsOptions): Revocations {
   const { client } = options
   const key = (sessionId: string) => `${options.prefix}revoked:${sessionId}`
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn()
-    } catch (err) {
-      throw new DependencyUnavailableError('revocations', err)
-    }
-  }
+  const call = unavailableAs('revocations')
   return {
     kind: 'redis',
     async revoke (sessionId, ttlMs) {

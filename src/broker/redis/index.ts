@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { DependencyUnavailableError } from '../../domain/errors.js'
+import { unavailableAs } from '../../domain/errors.js'
 import { channels as named } from '../../domain/channels.js'
 import { withTimeout } from '../../timeout.js'
 import type { Broker, BrokerHandler } from '../port.js'
@@ -89,14 +89,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
   channels.add(CONTROL_CHANNEL)
   handlers.add(({ channel }) => { if (channel === CONTROL_CHANNEL) recovered() })
 
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn()
-    } catch (err) {
-      lost = true
-      throw new DependencyUnavailableError('broker', err)
-    }
-  }
+  const call = unavailableAs('broker', () => { lost = true })
 
   return {
     kind: 'redis',
