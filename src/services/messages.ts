@@ -73,10 +73,16 @@ export function createMessageService (deps: MessageServiceDeps) {
 
   /** The quote of the message replied to: of this conversation and not deleted, or VALIDATION_ERROR (on replyTo). */
   async function quoted (conversationId: string, messageId: string): Promise<Quote> {
-    const original = await store.messages.findById(messageId)
-    if (original === null || original.conversationId !== conversationId || 'target' in original) throw validationError('replyTo must be a message of this conversation', { field: 'replyTo' })
-    if (original.deletedAt !== undefined) throw validationError('the message replied to was deleted', { field: 'replyTo' })
+    const original = await referenced(conversationId, messageId, 'replyTo', 'message replied to')
     return { id: original.id, seq: original.seq, senderId: original.senderId, content: quoteOf(original.content) }
+  }
+
+  /** A message a send refers to (replyTo, threadId): of this conversation and not deleted; VALIDATION_ERROR on `field` otherwise. */
+  async function referenced (conversationId: string, messageId: string, field: string, what: string): Promise<MessageRecord> {
+    const m = await store.messages.findById(messageId)
+    if (m === null || m.conversationId !== conversationId || 'target' in m) throw validationError(`${field} must be a message of this conversation`, { field })
+    if (m.deletedAt !== undefined) throw validationError(`the ${what} was deleted`, { field })
+    return m
   }
 
   /**
@@ -105,10 +111,8 @@ export function createMessageService (deps: MessageServiceDeps) {
 
   /** A thread's root: of this conversation, not deleted, not itself in a thread; VALIDATION_ERROR (on threadId) otherwise. */
   async function threadRoot (conversationId: string, rootId: string): Promise<void> {
-    const root = await store.messages.findById(rootId)
-    if (root === null || root.conversationId !== conversationId || 'target' in root) throw validationError('threadId must be a message of this conversation', { field: 'threadId' })
+    const root = await referenced(conversationId, rootId, 'threadId', 'root of the thread')
     if (root.threadId !== undefined) throw validationError('threadId must be the root of a thread, not a reply in one', { field: 'threadId' })
-    if (root.deletedAt !== undefined) throw validationError('the root of the thread was deleted', { field: 'threadId' })
   }
 
   /**

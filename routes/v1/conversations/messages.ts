@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { validationError } from '../../../src/domain/errors.js'
 import { responses } from '../../../src/schemas/common.js'
@@ -78,14 +78,16 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  const reactionSchema = (operationId: string, summary: string, description: string) => ({
+  /** The schema of an idempotent PUT or DELETE that answers 204, done or already so. */
+  const idempotentSchema = <P extends TSchema>(params: P, errors: Parameters<typeof responses>[1][], operationId: string, summary: string, description: string) => ({
     tags,
     operationId,
     summary,
     description,
-    params: ReactionParams,
-    response: responses({ 204: Type.Null({ description: 'done (also when there was nothing to do)' }) }, 400, 403, 404, 409, 429)
+    params,
+    response: responses({ 204: Type.Null({ description: 'done (also when there was nothing to do)' }) }, ...errors)
   })
+  const reactionSchema = (operationId: string, summary: string, description: string) => idempotentSchema(ReactionParams, [400, 403, 404, 409, 429], operationId, summary, description)
 
   app.put('/:id/messages/:messageId/reactions/:emoji', {
     schema: reactionSchema('addReaction', 'React to a message', 'Idempotent: reacting again with the same emoji changes nothing. Participants only; 409 on a deleted message, or past 20 distinct emoji on the message or 10 reactions of yours on it. The others get a `reaction` frame; the message moves to a new version.')
@@ -112,14 +114,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => service.pins(request.userId, request.params.id))
 
-  const pinSchema = (operationId: string, summary: string, description: string) => ({
-    tags,
-    operationId,
-    summary,
-    description,
-    params: MessageParams,
-    response: responses({ 204: Type.Null({ description: 'done (also when there was nothing to do)' }) }, 403, 404, 409)
-  })
+  const pinSchema = (operationId: string, summary: string, description: string) => idempotentSchema(MessageParams, [403, 404, 409], operationId, summary, description)
 
   app.put('/:id/pins/:messageId', {
     schema: pinSchema('pinMessage', 'Pin a message', 'Idempotent. In a group, owners and admins; in a direct conversation, either participant. 409 on a deleted message or past MAX_PINS_PER_CONVERSATION. The message (with pinnedAt, pinnedBy) goes out as message_updated.')
