@@ -32,7 +32,7 @@ async function signUp (page: Page, base: string, username: string) {
 
 const texts = (page: Page) => page.$$eval('#messages .message:not(.pending) .text', (els) => els.map((el) => el.textContent))
 
-t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text', async (t) => {
+t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads', async (t) => {
   if (!existsSync(CHROMIUM)) {
     if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing (apt-get install chromium)`)
     else void t.test('browser suite', { skip: `${CHROMIUM} is missing` }, () => {})
@@ -179,5 +179,40 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await bob.waitForFunction(() => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'edited while Bob was away'))
   await bob.waitForFunction(() => ![...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'hello Bob'))
   t.pass('an edit and a deletion made while Bob was offline show once he is back')
+
+  // A mention in a group that Bob does not have open: an @ badge on it in his list, gone once he opens it.
+  await ada.fill('#group-name', 'team')
+  await ada.fill('#group-members', 'bob')
+  await ada.click('#new-group button')
+  await ada.waitForFunction(() => document.querySelector('#chat-title')?.textContent === 'team')
+  await ada.fill('#composer-input', 'hey @bob, a question for the team')
+  await ada.click('#send')
+  const group = bob.locator('#conversations .conversation', { hasText: 'team' })
+  await group.locator('.badge.mention:not([hidden])').waitFor()
+  t.equal(await group.locator('.badge.mention').getAttribute('title'), '1 unread mention', 'an @ badge on the group, one mention')
+  await bob.screenshot({ path: join(SHOTS, 'mention-badge.png') })
+  await group.click()
+  await bob.locator('#messages .message.mentions-me', { hasText: 'a question for the team' }).waitFor()
+  t.ok(await group.locator('.badge.mention').isHidden(), 'the badge goes once Bob opens the conversation')
+
+  // A thread: Bob answers in a thread from the message menu; Ada sees the count on the root, not the reply in
+  // the timeline, and opens the thread; her reply there reaches Bob's open thread.
+  const question = (page: typeof ada) => page.locator('#messages .message', { hasText: 'a question for the team' })
+  await question(bob).locator('button.thread').click()
+  await bob.waitForSelector('#thread:not([hidden]) #thread-messages .message.root')
+  await bob.fill('#thread-input', 'an answer in the thread')
+  await bob.click('#thread-send')
+  await question(ada).locator('.thread-summary', { hasText: '1 reply' }).waitFor()
+  t.equal(await ada.locator('#messages .message', { hasText: 'an answer in the thread' }).count(), 0, 'a reply in a thread stays out of the timeline')
+  await question(ada).locator('.thread-summary').click()
+  await ada.locator('#thread-messages .message:not(.root)', { hasText: 'an answer in the thread' }).waitFor()
+  await ada.fill('#thread-input', 'thanks, noted')
+  await ada.click('#thread-send')
+  await bob.locator('#thread-messages .message:not(.pending)', { hasText: 'thanks, noted' }).waitFor()
+  await question(bob).locator('.thread-summary', { hasText: '2 replies' }).waitFor()
+  await bob.waitForFunction(() => document.querySelector('#thread-title')?.textContent === 'Thread · 2 replies')
+  t.same(await bob.$$eval('#thread-messages .message:not(.root):not(.pending) .text', (els) => els.map((el) => el.textContent)), ['an answer in the thread', 'thanks, noted'], 'the thread on Bob\'s side: both replies, in order, once')
+  t.equal(await ada.textContent('#thread-messages .message.root .text'), 'hey @bob, a question for the team', 'the root heads the thread')
+  await bob.screenshot({ path: join(SHOTS, 'thread.png') })
   t.same(errors, [], 'no script errors on either page')
 })

@@ -46,6 +46,16 @@ let typingSentAt = 0
 /** The message the composer replies to, if any. */
 let replyingTo: Message | LiveMessage | undefined
 
+/** The thread open beside the conversation: its root and its replies by seq. */
+interface ThreadView {
+  conversationId: string
+  rootId: string
+  root?: Message | LiveMessage
+  replies: Map<number, Message | LiveMessage>
+  hasOlder: boolean
+}
+let thread: ThreadView | undefined
+
 function saveTokens (tokens: Tokens | null) {
   if (tokens === null) localStorage.removeItem(TOKENS_KEY)
   else localStorage.setItem(TOKENS_KEY, JSON.stringify(tokens))
@@ -62,7 +72,7 @@ function newClient (tokens?: Tokens) {
   client.live.on('updated', (m) => onUpdated(m))
   client.live.on('deleted', (d) => {
     const view = views.get(d.conversationId)
-    const m = view?.messages.get(d.seq)
+    const m = view?.messages.get(d.seq) ?? threadMessages(d.conversationId).find((x) => x.seq === d.seq)
     if (view !== undefined && m !== undefined) onUpdated({ ...m, content: '', attachments: [], version: d.version, deletedAt: new Date().toISOString() })
   })
   client.live.on('reaction', (r) => onReaction(r.conversationId, r.messageId, r.emoji, r.userId, r.added, r.version))
@@ -146,8 +156,12 @@ function viewFor (c: Conversation): ConversationView {
     view = { conversation: c, messages: new Map(), hasOlder: true, loaded: false, delivered: new Map(), read: new Map(), typing: new Map(), pins: [] }
     views.set(c.id, view)
     client.live.track(c.id, c.lastSeq)
-  } else {
+  } else if (c.lastSeq >= view.conversation.lastSeq) {
     view.conversation = c
+  } else {
+    // An answer older than a message this device already has: its counts and last message are behind.
+    const { lastSeq, lastMessage, unreadCount, unreadMentionCount } = view.conversation
+    view.conversation = { ...c, lastSeq, unreadCount, unreadMentionCount, ...(lastMessage !== undefined && { lastMessage }) }
   }
   return view
 }
@@ -220,7 +234,7 @@ function ticksOf (view: ConversationView, m: Message | LiveMessage): { text: str
   return { text: read ? '✓✓ read' : delivered ? '✓✓' : '✓', read }
 }
 
-function messageElement (view: ConversationView, m: Message | LiveMessage): HTMLLIElement {
+function messageElement (view: ConversationView, m: Message | LiveMessage, inThread = false): HTMLLIElement {
   const mine = m.senderId === me.id
   const mentionsMe = m.mentionsAll === true || m.mentions.includes(me.id)
   const li = h('li', `message${mine ? ' mine' : ''}${m.deletedAt !== undefined ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`)
@@ -254,11 +268,19 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
     })
     meta.append(pin)
   }
-  if (m.deletedAt === undefined) {
+  if (m.deletedAt === undefined && !inThread) {
     const reply = h('button', 'link reply', 'reply')
     reply.type = 'button'
     reply.addEventListener('click', () => startReply(m))
     meta.append(reply)
+    if (m.threadId === undefined) {
+      const inThreadButton = h('button', 'link thread', 'thread')
+      inThreadButton.type = 'button'
+      inThreadButton.addEventListener('click', () => { void openThread(view.conversation.id, m) })
+      meta.append(inThreadButton)
+    }
+  }
+  if (m.deletedAt === undefined) {
     const react = h('button', 'link react', 'react')
     react.type = 'button'
     react.addEventListener('click', () => togglePicker(view, m, li))
@@ -277,6 +299,13 @@ function messageElement (view: ConversationView, m: Message | LiveMessage): HTML
       row.append(chip)
     }
     li.append(row)
+  }
+  if (!inThread && m.thread !== undefined && m.thread.replyCount > 0) {
+    const n = m.thread.replyCount
+    const summary = h('button', 'link thread-summary', `${n} ${n === 1 ? 'reply' : 'replies'}${m.thread.lastReplyAt === undefined ? '' : ` · last ${time(m.thread.lastReplyAt)}`}`)
+    summary.type = 'button'
+    summary.addEventListener('click', () => { void openThread(view.conversation.id, m) })
+    li.append(summary)
   }
   return li
 }
@@ -312,7 +341,7 @@ function togglePicker (view: ConversationView, m: Message | LiveMessage, li: HTM
 /** A reaction frame: applied to the message as a set (userIds shows the first 50 only, so the count moves regardless). */
 function onReaction (conversationId: string, messageId: string, emoji: string, userId: string, added: boolean, version: number) {
   const view = views.get(conversationId)
-  const m = view === undefined ? undefined : [...view.messages.values()].find((x) => x.id === messageId)
+  const m = view === undefined ? undefined : [...view.messages.values(), ...threadMessages(conversationId)].find((x) => x.id === messageId)
   if (view === undefined || m === undefined) return
   const reactions = m.reactions.map((r) => ({ ...r, userIds: [...r.userIds] }))
   const entry = reactions.find((r) => r.emoji === emoji)
@@ -324,7 +353,9 @@ function onReaction (conversationId: string, messageId: string, emoji: string, u
     entry.count--
     entry.userIds = entry.userIds.filter((id) => id !== userId)
   }
-  view.messages.set(m.seq, { ...m, version, reactions: reactions.filter((r) => r.count > 0) })
+  const next = { ...m, version, reactions: reactions.filter((r) => r.count > 0) }
+  if (view.messages.has(m.seq)) view.messages.set(m.seq, next)
+  intoThread(next)
   if (conversationId === current) renderMessages(true)
 }
 
@@ -334,7 +365,7 @@ function startEdit (view: ConversationView, m: Message | LiveMessage, li: HTMLLI
   li.querySelector('.text')!.replaceChildren(input)
   input.focus()
   input.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape') renderMessages()
+    if (ev.key === 'Escape') { renderMessages(); renderThread() }
     if (ev.key !== 'Enter') return
     ev.preventDefault()
     void client.rest.editMessage(view.conversation.id, m.id, input.value).then(onUpdated, showError)
@@ -347,7 +378,8 @@ function renderMessages (keepScroll = false) {
   if (view === undefined) { list.replaceChildren(); return }
   const fromBottom = list.scrollHeight - list.scrollTop
   const atBottom = fromBottom - list.clientHeight < 40
-  const items = [...view.messages.values()].sort((a, b) => a.seq - b.seq).map((m) => messageElement(view, m))
+  // Replies in a thread live in the thread view; the root shows how many there are.
+  const items = [...view.messages.values()].filter((m) => m.threadId === undefined).sort((a, b) => a.seq - b.seq).map((m) => messageElement(view, m))
   list.replaceChildren(...(view.hasOlder ? [h('li', 'older', 'scroll up for older messages')] : []), ...items)
   if (keepScroll && !atBottom) list.scrollTop = list.scrollHeight - fromBottom
   else list.scrollTop = list.scrollHeight
@@ -377,6 +409,7 @@ function markRead (view: ConversationView) {
 async function open (id: string) {
   current = id
   if (replyingTo !== undefined && replyingTo.conversationId !== id) startReply(undefined)
+  if (thread !== undefined && thread.conversationId !== id) closeThread()
   const view = views.get(id)!
   renderList()
   renderHeader()
@@ -421,16 +454,19 @@ function onMessage (m: LiveMessage) {
   const view = views.get(m.conversationId)
   if (view === undefined) { void onConversation(m.conversationId); return }
   const c = view.conversation
-  if (m.seq > c.lastSeq) {
+  // A message at or below the conversation's lastSeq is in its counts already (the list answered after it was stored).
+  const unseen = m.seq > c.lastSeq
+  if (unseen) {
     c.lastSeq = m.seq
     c.lastMessage = { id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt }
   }
   if (m.senderId !== me.id) {
     client.live.receipt(c.id, 'delivered', m.seq)
-    if (c.id !== current) c.unreadCount++
-    if (c.id !== current && (m.mentionsAll === true || m.mentions.includes(me.id))) c.unreadMentionCount++
+    if (c.id !== current && unseen) c.unreadCount++
+    if (c.id !== current && unseen && (m.mentionsAll === true || m.mentions.includes(me.id))) c.unreadMentionCount++
   }
   if (view.loaded) view.messages.set(m.seq, m)
+  intoThread(m)
   onTyping(c.id, m.senderId, false)
   if (c.id === current) {
     renderMessages()
@@ -455,6 +491,7 @@ function onUpdated (m: Message | LiveMessage) {
   // Quotes follow their original: the new text, or emptied when it is deleted.
   const excerpt = m.deletedAt !== undefined ? '' : [...m.content].slice(0, 200).join('')
   for (const [seq, x] of view.messages) if (x.replyTo?.id === m.id) view.messages.set(seq, { ...x, replyTo: { ...x.replyTo, content: excerpt } })
+  intoThread(m)
   const others = view.pins.filter((p) => p.id !== m.id)
   view.pins = m.pinnedAt === undefined || m.deletedAt !== undefined ? others : [m, ...others].sort((a, b) => (b.pinnedAt ?? '').localeCompare(a.pinnedAt ?? ''))
   if (view.conversation.id === current) renderPins()
@@ -473,31 +510,115 @@ function onTyping (conversationId: string, userId: string, isTyping: boolean) {
   if (conversationId === current) renderHeader()
 }
 
-async function send (ev: SubmitEvent) {
+/** Sends what a composer holds: to the conversation, or into the open thread. */
+async function send (ev: SubmitEvent, inThread: boolean) {
   ev.preventDefault()
-  const input = $<HTMLTextAreaElement>('composer-input')
+  const input = $<HTMLTextAreaElement>(inThread ? 'thread-input' : 'composer-input')
+  const list = $(inThread ? 'thread-messages' : 'messages')
   const content = input.value.trim()
   const view = current === undefined ? undefined : views.get(current)
-  if (content === '' || view === undefined) return
+  const threadId = inThread ? thread?.rootId : undefined
+  if (content === '' || view === undefined || (inThread && threadId === undefined)) return
   input.value = ''
   typingSentAt = 0
   const conversationId = view.conversation.id
-  const original = replyingTo
-  startReply(undefined)
+  const original = inThread ? undefined : replyingTo
+  if (!inThread) startReply(undefined)
   const replyTo = original === undefined ? undefined : { id: original.id, seq: original.seq, senderId: original.senderId, content: [...original.content].slice(0, 200).join('') }
   // Shown at once as pending; the ack (after any reconnects) gives it its seq.
   const pending = h('li', 'message mine pending')
   pending.append(h('div', 'text', content), h('div', 'meta', 'sending…'))
-  $('messages').append(pending)
-  $('messages').scrollTop = $('messages').scrollHeight
+  list.append(pending)
+  list.scrollTop = list.scrollHeight
   try {
-    const ack = await client.live.send({ conversationId, content, ...(replyTo !== undefined && { replyTo: replyTo.id }) })
+    const ack = await client.live.send({ conversationId, content, ...(replyTo !== undefined && { replyTo: replyTo.id }), ...(threadId !== undefined && { threadId }) })
     pending.remove()
-    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], mentions: [], ...(replyTo !== undefined && { replyTo }) })
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], mentions: [], ...(replyTo !== undefined && { replyTo }), ...(threadId !== undefined && { threadId }) })
   } catch (err) {
     pending.remove()
     showError(err)
   }
+}
+
+// ---- threads ----
+
+/** The open thread's root and replies, if it is in this conversation. */
+function threadMessages (conversationId: string): Array<Message | LiveMessage> {
+  if (thread === undefined || thread.conversationId !== conversationId) return []
+  return [...(thread.root === undefined ? [] : [thread.root]), ...thread.replies.values()]
+}
+
+/** A new or changed message into the open thread, when it is its root or one of its replies (never an older version over a newer one). */
+function intoThread (m: Message | LiveMessage) {
+  const t = thread
+  if (t === undefined || t.conversationId !== m.conversationId) return
+  if (m.id === t.rootId) {
+    if (t.root !== undefined && t.root.version > m.version) return
+    t.root = m
+  } else if (m.threadId === t.rootId) {
+    if ((t.replies.get(m.seq)?.version ?? 0) > m.version) return
+    t.replies.set(m.seq, m)
+  } else {
+    return
+  }
+  renderThread()
+}
+
+async function openThread (conversationId: string, root: Message | LiveMessage) {
+  const t: ThreadView = { conversationId, rootId: root.id, root, replies: new Map(), hasOlder: false }
+  thread = t
+  $('thread').hidden = false
+  renderThread()
+  await loadThread(t)
+  if (thread === t) $<HTMLTextAreaElement>('thread-input').focus()
+}
+
+/** The thread's next page back (the first: its newest replies); the root comes with the last. */
+async function loadThread (t: ThreadView) {
+  const oldest = Math.min(...t.replies.keys())
+  try {
+    const page = await client.rest.messages(t.conversationId, { threadId: t.rootId, limit: PAGE, ...(Number.isFinite(oldest) && { beforeSeq: oldest }) })
+    if (thread !== t) return
+    for (const m of page.items) intoThread(m)
+    t.hasOlder = page.hasMore
+    renderThread(true)
+  } catch (err) {
+    showError(err)
+  }
+}
+
+function closeThread () {
+  thread = undefined
+  $('thread').hidden = true
+  $('thread-messages').replaceChildren()
+}
+
+function renderThread (keepScroll = false) {
+  const t = thread
+  const view = t === undefined ? undefined : views.get(t.conversationId)
+  if (t === undefined || view === undefined) return
+  const list = $('thread-messages')
+  const fromBottom = list.scrollHeight - list.scrollTop
+  const replies = [...t.replies.values()].sort((a, b) => a.seq - b.seq)
+  const items: HTMLLIElement[] = []
+  if (t.root !== undefined) {
+    const root = messageElement(view, t.root, true)
+    root.classList.add('root')
+    items.push(root)
+  }
+  if (t.hasOlder) {
+    const older = h('li', 'older')
+    const more = h('button', 'link', 'older replies')
+    more.type = 'button'
+    more.addEventListener('click', () => { void loadThread(t) })
+    older.append(more)
+    items.push(older)
+  }
+  items.push(...replies.map((m) => messageElement(view, m, true)))
+  list.replaceChildren(...items)
+  const n = t.root?.thread?.replyCount ?? replies.length
+  $('thread-title').textContent = `Thread · ${n} ${n === 1 ? 'reply' : 'replies'}`
+  list.scrollTop = keepScroll ? list.scrollHeight - fromBottom : list.scrollHeight
 }
 
 function onInput () {
@@ -564,7 +685,12 @@ function wire () {
   $('tab-login').addEventListener('click', () => setAuthMode(false))
   $('tab-register').addEventListener('click', () => setAuthMode(true))
   $<HTMLFormElement>('auth-form').addEventListener('submit', (ev) => { void submitAuth(ev) })
-  $<HTMLFormElement>('composer').addEventListener('submit', (ev) => { void send(ev) })
+  $<HTMLFormElement>('composer').addEventListener('submit', (ev) => { void send(ev, false) })
+  $<HTMLFormElement>('thread-composer').addEventListener('submit', (ev) => { void send(ev, true) })
+  $('thread-close').addEventListener('click', closeThread)
+  $('thread-input').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $<HTMLFormElement>('thread-composer').requestSubmit() }
+  })
   $('composer-input').addEventListener('input', onInput)
   $('replying-cancel').addEventListener('click', () => startReply(undefined))
   $('composer-input').addEventListener('keydown', (ev) => {
