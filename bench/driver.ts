@@ -12,13 +12,14 @@
  */
 import { createInterface } from 'node:readline'
 import * as hdr from 'hdr-histogram-js'
-import { ours, pool, rawWs, socketIo, type BenchClient, type BenchUser, type Target, type TargetKind } from './lib/targets.js'
+import { ours, pool, rawWs, reactionKey, socketIo, type BenchClient, type BenchUser, type ClientHandlers, type Target, type TargetKind } from './lib/targets.js'
 
 export type Spec =
   | { scenario: 'fanout', members: number, rates: number[], stepSeconds: number, p99LimitMs: number }
   | { scenario: 'directs', pairs: number, rate: number, seconds: number, crossNode?: boolean }
   | { scenario: 'idle', connections: number, users: number }
   | { scenario: 'churn', seconds: number, concurrency: number }
+  | { scenario: 'reactions', members: number, rate: number, seconds: number }
 
 export interface DriverInput { kind: TargetKind, urls: string[], runId: string, contentBytes: number, spec: Spec }
 
@@ -42,10 +43,11 @@ function targetOf (input: DriverInput): Target {
 interface Member { user: BenchUser, rooms: string[], url: string }
 
 /** Connected members, each with what it received. */
-async function connectAll (target: Target, members: Member[], onDelivery: (index: number, room: string, id: string, content: string) => void, onAck: (id: string) => void) {
+async function connectAll (target: Target, members: Member[], onDelivery: (index: number, room: string, id: string, content: string) => void, onAck: (id: string) => void, onReaction?: (index: number, key: string) => void) {
   const clients: BenchClient[] = []
   await pool(members, 50, async (m, i) => {
-    const c = target.connect(m.url, m.user, m.rooms, { onMessage: (room, id, content) => onDelivery(i, room, id, content), onAck })
+    const handlers: ClientHandlers = { onMessage: (room, id, content) => onDelivery(i, room, id, content), onAck, ...(onReaction !== undefined && { onReaction: (_room: string, key: string) => onReaction(i, key) }) }
+    const c = target.connect(m.url, m.user, m.rooms, handlers)
     clients[i] = c
     await c.ready
   })
@@ -245,6 +247,134 @@ async function churn (target: Target, input: DriverInput, spec: Extract<Spec, { 
   return { connectsPerSecond: perSecond, connects: done, failed, p50Ms: ms(hist, 50), p99Ms: ms(hist, 99) }
 }
 
+/** The server's CPU time so far (user + system, every node), from its own /metrics. */
+async function serverCpuSeconds (urls: string[]): Promise<number> {
+  let sum = 0
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total '))
+    if (line === undefined) throw new Error(`${url}/metrics has no process_cpu_seconds_total`)
+    sum += Number(line.split(' ')[1])
+  }
+  return sum
+}
+
+/**
+ * A reaction's fan-out beside a message's, in one group: first messages from
+ * one member at `rate` (websocket sends, as in the fan-out scenario), then
+ * reactions at the same rate, each by a member over REST (on its own node),
+ * each a real change (a user's first 👍 on a message). Both are checked
+ * exactly once on every socket (a message reaches the others, a reaction
+ * everyone), with the latency from the send (or the PUT) to each delivery
+ * and the server's CPU time per delivery over each phase.
+ */
+async function reactions (target: Target, input: DriverInput, spec: Extract<Spec, { scenario: 'reactions' }>) {
+  if (target.kind !== 'ours') throw new Error('the reactions scenario is ours only (the baselines have no reactions)')
+  const users = await target.users(spec.members, 'r')
+  const room = await target.room(users, 'react')
+  const members: Member[] = users.map((user, i) => ({ user, rooms: [room], url: target.urls[i % target.urls.length]! }))
+  const state = newState()
+  const rec = recorder(state)
+  const reacted = new Map<string, Set<number>>()
+  const reactionSentAt = new Map<string, number>()
+  const reactionHist = histogram()
+  let reactionDup = 0
+  let lastReactionAt = 0
+  const clients = await connectAll(target, members, rec.onDelivery, rec.onAck, (index, key) => {
+    const t = now()
+    const sentAt = reactionSentAt.get(key)
+    if (sentAt === undefined) return
+    let set = reacted.get(key)
+    if (set === undefined) reacted.set(key, (set = new Set()))
+    if (set.has(index)) { reactionDup++; return }
+    set.add(index)
+    lastReactionAt = t
+    reactionHist.recordValue(Math.max(1, Math.round((t - sentAt) * 1000)))
+  })
+  log(`reactions: ${clients.length} members connected`)
+  const cpuPerDelivery = (cpu: number, deliveries: number) => Math.round((cpu / Math.max(1, deliveries)) * 1e7) / 10
+
+  const cpu0 = await serverCpuSeconds(target.urls)
+  const message = await traffic(clients, members, [{ sender: 0, room }], spec.rate, spec.seconds, input.contentBytes, 'rm', state)
+  const messageCpu = (await serverCpuSeconds(target.urls)) - cpu0
+  log(`reactions, messages first ${spec.rate}/s: p50 ${message.p50Ms} ms, p99 ${message.p99Ms} ms, exactly once ${message.exactlyOnce}`)
+
+  // The messages to react to: one per (members - 1) reactions, each member reacting once to each.
+  const total = Math.round(spec.rate * spec.seconds)
+  const reactors = spec.members - 1
+  const owner = users[0]!
+  const targets = await pool(Array.from({ length: Math.ceil(total / reactors) }, (_, i) => i), 4, async (i) => {
+    const res = await fetch(`${target.urls[0]}/v1/conversations/${room}/messages`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ content: `react to me ${i}`, clientMessageId: `rt-${i}` }) })
+    if (!res.ok) throw new Error(`POST message: ${res.status} ${await res.text()}`)
+    return ((await res.json()) as { id: string }).id
+  })
+  await sleep(1000)
+  const emoji = '👍'
+  let acked = 0
+  let refused = ''
+  const cpu1 = await serverCpuSeconds(target.urls)
+  const start = now()
+  const inFlight: Array<Promise<void>> = []
+  for (let sent = 0; sent < total;) {
+    const due = Math.min(total, Math.floor(((now() - start) / 1000) * spec.rate) + 1)
+    for (; sent < due; sent++) {
+      const u = 1 + (sent % reactors)
+      const messageId = targets[Math.floor(sent / reactors)]!
+      const key = reactionKey(messageId, users[u]!.id, emoji, true)
+      reactionSentAt.set(key, now())
+      inFlight.push((async () => {
+        const res = await fetch(`${members[u]!.url}/v1/conversations/${room}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`, { method: 'PUT', headers: { authorization: `Bearer ${users[u]!.token}` } })
+        await res.arrayBuffer()
+        if (res.ok) acked++
+        else refused = `${res.status}`
+      })().catch((err) => { refused = String(err) }))
+    }
+    await sleep(2)
+  }
+  await Promise.all(inFlight)
+  // Drain as the traffic does: until every reaction reached every member, or nothing moved for 3 s.
+  let last = -1
+  let stillSince = now()
+  const deadline = now() + 180_000
+  for (;;) {
+    let got = 0
+    for (const set of reacted.values()) got += set.size
+    if (got >= acked * spec.members) break
+    if (got !== last) { last = got; stillSince = now() }
+    if (now() - stillSince > 3000 || now() > deadline) break
+    await sleep(20)
+  }
+  const reactionCpu = (await serverCpuSeconds(target.urls)) - cpu1
+  let deliveries = 0
+  for (const set of reacted.values()) deliveries += set.size
+  const expected = acked * spec.members
+  const window = Math.max(1, (lastReactionAt - start) / 1000)
+  const reaction = {
+    offeredPerSecond: spec.rate,
+    sent: total,
+    acked,
+    refused,
+    deliveriesPerSecond: Math.round(deliveries / window),
+    expectedDeliveries: expected,
+    deliveries,
+    missing: Math.max(0, expected - deliveries),
+    duplicates: reactionDup,
+    exactlyOnce: acked === total && deliveries === expected && reactionDup === 0,
+    p50Ms: ms(reactionHist, 50),
+    p99Ms: ms(reactionHist, 99),
+    p999Ms: ms(reactionHist, 99.9),
+    maxMs: Math.round(reactionHist.maxValue / 10) / 100
+  }
+  log(`reactions ${spec.rate}/s: p50 ${reaction.p50Ms} ms, p99 ${reaction.p99Ms} ms, exactly once ${reaction.exactlyOnce}${refused === '' ? '' : `, refused: ${refused}`}`)
+  for (const c of clients) c.close()
+  return {
+    members: spec.members,
+    message: { ...message, serverCpuSeconds: Math.round(messageCpu * 1000) / 1000, serverCpuUsPerDelivery: cpuPerDelivery(messageCpu, message.deliveries) },
+    reaction: { ...reaction, serverCpuSeconds: Math.round(reactionCpu * 1000) / 1000, serverCpuUsPerDelivery: cpuPerDelivery(reactionCpu, deliveries) },
+    exactlyOnce: message.exactlyOnce && reaction.exactlyOnce
+  }
+}
+
 async function main () {
   const input = JSON.parse(process.argv[2] ?? '{}') as DriverInput
   const target = targetOf(input)
@@ -253,6 +383,7 @@ async function main () {
   if (spec.scenario === 'fanout') result = await fanout(target, input, spec)
   else if (spec.scenario === 'directs') result = await directs(target, input, spec)
   else if (spec.scenario === 'idle') result = await idle(target, spec)
+  else if (spec.scenario === 'reactions') result = await reactions(target, input, spec)
   else result = await churn(target, input, spec)
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
   process.exit(0)

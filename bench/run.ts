@@ -8,6 +8,9 @@
  *   npm run bench                    the full run (about 15 minutes on 2 cores)
  *   npm run bench -- --smoke         seconds; what the test suite runs
  *   npm run bench -- --out DIR       write results.json / RESULTS.md there instead
+ *   npm run bench -- --only a,b      only these scenarios (fanout, fanout10, reactions, directs,
+ *                                    directsLight, churn, idle, history); the other figures are
+ *                                    kept from the last results.json, and the page says which ran when
  */
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -37,8 +40,8 @@ let drives = 0
 
 /** Sizes: the issue's for the full run, tiny ones for the smoke run. */
 const SIZES = smoke
-  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 } }
-  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 } }
+  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 }, reactions: { members: 5, rate: 20, seconds: 1 } }
+  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, seconds: 10 } }
 
 const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECONDS: '86400', WS_MAX_CONNECTIONS_PER_IP: '1000000' }
 
@@ -193,6 +196,7 @@ async function main () {
         if (want('directsLight') && s.kind === 'ours' && s.mongo) r.directsLight = await drive(server, { scenario: 'directs', ...SIZES.directsLight })
         if (want('fanout')) r.fanout = await drive(server, { scenario: 'fanout', ...SIZES.fanout, p99LimitMs: 200 })
         if (want('fanout') && s.kind === 'ours') r.storeAfterFanout = await storeProfile(server)
+        if (want('reactions') && s.kind === 'ours') r.reactions = await drive(server, { scenario: 'reactions', ...SIZES.reactions })
         if (want('fanout10')) r.fanout10 = await drive(server, { scenario: 'fanout', members: 11, rates: [SIZES.fanout10.rate], stepSeconds: SIZES.fanout10.seconds, p99LimitMs: 1e9 })
         if (want('directs')) r.directs = await drive(server, { scenario: 'directs', ...SIZES.directs })
         if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })
@@ -210,11 +214,31 @@ async function main () {
 
 type Figures = Record<string, Record<string, any>> // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function write (results: Figures) {
+/**
+ * With --only, the figures of the scenarios that did not run come from the
+ * last results.json (when it was a run of the same kind, full or smoke, on
+ * the same machine), and
+ * `partial` lists the scenarios re-run, with their date.
+ */
+function merged (fresh: Figures, date: string, machine: Record<string, unknown>): { results: Figures, date: string, partial?: Array<{ date: string, only: string[] }> } {
+  const file = join(outDir, 'results.json')
+  if (only === undefined || !existsSync(file)) return { results: fresh, date }
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as { date: string, smoke: boolean, machine: Record<string, unknown>, results: Figures, partial?: Array<{ date: string, only: string[] }> }
+  if (previous.smoke !== smoke || JSON.stringify(previous.machine) !== JSON.stringify(machine)) {
+    log('the last results.json is of another kind of run or another machine: only the figures of this run are written')
+    return { results: fresh, date }
+  }
+  const results: Figures = { ...previous.results }
+  for (const [name, figures] of Object.entries(fresh)) results[name] = { ...results[name], ...figures }
+  return { results, date: previous.date, partial: [...(previous.partial ?? []), { date, only }] }
+}
+
+function write (fresh: Figures) {
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
-  const date = new Date().toISOString()
+  const { results, date, partial } = merged(fresh, new Date().toISOString(), machine)
   mkdirSync(outDir, { recursive: true })
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ date, smoke, machine, contentBytes: CONTENT_BYTES, sizes: SIZES, results }, null, 2) + '\n')
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ date, ...(partial !== undefined && { partial }), smoke, machine, contentBytes: CONTENT_BYTES, sizes: SIZES, results }, null, 2) + '\n')
+  const reran = partial === undefined ? '' : ` (re-run since, alone: ${partial.map((p) => `${p.only.join(', ')} on ${p.date.slice(0, 10)}`).join('; ')})`
   const ws = results['ws limit'] ?? {}
   const sio = results['Socket.IO peer'] ?? {}
   const mem = results['ours (memory)'] ?? {}
@@ -231,7 +255,7 @@ function write (results: Figures) {
   const section = `<!-- bench:start -->
 ## Benchmarks side by side${smoke ? ' (smoke run: tiny sizes, figures mean nothing)' : ''}
 
-\`npm run bench\` on ${date.slice(0, 10)}: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GB, Node ${machine.node}. Every server is a process of its own and the load comes from another (bench/driver.ts): open-loop senders at a fixed offered rate, ${CONTENT_BYTES}-byte messages, latency from send to receive per delivered message in an HDR histogram, and a check that each message reached each intended socket exactly once. MongoDB is FerretDB 1.24 on PostgreSQL (both ours and the Socket.IO peer, one insert per message); Redis 7. All figures: \`bench/results.json\`.
+\`npm run bench\` on ${date.slice(0, 10)}${reran}: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GB, Node ${machine.node}. Every server is a process of its own and the load comes from another (bench/driver.ts): open-loop senders at a fixed offered rate, ${CONTENT_BYTES}-byte messages, latency from send to receive per delivered message in an HDR histogram, and a check that each message reached each intended socket exactly once. MongoDB is FerretDB 1.24 on PostgreSQL (both ours and the Socket.IO peer, one insert per message); Redis 7. All figures: \`bench/results.json\`.
 
 Exactly once in every run: **${allOnce ? 'yes' : 'NO'}** (${once.length} runs checked).
 
@@ -245,6 +269,15 @@ ${lines(row('ws limit', ws), row('Socket.IO peer (mongo+redis)', sio), row('ours
 Ratios: ours (memory) / ws limit = **${ratio(mem.fanout?.bestDeliveredMessagesPerSecond, ws.fanout?.bestDeliveredMessagesPerSecond)}** (goal ≥ 0.6); ours (mongo+redis) / Socket.IO peer = **${ratio(mr.fanout?.bestDeliveredMessagesPerSecond, sio.fanout?.bestDeliveredMessagesPerSecond)}** (goal ≥ 1.0).
 
 Fan-out 10 at ${SIZES.fanout10.rate} msgs/s (goal: p99 under 50 ms): ${[['ws limit', ws], ['Socket.IO peer', sio], ['ours (memory)', mem], ['ours (mongo+redis)', mr]].map(([n, r]) => { const s = (r as Figures[string]).fanout10?.steps?.[0]; return s === undefined ? '' : `${n as string} p50 ${s.p50Ms} / p99 ${s.p99Ms} ms` }).filter((x) => x !== '').join('; ')}.
+
+### 7. A reaction's fan-out beside a message's: one group of ${SIZES.reactions.members}, ${SIZES.reactions.rate}/s for ${SIZES.reactions.seconds} s each
+Messages from one member over the websocket (to the ${SIZES.reactions.members - 1} others), then reactions at the same rate, each a member's first 👍 on a message over REST (to all ${SIZES.reactions.members}: the reaction frame goes to the reactor's devices too). Latency from the send (the PUT) to each delivery; the server's CPU time (user + system, from its \`process_cpu_seconds_total\`) over each phase, per delivery.
+
+| server | event | deliveries | p50 ms | p99 ms | server CPU per delivery | exactly once |
+|---|---|---|---|---|---|---|
+${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const x = (r as Figures[string]).reactions; return x === undefined ? [] : (['message', 'reaction'] as const).map((k) => `| ${n as string} | ${k} | ${x[k].deliveries} | ${x[k].p50Ms} | ${x[k].p99Ms} | ${x[k].serverCpuUsPerDelivery} µs | ${x[k].exactlyOnce ? 'yes' : 'NO'} |`) }))}
+
+Reaction / message CPU per delivery: ${[['ours (memory)', mem], ['ours (mongo+redis)', mr]].map(([n, r]) => { const x = (r as Figures[string]).reactions; return x === undefined ? '' : `${n as string} **${ratio(x.reaction.serverCpuUsPerDelivery, x.message.serverCpuUsPerDelivery)}**` }).filter((x) => x !== '').join('; ') || 'n/a'}.
 
 ### 2. Direct conversations: ${SIZES.directs.pairs * 2} users in ${SIZES.directs.pairs} pairs
 | server | offered msgs/s | acked | p50 ms | p99 ms | exactly once |

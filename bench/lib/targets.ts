@@ -24,6 +24,8 @@ export interface BenchClient {
 export interface ClientHandlers {
   onMessage (room: string, id: string, content: string): void
   onAck (id: string): void
+  /** Ours only: a reaction frame, by what it says (message, user, emoji, added or removed). */
+  onReaction? (room: string, key: string): void
 }
 
 /** Runs `fn` over items, `concurrency` at a time. */
@@ -55,6 +57,9 @@ const opened = (socket: WebSocket) => new Promise<void>((resolve, reject) => {
   socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)))
 })
 
+/** What names one reaction event: who reacted with what to which message, added or taken back. */
+export const reactionKey = (messageId: string, userId: string, emoji: string, added: boolean) => `${messageId}:${userId}:${emoji}:${added ? '+' : '-'}`
+
 export function ours (urls: string[], runId: string): Target {
   const base = urls[0]!
   return {
@@ -76,9 +81,10 @@ export function ours (urls: string[], runId: string): Target {
     connect (url, user, _rooms, handlers) {
       const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws?token=${user.token}`)
       socket.on('message', (data) => {
-        const frame = JSON.parse(String(data)) as { type: string, message?: { conversationId: string, clientMessageId: string, content: string }, clientMessageId?: string }
+        const frame = JSON.parse(String(data)) as { type: string, message?: { conversationId: string, clientMessageId: string, content: string }, clientMessageId?: string, conversationId?: string, messageId?: string, userId?: string, emoji?: string, added?: boolean }
         if (frame.type === 'new_message') handlers.onMessage(frame.message!.conversationId, frame.message!.clientMessageId, frame.message!.content)
         else if (frame.type === 'message_sent') handlers.onAck(frame.clientMessageId!)
+        else if (frame.type === 'reaction') handlers.onReaction?.(frame.conversationId!, reactionKey(frame.messageId!, frame.userId!, frame.emoji!, frame.added!))
       })
       socket.on('error', () => {})
       // Joined once the server answers a ping: the hub has put the socket in its rooms.

@@ -28,6 +28,11 @@ t.test('npm run bench -- --smoke: every scenario, both baselines, exactly once',
     t.ok(r.idle.connections > 0 && typeof r.idle.rssPerConnectionKb === 'number' && typeof r.idle.eventLoopDelayP99Ms === 'number', `${name}: idle, measured inside the server`)
   }
   for (const name of ['ours (memory)', 'ours (mongo+redis)']) t.ok(results[name].history.newestPage.requestsPerSecond > 0 && results[name].history.newestPage.non2xx === 0, `${name}: history`)
+  for (const name of ['ours (memory)', 'ours (mongo+redis)']) {
+    const { message, reaction } = results[name].reactions
+    t.ok(message.exactlyOnce && reaction.exactlyOnce && reaction.acked === reaction.sent && reaction.deliveries === reaction.sent * results[name].reactions.members, `${name}: reactions beside messages, each delivered to every member exactly once`)
+    t.ok(message.serverCpuUsPerDelivery > 0 && reaction.serverCpuUsPerDelivery > 0, `${name}: the server's CPU per delivery, measured for both`)
+  }
   t.ok(results['ours (2 nodes)'].directsCrossNode.exactlyOnce && results['ours (2 nodes)'].directsLightCrossNode.exactlyOnce, 'cross-node directs, exactly once')
   t.ok(results['ours (mongo+redis)'].directsLight.exactlyOnce, 'one-node directs under capacity, exactly once')
   t.match(readFileSync(join(out, 'RESULTS.md'), 'utf8'), /Exactly once in every run: \*\*yes\*\*/, 'RESULTS.md says so')
