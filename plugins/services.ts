@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createMembershipCache } from '../src/services/membership-cache.js'
 import { createAuthService, type AuthService } from '../src/services/auth.js'
@@ -12,6 +12,8 @@ import { createSendPipeline } from '../src/services/send-pipeline.js'
 import { createSenders, type Senders } from '../src/services/senders.js'
 import { createSyncService, type SyncService } from '../src/services/sync.js'
 import { createWebhookService, type WebhookService } from '../src/services/webhooks.js'
+import { createAttachmentService, type AttachmentService } from '../src/services/attachments.js'
+import { createAttachmentLinks, type AttachmentLinks } from '../src/domain/attachments.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +26,10 @@ declare module 'fastify' {
       senders: Senders
       sync: SyncService
       webhooks: WebhookService
+      attachments: AttachmentService
     }
+    /** Signs and checks the links of uploads. */
+    attachmentLinks: AttachmentLinks
   }
 }
 
@@ -37,10 +42,24 @@ export default fp(async (app) => {
   const members = config.MEMBERSHIP_CACHE_TTL_MS > 0
     ? createMembershipCache({ store, broker, publish, ttlMs: config.MEMBERSHIP_CACHE_TTL_MS, maxEntries: config.MEMBERSHIP_CACHE_MAX_ENTRIES })
     : undefined
+  // One key on every node: ATTACHMENT_URL_KEY, or one derived from JWT_SECRET (never the secret itself).
+  const linkKey = config.ATTACHMENT_URL_KEY !== undefined ? Buffer.from(config.ATTACHMENT_URL_KEY) : createHmac('sha256', config.JWT_SECRET).update('attachment links').digest()
+  const links = createAttachmentLinks(linkKey, config.ATTACHMENT_URL_TTL_SECONDS, config.PUBLIC_URL ?? '')
+  const attachments = createAttachmentService({
+    store,
+    links,
+    maxBytes: config.ATTACHMENT_MAX_BYTES,
+    quotaBytes: config.ATTACHMENT_QUOTA_BYTES,
+    orphanTtlMs: config.ATTACHMENT_ORPHAN_TTL_MS,
+    // An upload must arrive within HTTP_REQUEST_TIMEOUT_MS; one still uploading well after that was cut off.
+    uploadGraceMs: Math.max(3600_000, config.HTTP_REQUEST_TIMEOUT_MS * 2),
+    ...(config.rateLimits !== null && { conversationLimiter: limits.limiter('upload-conversation', config.rateLimits.uploadConversation) })
+  })
   const pipeline = createSendPipeline({
     store,
     broker,
     publish,
+    links,
     onSeqConflict: () => app.metrics.seqConflicts.inc(),
     onLastMessageError: (err, conversationId) => {
       app.log.warn({ err: (err as Error).message, conversationId }, 'lastMessage update failed; the messages are stored and the next one moves it on')
@@ -70,6 +89,9 @@ export default fp(async (app) => {
   const messages = createMessageService({
     store,
     pipeline,
+    links,
+    attachments,
+    onAttachmentCleanupError: (err, messageId) => app.log.warn({ err: (err as Error).message, messageId }, 'a deleted message\'s uploads were not all removed; the sweep finishes them'),
     publish,
     limits: config.messageLimits,
     maxPins: config.MAX_PINS_PER_CONVERSATION,
@@ -112,8 +134,21 @@ export default fp(async (app) => {
       store,
       conversations,
       limits: { perConversation: config.SYNC_MAX_PER_CONVERSATION, maxBytes: config.SYNC_BATCH_MAX_BYTES, maxConversations: config.SYNC_BATCH_MAX_CONVERSATIONS },
-      pendingMs: config.SYNC_PENDING_CHANGE_MS
+      pendingMs: config.SYNC_PENDING_CHANGE_MS,
+      links
     }),
-    webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate'), caps: { perUser: config.MAX_WEBHOOKS_PER_USER, perConversation: config.MAX_WEBHOOKS_PER_CONVERSATION } })
+    webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate'), caps: { perUser: config.MAX_WEBHOOKS_PER_USER, perConversation: config.MAX_WEBHOOKS_PER_CONVERSATION } }),
+    attachments
   })
+  app.decorate('attachmentLinks', links)
+
+  // The sweep of abandoned uploads: every node tries each interval, the first to claim it runs it.
+  const sweepEvery = config.ATTACHMENT_SWEEP_INTERVAL_MS
+  const sweepTimer = setInterval(() => {
+    attachments.sweep(Math.floor(Date.now() / sweepEvery)).then(({ swept, removed }) => {
+      if (swept && removed > 0) app.log.info({ removed }, 'attachment sweep removed uploads')
+    }, (err: unknown) => app.log.warn({ err: (err as Error).message }, 'attachment sweep failed; the next one tries again'))
+  }, sweepEvery)
+  sweepTimer.unref()
+  app.addHook('onClose', async () => { clearInterval(sweepTimer) })
 }, { name: 'services', dependencies: ['config', 'store', 'broker', 'limits', 'revocations', 'auth', 'metrics'] })

@@ -37,8 +37,15 @@ export default fp(async (app) => {
     transformObject: (documents) => {
       const doc = 'openapiObject' in documents ? documents.openapiObject : documents.swaggerObject
       for (const item of Object.values(doc.paths ?? {})) {
-        for (const op of Object.values(item ?? {}) as Array<{ parameters?: Array<{ required?: boolean, schema?: { default?: unknown } }> }>) {
+        for (const op of Object.values(item ?? {}) as Array<{ operationId?: string, parameters?: Array<{ required?: boolean, schema?: { default?: unknown } }>, requestBody?: unknown }>) {
           for (const p of op.parameters ?? []) if (p.schema?.default !== undefined) p.required = false
+          // The upload's body is read by @fastify/multipart as a stream, not validated as a schema: described here.
+          if (op.operationId === 'uploadAttachment') {
+            op.requestBody = {
+              required: true,
+              content: { 'multipart/form-data': { schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary', description: 'the file; its name and type as the client gives them (the type is checked against the bytes)' } } } } }
+            }
+          }
         }
       }
       return doc

@@ -79,7 +79,14 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_PARTICIPANT_CHANGE: RateLimit('120/3600000', 'participant changes a user makes (adds, removals, roles)'),
   RATE_LIMIT_CONVERSATION_UPDATE: RateLimit('60/3600000', 'renames and avatar changes a user makes'),
   RATE_LIMIT_WEBHOOK_CREATE: RateLimit('20/3600000', 'webhooks a user creates'),
-  RATE_LIMIT_REACTION: RateLimit('300/60000', 'reactions a user adds or removes')
+  RATE_LIMIT_REACTION: RateLimit('300/60000', 'reactions a user adds or removes'),
+  RATE_LIMIT_UPLOAD_CONVERSATION: RateLimit('60/60000', 'uploads into one conversation, by all its participants together'),
+  ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5368709120, default: 26214400, description: 'bytes of one upload; more: 413 PAYLOAD_TOO_LARGE, and nothing of it is kept' }),
+  ATTACHMENT_QUOTA_BYTES: Type.Integer({ minimum: 1, maximum: 1125899906842624, default: 1073741824, description: 'bytes one user\'s uploads may hold together (deleted ones no longer count); an upload past it: 413' }),
+  ATTACHMENT_ORPHAN_TTL_MS: Type.Integer({ minimum: 1000, maximum: 2592000000, default: 86400000, description: 'an upload that no message carries this long after it was made is removed by the sweep' }),
+  ATTACHMENT_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 600000, description: 'how often the sweep of abandoned uploads runs (on one node per interval, whichever claims it first); 0 is not allowed' }),
+  ATTACHMENT_URL_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604800, default: 3600, description: 'how long a signed attachment link works (it is rounded up to the next 5 minutes, so a link stays the same for a while)' }),
+  ATTACHMENT_URL_KEY: Type.Optional(Type.String({ minLength: 32, description: 'the HMAC key of signed attachment links, the same on every node; unset: derived from JWT_SECRET' })),
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -107,6 +114,7 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
     conversationUpdate: RateLimitSetting
     webhookCreate: RateLimitSetting
     reaction: RateLimitSetting
+    uploadConversation: RateLimitSetting
   } | null
 }
 
@@ -186,7 +194,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
         participantChange: parseRateLimit(raw.RATE_LIMIT_PARTICIPANT_CHANGE),
         conversationUpdate: parseRateLimit(raw.RATE_LIMIT_CONVERSATION_UPDATE),
         webhookCreate: parseRateLimit(raw.RATE_LIMIT_WEBHOOK_CREATE),
-        reaction: parseRateLimit(raw.RATE_LIMIT_REACTION)
+        reaction: parseRateLimit(raw.RATE_LIMIT_REACTION),
+        uploadConversation: parseRateLimit(raw.RATE_LIMIT_UPLOAD_CONVERSATION)
       }
 
   return {

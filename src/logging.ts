@@ -1,7 +1,8 @@
 import type { FastifyServerOptions } from 'fastify'
 
 /** Query parameters that carry secrets (compared decoded and case-blind). */
-const SECRET_PARAMS = new Set(['token', 'access_token', 'accesstoken', 'refresh_token', 'refreshtoken'])
+/** Query parameters that are credentials: tokens, and the signature of an attachment link (whoever has it may download). */
+const SECRET_PARAMS = new Set(['token', 'access_token', 'accesstoken', 'refresh_token', 'refreshtoken', 'signature'])
 
 const decoded = (raw: string): string => {
   try {

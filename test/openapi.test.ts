@@ -33,6 +33,7 @@ t.test('every route is documented; protected ones carry the bearer scheme and a 
     ['get', '/health/live', false],
     ['get', '/health/ready', false]
   ]
+  expected.push(['post', '/v1/conversations/{id}/attachments', true], ['get', '/v1/attachments/{id}', true], ['get', '/v1/attachments/{id}/thumbnail', true])
   for (const [method, path, secured] of expected) {
     const op = doc.paths[path]?.[method]
     t.ok(op, `${method} ${path} is documented`)
@@ -59,6 +60,20 @@ t.test('every operation has a description, a success response schema, and the er
     }
   }
   t.ok(operations >= 28, `${operations} operations`)
+})
+
+t.test('uploads are documented as multipart with a binary file part; downloads as bytes, signed link or bearer token', async (t) => {
+  const doc = JSON.parse(committed('openapi.json')) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[], properties: Record<string, { format?: string }> } }> }, security?: unknown[], responses: Record<string, { content?: Record<string, unknown> }>, parameters?: Array<{ name: string }> }>> }
+  const upload = doc.paths['/v1/conversations/{id}/attachments']!.post!
+  const form = upload.requestBody!.content['multipart/form-data']!.schema
+  t.same(form.required, ['file'])
+  t.equal(form.properties.file!.format, 'binary')
+  t.ok(upload.responses['201']!.content, 'the upload answered')
+  t.ok(upload.responses['413'], 'and 413 documented')
+  const download = doc.paths['/v1/attachments/{id}']!.get!
+  t.same(download.security, [{}, { bearerAuth: [] }], 'no credentials (a signed link) or a bearer token')
+  t.ok(download.responses['206'] && download.responses['304'] && download.responses['403'] && download.responses['404'], 'partial, not modified, refused, unknown')
+  t.same(download.parameters!.map((p) => p.name).sort(), ['expires', 'id', 'signature'])
 })
 
 t.test('the documents state the limits the server runs with (MESSAGE_MAX_LENGTH, MESSAGE_MAX_ATTACHMENTS)', async (t) => {

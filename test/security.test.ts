@@ -267,13 +267,15 @@ t.test('log lines never carry a token, however the URL spells it', async (t) => 
     `/v1/ws?x=1&access%5Ftoken=${u.accessToken}`,
     `/v1/webhooks//${hook.id}/${hook.token}`,
     `/v1//webhooks/${hook.id}/${hook.token}?x=1`,
-    `/v1/%77ebhooks/${hook.id}/${hook.token}`
+    `/v1/%77ebhooks/${hook.id}/${hook.token}`,
+    '/v1/attachments/665f1c2ab4d5e6f7a8b9c0d1?expires=99999999999&signature=SIGNED-LINK-SECRET'
   ]
   for (const url of urls) await app.inject({ method: url.includes('webhooks') ? 'POST' : 'GET', url, payload: url.includes('webhooks') ? { content: 'x' } : undefined })
   const text = logs.join('\n')
   t.ok(text.includes('[redacted]'), 'the URLs were logged, masked')
   t.notOk(text.includes(u.accessToken), 'no access token in the log')
   t.notOk(text.includes(hook.token), 'no webhook token in the log')
+  t.notOk(text.includes('SIGNED-LINK-SECRET'), 'no attachment link signature in the log')
 })
 
 forEachStore(t, 'caps: groups per creator, webhooks per creator and per conversation (409, and room again after a removal)', async (t, app) => {

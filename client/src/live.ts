@@ -24,7 +24,7 @@
 import type { Static } from '@sinclair/typebox'
 import { CloseCode } from '../../src/realtime/close-codes.js'
 import type { ServerFrames } from '../../src/realtime/protocol.js'
-import type { Message } from './rest.js'
+import type { Message, SendMessageInput } from './rest.js'
 
 /**
  * The subset of the browser WebSocket this client uses. The browser's own and
@@ -101,7 +101,7 @@ export class SendError extends Error {
 }
 
 interface Pending {
-  frame: { type: 'send_message', conversationId: string, content: string, clientMessageId: string, contentType?: string, replyTo?: string, threadId?: string }
+  frame: { type: 'send_message', conversationId: string, content: string, clientMessageId: string, contentType?: string, attachments?: SendMessageInput['attachments'], replyTo?: string, threadId?: string }
   resolve (ack: SendAck): void
   reject (err: Error): void
   /** When it was last written to a socket (0: not on the current one). */
@@ -300,12 +300,12 @@ export class LiveClient {
    * many reconnects that takes. Pass a clientMessageId to make a send
    * idempotent across restarts of the app too.
    */
-  send (input: { conversationId: string, content: string, contentType?: string, clientMessageId?: string, replyTo?: string, threadId?: string }): Promise<SendAck> {
+  send (input: { conversationId: string, content?: string, contentType?: SendMessageInput['contentType'], attachments?: SendMessageInput['attachments'], clientMessageId?: string, replyTo?: string, threadId?: string }): Promise<SendAck> {
     const clientMessageId = input.clientMessageId ?? randomId()
     if (this.pending.has(clientMessageId)) return Promise.reject(new SendError('VALIDATION_ERROR', 'a send with this clientMessageId is already waiting for its ack', clientMessageId))
     return new Promise<SendAck>((resolve, reject) => {
       const p: Pending = {
-        frame: { type: 'send_message', conversationId: input.conversationId, content: input.content, clientMessageId, ...(input.contentType !== undefined && { contentType: input.contentType }), ...(input.replyTo !== undefined && { replyTo: input.replyTo }), ...(input.threadId !== undefined && { threadId: input.threadId }) },
+        frame: { type: 'send_message', conversationId: input.conversationId, content: input.content ?? '', clientMessageId, ...(input.contentType !== undefined && { contentType: input.contentType }), ...(input.attachments !== undefined && { attachments: input.attachments }), ...(input.replyTo !== undefined && { replyTo: input.replyTo }), ...(input.threadId !== undefined && { threadId: input.threadId }) },
         resolve,
         reject,
         writtenAt: 0,

@@ -4,13 +4,16 @@
  * tokens, and on a 401 refreshes once with the refresh token and retries.
  */
 import type { Static } from '@sinclair/typebox'
-import type { Conversation as ConversationSchema, Message as MessageSchema, SendMessageInput } from '../../src/schemas/conversations.js'
+import type { Conversation as ConversationSchema, Message as MessageSchema, SendMessageInput, Upload as UploadSchema } from '../../src/schemas/conversations.js'
 import type { PublicUser as PublicUserSchema, SelfUser as SelfUserSchema } from '../../src/schemas/users.js'
 import type { LoginBody, RegisterBody } from '../../routes/v1/auth/schemas.js'
 import type { CreateConversationBody, CreatedWebhook as CreatedWebhookSchema, ParticipantList as ParticipantListSchema, UpdateConversationBody, Webhook as WebhookSchema } from '../../routes/v1/conversations/schemas.js'
 import type { UpdateMeBody } from '../../routes/v1/users/schemas.js'
 
 export type Message = Static<typeof MessageSchema>
+export type Upload = Static<typeof UploadSchema>
+/** An attachment as a message carries it. */
+export type Attachment = Message['attachments'][number]
 export type Conversation = Static<typeof ConversationSchema>
 export type PublicUser = Static<typeof PublicUserSchema>
 export type SelfUser = Static<typeof SelfUserSchema>
@@ -55,6 +58,17 @@ export class ApiError extends Error {
   }
 }
 
+/** A JSON answer, or the ApiError it carries. */
+function answerOf<T> (status: number, statusText: string, text: string, retryAfterHeader: string | null): T {
+  const body = text === '' ? undefined : JSON.parse(text) as unknown
+  if (status < 200 || status >= 300) {
+    const err = body as { code?: string, message?: string, field?: string } | undefined
+    const retryAfter = Number(retryAfterHeader ?? Number.NaN)
+    throw new ApiError(status, err?.code ?? 'INTERNAL_ERROR', err?.message ?? statusText, err?.field, Number.isFinite(retryAfter) ? retryAfter : undefined)
+  }
+  return body as T
+}
+
 export interface RestClientOptions {
   /** The server's base URL ('' for the page's own origin in a browser). */
   baseUrl: string
@@ -90,7 +104,7 @@ export class RestClient {
   }
 
   /** One call; a 401 on an authenticated call refreshes the tokens once and retries. */
-  async request<T> (method: string, path: string, opts: { body?: unknown, query?: Query, auth?: boolean, retried?: boolean, headers?: Record<string, string> } = {}): Promise<T> {
+  async request<T> (method: string, path: string, opts: { body?: unknown, form?: FormData, query?: Query, auth?: boolean, retried?: boolean, headers?: Record<string, string> } = {}): Promise<T> {
     const auth = opts.auth ?? true
     const qs = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&')
     const headers: Record<string, string> = { ...opts.headers }
@@ -99,20 +113,62 @@ export class RestClient {
     const res = await this.fetchImpl(`${this.options.baseUrl}${path}${qs === '' ? '' : `?${qs}`}`, {
       method,
       headers,
-      ...(opts.body !== undefined && { body: JSON.stringify(opts.body) })
+      ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
+      // A FormData body sets its own content type (multipart, with its boundary).
+      ...(opts.form !== undefined && { body: opts.form })
     })
     if (res.status === 401 && auth && opts.retried !== true && this.tokens !== undefined) {
       await this.refresh()
       return this.request<T>(method, path, { ...opts, retried: true })
     }
-    const text = await res.text()
-    const body = text === '' ? undefined : JSON.parse(text) as unknown
-    if (!res.ok) {
-      const err = body as { code?: string, message?: string, field?: string } | undefined
-      const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN)
-      throw new ApiError(res.status, err?.code ?? 'INTERNAL_ERROR', err?.message ?? res.statusText, err?.field, Number.isFinite(retryAfter) ? retryAfter : undefined)
+    return answerOf<T>(res.status, res.statusText, await res.text(), res.headers.get('retry-after'))
+  }
+
+  /** A path the server answered (an upload's signed `url`, say) as a full URL on this client's base URL; full URLs as they are. */
+  urlOf (pathOrUrl: string): string {
+    return pathOrUrl.startsWith('/') ? `${this.options.baseUrl}${pathOrUrl}` : pathOrUrl
+  }
+
+  /**
+   * Uploads a file to a conversation: a Blob or File (in Node, `new
+   * Blob([bytes])` or `await fs.openAsBlob(path)`). A send then carries it by
+   * `attachments: [{ id }]`. `onProgress(sent, total)` as the bytes leave,
+   * where the platform reports it (browsers, through XMLHttpRequest);
+   * elsewhere once, when all are sent.
+   */
+  async upload (conversationId: string, file: Blob, opts: { name?: string, onProgress?: (sent: number, total: number) => void } = {}): Promise<Upload> {
+    const name = opts.name ?? ((file as Partial<File>).name ?? 'file')
+    const path = `/v1/conversations/${conversationId}/attachments`
+    const form = () => { const f = new FormData(); f.append('file', file, name); return f }
+    if (opts.onProgress === undefined || typeof XMLHttpRequest === 'undefined') {
+      const upload = await this.request<Upload>('POST', path, { form: form() })
+      opts.onProgress?.(file.size, file.size)
+      return upload
     }
-    return body as T
+    const onProgress = opts.onProgress
+    const once = () => new Promise<{ status: number, statusText: string, text: string, retryAfter: string | null }>((resolve, reject) => {
+      const xhr = new XMLHttpRequest()
+      xhr.open('POST', `${this.options.baseUrl}${path}`)
+      if (this.tokens !== undefined) xhr.setRequestHeader('authorization', `Bearer ${this.tokens.accessToken}`)
+      xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total) }
+      xhr.onload = () => resolve({ status: xhr.status, statusText: xhr.statusText, text: xhr.responseText, retryAfter: xhr.getResponseHeader('retry-after') })
+      xhr.onerror = () => reject(new TypeError('upload failed: network error'))
+      xhr.send(form())
+    })
+    let res = await once()
+    if (res.status === 401 && this.tokens !== undefined) {
+      await this.refresh()
+      res = await once()
+    }
+    return answerOf<Upload>(res.status, res.statusText, res.text, res.retryAfter)
+  }
+
+  /** The bytes of an attachment (its signed url needs no token; a bare path gets this client's). */
+  async download (attachment: Pick<Attachment, 'url'>): Promise<Blob> {
+    const signed = attachment.url.includes('signature=')
+    const res = await this.fetchImpl(this.urlOf(attachment.url), signed || this.tokens === undefined ? {} : { headers: { authorization: `Bearer ${this.tokens.accessToken}` } })
+    if (!res.ok) return answerOf<never>(res.status, res.statusText, await res.text(), res.headers.get('retry-after'))
+    return res.blob()
   }
 
   // Accounts

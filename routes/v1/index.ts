@@ -6,6 +6,7 @@ import conversationRoutes from './conversations/index.js'
 import webhookSendRoutes from './webhooks/index.js'
 import wsRoutes from './ws/index.js'
 import presenceRoutes from './presence/index.js'
+import attachmentRoutes from './attachments/index.js'
 import { Conversation, Message } from '../../src/schemas/conversations.js'
 
 /**
@@ -24,6 +25,8 @@ const v1: FastifyPluginAsync = async (app) => {
   await app.register(webhookSendRoutes, { prefix: '/webhooks' })
   // Authenticates itself before the upgrade (the token may come in the query).
   await app.register(wsRoutes)
+  // Signed links need no header; without one it authenticates by itself.
+  await app.register(attachmentRoutes, { prefix: '/attachments' })
 
   await app.register(async (authenticated) => {
     authenticated.addHook('onRequest', app.authenticate)

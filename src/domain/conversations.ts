@@ -1,4 +1,5 @@
 import type { Static } from '@sinclair/typebox'
+import type { AttachmentLinks } from './attachments.js'
 import type { Conversation, Message } from '../schemas/conversations.js'
 import type { ConversationRecord, MembershipRecord, MessageRecord, ReactionRecord, Role } from './types.js'
 import { summarizeReactions } from './reactions.js'
@@ -67,7 +68,7 @@ export type MessageView = Static<typeof Message>
  * reached the seq has it, at the time the watermark last moved.
  */
 /** The API's message; `reactions` are its reaction records (others' are ignored; none shown on a deleted message). */
-export function toMessageView (m: MessageRecord, members: readonly MembershipRecord[], reactions: readonly ReactionRecord[] = []): MessageView {
+export function toMessageView (m: MessageRecord, members: readonly MembershipRecord[], reactions: readonly ReactionRecord[], links: AttachmentLinks): MessageView {
   const others = members.filter((x) => x.userId !== m.senderId)
   return {
     id: m.id,
@@ -76,7 +77,7 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
     senderId: m.senderId,
     content: m.content,
     contentType: m.contentType,
-    attachments: m.attachments,
+    attachments: links.views(m.attachments),
     clientMessageId: m.clientMessageId,
     version: m.version,
     sentAt: m.sentAt.toISOString(),

@@ -30,6 +30,7 @@ export const forbidden = (message = 'not allowed') => new AppError('FORBIDDEN', 
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`)
 export const conflict = (message: string, details?: Record<string, unknown>) => new AppError('CONFLICT', message, details)
 export const unavailable = (message: string) => new AppError('UNAVAILABLE', message)
+export const payloadTooLarge = (message: string) => new AppError('PAYLOAD_TOO_LARGE', message)
 
 /** Raised by store adapters when a unique index refuses a write. `field` names the index's logical field. */
 export class DuplicateKeyError extends Error {

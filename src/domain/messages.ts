@@ -1,5 +1,5 @@
 import { validationError } from './errors.js'
-import type { Attachment, ContentType } from './types.js'
+import type { ContentType } from './types.js'
 
 export interface MessageLimits {
   maxTextLength: number
@@ -14,7 +14,7 @@ const LOCATION = /^\s*(-?\d{1,3}(?:\.\d{1,12})?)\s*,\s*(-?\d{1,3}(?:\.\d{1,12})?
  * caption. location: "<latitude>,<longitude>" within range, no attachments.
  * Throws VALIDATION_ERROR naming the field.
  */
-export function validateMessageContent (contentType: ContentType, content: string, attachments: readonly Attachment[], limits: MessageLimits): void {
+export function validateMessageContent (contentType: ContentType, content: string, attachments: readonly unknown[], limits: MessageLimits): void {
   if ([...content].length > limits.maxTextLength) {
     throw validationError(`content must be at most ${limits.maxTextLength} characters`, { field: 'content' })
   }

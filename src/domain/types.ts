@@ -53,6 +53,9 @@ export interface LastMessage {
   content: string
   senderId: string
   sentAt: Date
+  /** Left out by records written before it was kept. */
+  contentType?: ContentType
+  deleted?: boolean
 }
 
 export interface ConversationRecord {
@@ -86,11 +89,50 @@ export interface MembershipRecord {
   readAt?: Date
 }
 
-export interface Attachment {
+/** An attachment that links to bytes kept elsewhere (the client's own URL). */
+export interface LinkAttachment {
   url: string
   type: string
   name?: string
   size?: number
+}
+
+/** An attachment uploaded to us: a message keeps its description; its URLs are signed each time it is shown. */
+export interface UploadedAttachment {
+  id: string
+  /** Found in the bytes, not the one the client claimed. */
+  type: string
+  name: string
+  size: number
+  sha256: string
+  width?: number
+  height?: number
+  /** An image with a thumbnail (WebP, at most THUMBNAIL_SIZE on its longer side). */
+  thumbnail?: boolean
+}
+
+export type Attachment = LinkAttachment | UploadedAttachment
+
+export const isUploaded = (a: Attachment): a is UploadedAttachment => 'id' in a
+
+/** What a send names: a link, or an upload by its id. */
+export type AttachmentInput = LinkAttachment | { id: string }
+
+/**
+ * An upload's record. `uploading` while its bytes stream in, `stored` once
+ * they are in, `deleting` once it is to go (its message deleted, or never
+ * sent within ATTACHMENT_ORPHAN_TTL_MS): the bytes go first, the record last,
+ * so a crash at any step leaves a record the sweep finishes.
+ */
+export interface UploadRecord extends UploadedAttachment {
+  conversationId: string
+  uploaderId: string
+  state: 'uploading' | 'stored' | 'deleting'
+  createdAt: Date
+  /** The send that takes it (its clientMessageId), set before that message is stored. */
+  claim?: { clientMessageId: string, at: Date }
+  /** The message that carries it, set once that message is stored. */
+  messageId?: string
 }
 
 export interface MessageRecord {

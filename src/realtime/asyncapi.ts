@@ -1,7 +1,7 @@
 import { CloseCode } from './close-codes.js'
 import { clientFrames, ServerFrames } from './protocol.js'
 import type { MessageLimits } from '../domain/messages.js'
-import { Attachment, Conversation, Message } from '../schemas/conversations.js'
+import { Attachment, Conversation, LinkAttachment, Message, UploadReference } from '../schemas/conversations.js'
 
 /** Drops TypeBox's $id and points bare refs at the document's components. */
 function portable (schema: unknown): unknown {
@@ -76,7 +76,9 @@ export function buildAsyncApi (version: string, limits: MessageLimits): Record<s
       schemas: {
         Message: portable(Message),
         Conversation: portable(Conversation),
-        Attachment: portable(Attachment)
+        Attachment: portable(Attachment),
+        LinkAttachment: portable(LinkAttachment),
+        UploadReference: portable(UploadReference)
       },
       messages
     }

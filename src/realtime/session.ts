@@ -1,6 +1,6 @@
 import { AppError } from '../domain/errors.js'
 import type { MessageView } from '../domain/conversations.js'
-import type { Attachment, ContentType } from '../domain/types.js'
+import type { AttachmentInput, ContentType } from '../domain/types.js'
 import type { Limiter } from '../limits/port.js'
 import { CloseCode } from './close-codes.js'
 import type { LiveConnection } from './connection.js'
@@ -12,7 +12,7 @@ import type { ReceiptBatcher } from './receipts.js'
 export interface SessionDeps {
   hub: Hub
   receipts: ReceiptBatcher
-  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: Attachment[], clientMessageId: string, replyTo?: string, threadId?: string, source: 'ws', originConnectionId: string, trace: { connectionId: string } }): Promise<{ message: MessageView }>
+  send (input: { conversationId: string, senderId: string, content?: string, contentType?: ContentType, attachments?: AttachmentInput[], clientMessageId: string, replyTo?: string, threadId?: string, source: 'ws', originConnectionId: string, trace: { connectionId: string } }): Promise<{ message: MessageView }>
   /** One batch of a sync: the frames to replay, and what sync_complete says. */
   sync (userId: string, cursors: Record<string, number> | undefined): Promise<{ frames: Array<{ frame: { type: string }, text: string }>, cursors: Record<string, number>, truncated: string[], hasMore: boolean }>
   publishTyping (conversationId: string, userId: string, isTyping: boolean): Promise<void>

@@ -3,7 +3,7 @@ import { conflict, forbidden, notFound, validationError } from '../domain/errors
 import { policy, toMessageView, type MessageView } from '../domain/conversations.js'
 import { channels } from '../domain/channels.js'
 import { validateMessageContent, type MessageLimits } from '../domain/messages.js'
-import { quoteOf, type Attachment, type ContentType, type MembershipRecord, type MessageRecord, type Quote } from '../domain/types.js'
+import { quoteOf, type Attachment, type AttachmentInput, type ContentType, type MembershipRecord, type MessageRecord, type Quote } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import type { Trace } from '../domain/events.js'
 import { requireMember } from './access.js'
@@ -13,6 +13,8 @@ import { REACTION_LIMITS, validateEmoji } from '../domain/reactions.js'
 import { mentionedNames, type Mentions } from '../domain/mentions.js'
 import { isManager } from '../domain/conversations.js'
 import type { Publish } from './publisher.js'
+import type { AttachmentLinks } from '../domain/attachments.js'
+import type { AttachmentService } from './attachments.js'
 import type { Sender } from './senders.js'
 import { lastMessageOf, type SendPipeline, type SendResult } from './send-pipeline.js'
 
@@ -24,7 +26,7 @@ export interface SendInput {
   conversationId: string
   content?: string
   contentType?: ContentType
-  attachments?: Attachment[]
+  attachments?: AttachmentInput[]
   clientMessageId?: string
   /** The id of the message this one replies to (same conversation, not deleted). */
   replyTo?: string
@@ -40,6 +42,12 @@ export interface SendInput {
 export interface MessageServiceDeps {
   store: Store
   pipeline: SendPipeline
+  /** Signs the links of uploaded attachments in every view. */
+  links: AttachmentLinks
+  /** Uploads a send carries, and what goes when its message does. */
+  attachments: Pick<AttachmentService, 'resolve' | 'settle' | 'removeForMessage'>
+  /** The uploads of a deleted message could not all be removed now (the sweep finishes them). */
+  onAttachmentCleanupError?: (err: unknown, messageId: string) => void
   publish: Publish
   limits: MessageLimits
   /** Pinned messages one conversation may have (MAX_PINS_PER_CONVERSATION; 50 unless given). */
@@ -142,10 +150,15 @@ export function createMessageService (deps: MessageServiceDeps) {
     })
   }
 
+  /** A deleted message's uploads go; a failure is logged and left to the sweep (the deletion itself is done). */
+  async function removeAttachments (messageId: string): Promise<void> {
+    await deps.attachments.removeForMessage(messageId).catch((err: unknown) => deps.onAttachmentCleanupError?.(err, messageId))
+  }
+
   /** The views of messages, with their reactions (one read for all). */
   async function viewsOf (records: readonly MessageRecord[], members: readonly MembershipRecord[]): Promise<MessageView[]> {
     const reactions = await store.reactions.forMessages(records.filter((m) => m.deletedAt === undefined).map((m) => m.id))
-    return records.map((m) => toMessageView(m, members, reactions))
+    return records.map((m) => toMessageView(m, members, reactions, deps.links))
   }
 
   /**
@@ -228,8 +241,9 @@ export function createMessageService (deps: MessageServiceDeps) {
     async send (sender: Sender, input: SendInput): Promise<SendResult> {
       const contentType = input.contentType ?? 'text'
       const content = input.content ?? ''
-      const attachments = input.attachments ?? []
-      validateMessageContent(contentType, content, attachments, deps.limits)
+      const given = input.attachments ?? []
+      validateMessageContent(contentType, content, given, deps.limits)
+      const clientMessageId = input.clientMessageId ?? `srv-${randomUUID()}`
 
       // The place in the conversation's queue is taken now, before any wait, so this
       // node stores (and publishes) a conversation's sends in the order they arrived,
@@ -237,6 +251,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       const slot = pipeline.reserve(input.conversationId)
       let replyTo: Quote | undefined
       let mentions: Mentions = { ids: [], all: false }
+      let attachments: Attachment[] = []
       try {
         const conversation = await sender.authorise(input.conversationId)
         const first = input.clientMessageId === undefined ? undefined : pipeline.recentSend(input.conversationId, sender.userId, input.clientMessageId)
@@ -248,6 +263,8 @@ export function createMessageService (deps: MessageServiceDeps) {
         if (input.replyTo !== undefined) replyTo = await quoted(input.conversationId, input.replyTo)
         if (input.threadId !== undefined) await threadRoot(input.conversationId, input.threadId)
         mentions = await mentionsIn(input.conversationId, sender.userId, content)
+        // Last: uploads are claimed for this send here, so nothing after may refuse it.
+        attachments = await deps.attachments.resolve(sender.userId, input.conversationId, given, clientMessageId)
       } catch (err) {
         slot.cancel()
         throw err
@@ -259,7 +276,7 @@ export function createMessageService (deps: MessageServiceDeps) {
           content,
           contentType,
           attachments,
-          clientMessageId: input.clientMessageId ?? `srv-${randomUUID()}`,
+          clientMessageId,
           ...(replyTo !== undefined && { replyTo }),
           ...(input.threadId !== undefined && { threadId: input.threadId }),
           ...(mentions.ids.length > 0 && { mentions: mentions.ids }),
@@ -271,6 +288,8 @@ export function createMessageService (deps: MessageServiceDeps) {
         }
       })
       if (result.created) deps.onSent?.(result.message, input.source, input.trace)
+      // The uploads point to their message now (a node that stops before this leaves a claim the sweep settles).
+      if (attachments.length > 0) await deps.attachments.settle(attachments, result.message.id)
       // The root's summary after the reply (its new_message goes first): a failure here is the summary's
       // alone, never the reply's, which is stored; the next reply to the thread sums it up again.
       if (result.created && input.threadId !== undefined) await updateThread(input.conversationId, input.threadId).catch((err: unknown) => deps.onThreadError?.(err, input.threadId!))
@@ -322,7 +341,8 @@ export function createMessageService (deps: MessageServiceDeps) {
       const { conversation, membership } = await requireMember(store, conversationId, userId)
       const message = await messageIn(conversationId, messageId)
       if (!policy.canDeleteMessage(conversation, message, membership)) throw forbidden('you may delete only your own messages')
-      if (message.deletedAt !== undefined) return
+      // Deleted already: a rerun finishes what the first run may have left (its uploads' bytes).
+      if (message.deletedAt !== undefined) { await removeAttachments(messageId); return }
       await changeMessage(conversationId, messageId, async (version) => {
         const at = now()
         const gone = await store.messages.tombstone(messageId, at, version)
@@ -333,6 +353,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         await store.messages.updateQuotes(conversationId, messageId, '')
         await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq, version: gone.version } })
       })
+      await removeAttachments(messageId)
       if (message.threadId !== undefined) await updateThread(conversationId, message.threadId).catch((err: unknown) => deps.onThreadError?.(err, message.threadId!))
     },
 

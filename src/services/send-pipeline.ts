@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { AppError, notFound } from '../domain/errors.js'
 import { toMessageView, type MessageView } from '../domain/conversations.js'
+import type { AttachmentLinks } from '../domain/attachments.js'
 import { channels, parseChannel } from '../domain/channels.js'
 import type { LiveEvent } from '../domain/events.js'
 import type { LastMessage, MessageRecord, VersionClaim } from '../domain/types.js'
@@ -40,6 +41,8 @@ export interface SendPipelineDeps {
   /** Where this node learns the seqs other nodes stored (every conversation channel it is subscribed to). */
   broker: Broker
   publish: Publish
+  /** Signs the links of uploaded attachments in the views it answers and publishes. */
+  links: AttachmentLinks
   /** An insert found a seq taken by another node (it then tries the next). */
   onSeqConflict?: () => void
   /** The messages were stored, but the conversation's lastMessage and lastSeq were not moved on. */
@@ -56,7 +59,7 @@ const RECENT_SENDS = 10_000
 /** The most sends of one conversation stored with one insert and one conversation update. */
 const MAX_BATCH = 64
 
-export const lastMessageOf = (m: MessageRecord): LastMessage => ({ id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt })
+export const lastMessageOf = (m: MessageRecord): LastMessage => ({ id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt, contentType: m.contentType, ...(m.deletedAt !== undefined && { deleted: true }) })
 
 const recentKey = (conversationId: string, senderId: string, clientMessageId: string) => `${conversationId}\u0000${senderId}\u0000${clientMessageId}`
 
@@ -123,7 +126,7 @@ export function createSendPipeline (deps: SendPipelineDeps) {
 
   /** The answer to a resend: the first message, as stored. */
   const answerFirst = async (first: MessageRecord): Promise<SendResult> =>
-    ({ message: toMessageView(first, await store.memberships.listByConversation(first.conversationId), await store.reactions.forMessages([first.id])), created: false })
+    ({ message: toMessageView(first, await store.memberships.listByConversation(first.conversationId), await store.reactions.forMessages([first.id]), deps.links), created: false })
 
   /**
    * Stores a batch of one conversation's drafts, in queue order, one seq
@@ -168,7 +171,7 @@ export function createSendPipeline (deps: SendPipelineDeps) {
           stored.push({ entry, i: todo[j]! })
           if (!isChange(drafts[todo[j]!]!)) {
             const record = entry as MessageRecord
-            out[todo[j]!] = { ok: true, value: { message: toMessageView(record, []), created: true } satisfies SendResult }
+            out[todo[j]!] = { ok: true, value: { message: toMessageView(record, [], [], deps.links), created: true } satisfies SendResult }
             recent.set(recentKey(record.conversationId, record.senderId, record.clientMessageId), record)
           }
         }

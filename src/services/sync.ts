@@ -1,4 +1,5 @@
 import { toMessageView, type ConversationView, type MessageView } from '../domain/conversations.js'
+import type { AttachmentLinks } from '../domain/attachments.js'
 import { CONVERSATION_TARGET, type MembershipRecord, type MessageRecord } from '../domain/types.js'
 import type { Store } from '../store/port.js'
 import type { ConversationService } from './conversations.js'
@@ -35,6 +36,8 @@ export interface SyncServiceDeps {
   store: Store
   conversations: Pick<ConversationService, 'viewFor'>
   limits: SyncLimits
+  /** Signs the links of uploaded attachments. */
+  links: AttachmentLinks
   /** How long a version claim whose change is not visible yet holds a cursor back (after that the change failed). */
   pendingMs: number
   now?: () => Date
@@ -104,7 +107,7 @@ export function createSyncService (deps: SyncServiceDeps) {
     let cut = changed.hasMore
     for (const m of items) {
       if (used >= budget && frames.length > 0) { cut = true; break }
-      const view = toMessageView(m, members, reactions)
+      const view = toMessageView(m, members, reactions, deps.links)
       if (m.seq > cursor) push({ type: 'new_message', message: view })
       else if (m.deletedAt !== undefined) push({ type: 'message_deleted', conversationId, messageId: m.id, seq: m.seq, version: m.version })
       else push({ type: 'message_updated', message: view })

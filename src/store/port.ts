@@ -1,6 +1,6 @@
 import type {
   ConversationRecord, LastMessage, MembershipRecord, MessageRecord, NewRefreshToken, NewUser,
-  ReactionRecord, RefreshTokenRecord, ThreadSummary, Role, UserPatch, UserRecord, VersionClaim, WebhookRecord
+  ReactionRecord, RefreshTokenRecord, ThreadSummary, Role, UploadRecord, UserPatch, UserRecord, VersionClaim, WebhookRecord
 } from '../domain/types.js'
 import type { DuplicateKeyError } from '../domain/errors.js'
 
@@ -29,6 +29,9 @@ export interface Store {
   messages: MessageRepository
   reactions: ReactionRepository
   webhooks: WebhookRepository
+  attachments: AttachmentRepository
+  /** The bytes of uploads (GridFS on MongoDB), by id. */
+  blobs: BlobRepository
 }
 
 export interface UserRepository {
@@ -187,4 +190,49 @@ export interface WebhookRepository {
   countCreatedBy (userId: string): Promise<number>
   /** True when it existed. */
   remove (id: string): Promise<boolean>
+}
+
+/** What a sweep or a deletion finds to do: an upload's record, with the state it was found in. */
+export interface AttachmentRepository {
+  insert (record: UploadRecord): Promise<void>
+  findById (id: string): Promise<UploadRecord | null>
+  findByIds (ids: readonly string[]): Promise<UploadRecord[]>
+  /** `uploading` -> `stored`, with what the bytes turned out to be; false when it was not uploading any more. */
+  complete (id: string, found: Pick<UploadRecord, 'type' | 'size' | 'sha256' | 'width' | 'height' | 'thumbnail'>): Promise<boolean>
+  /**
+   * Claims stored uploads for one send (each unclaimed, or claimed by the
+   * same send already: a resend); answers the ids it holds now. A condition
+   * on each record, so an upload goes to one message at most.
+   */
+  claim (ids: readonly string[], clientMessageId: string, at: Date): Promise<string[]>
+  /** Their message is stored: they point to it. */
+  settle (ids: readonly string[], messageId: string): Promise<void>
+  /** Marks a message's uploads `deleting`. */
+  markDeletingForMessage (messageId: string): Promise<void>
+  /** Marks one upload `deleting`, unless it is settled on a message. */
+  markDeleting (id: string): Promise<void>
+  /** Uploads never claimed and stored before `storedBefore`, and uploads still uploading since before `uploadingBefore`: marked `deleting` (each on that condition); answers how many. */
+  markAbandoned (cutoffs: { storedBefore: Date, uploadingBefore: Date }): Promise<number>
+  /** Claimed before `claimedBefore` but not settled on a message (the sender's node stopped in between), at most `limit`. */
+  unsettled (claimedBefore: Date, limit: number): Promise<UploadRecord[]>
+  /** Uploads marked `deleting`, at most `limit`. */
+  deleting (limit: number): Promise<UploadRecord[]>
+  /** Removes the record (its bytes are gone first). */
+  remove (id: string): Promise<void>
+  /** The bytes a user's uploads hold, those being deleted aside. */
+  usage (userId: string): Promise<number>
+  /** True for the first caller of a sweep window (`attachments:<n>`): one node sweeps at a time. Older windows are forgotten. */
+  claimSweep (window: number): Promise<boolean>
+}
+
+export interface BlobRepository {
+  /**
+   * Streams `source` in under `id` and answers its length. When the source or
+   * the write fails, whatever was written is removed before the error is thrown.
+   */
+  write (id: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number>
+  /** The bytes of `id`, all of them or from `start` to `end` inclusive. */
+  read (id: string, range?: { start: number, end: number }): AsyncIterable<Uint8Array>
+  /** Removes `id`'s bytes; nothing when there are none. */
+  delete (id: string): Promise<void>
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import sharp from 'sharp'
 import { buildTestApp } from '../helper.js'
 import { FAST_ENV } from '../realtime/nodes.js'
 import { root } from '../../scripts/services.mjs'
@@ -32,7 +33,7 @@ async function signUp (page: Page, base: string, username: string) {
 
 const texts = (page: Page) => page.$$eval('#messages .message:not(.pending) .text', (els) => els.map((el) => el.textContent))
 
-t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads', async (t) => {
+t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads, attachments', async (t) => {
   if (!existsSync(CHROMIUM)) {
     if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing (apt-get install chromium)`)
     else void t.test('browser suite', { skip: `${CHROMIUM} is missing` }, () => {})
@@ -179,6 +180,33 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   await bob.waitForFunction(() => [...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'edited while Bob was away'))
   await bob.waitForFunction(() => ![...document.querySelectorAll('#messages .message .text')].some((el) => el.textContent === 'hello Bob'))
   t.pass('an edit and a deletion made while Bob was offline show once he is back')
+
+  // Files: Ada attaches an image from the file picker and pastes another; Bob sees both thumbnails (loaded, from signed links) and opens one.
+  const picture = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#2a6' } }).png().toBuffer()
+  await ada.setInputFiles('#attach-input', { name: 'meadow.png', mimeType: 'image/png', buffer: picture })
+  await ada.waitForSelector('#uploads .upload.done')
+  const pasted = await sharp({ create: { width: 300, height: 500, channels: 3, background: '#a26' } }).png().toBuffer()
+  await ada.evaluate((bytes) => {
+    const data = new DataTransfer()
+    data.items.add(new File([new Uint8Array(bytes)], 'shot.png', { type: 'image/png' }))
+    document.querySelector('#composer-input')!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
+  }, [...pasted])
+  await ada.waitForFunction(() => document.querySelectorAll('#uploads .upload.done').length === 2)
+  await ada.fill('#composer-input', 'two pictures')
+  await ada.click('#send')
+  const pictures = bob.locator('#messages .message', { hasText: 'two pictures' })
+  await pictures.locator('img.thumb').nth(1).waitFor()
+  await bob.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#messages .message img.thumb')].filter((img) => img.complete && img.naturalWidth > 0).length === 2)
+  t.same(await pictures.locator('img.thumb').evaluateAll((imgs) => imgs.map((img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight])), [[320, 240], [192, 320]], 'both thumbnails loaded, the size the server made them')
+  const opened = bob.waitForEvent('popup')
+  await pictures.locator('a.image').first().click()
+  const full = await opened
+  await full.waitForLoadState()
+  t.equal(await full.evaluate(() => [(document.images[0]?.naturalWidth ?? 0), (document.images[0]?.naturalHeight ?? 0)].join('x')), '640x480', 'a click opens the image itself')
+  await full.close()
+  await ada.waitForSelector('#uploads', { state: 'hidden' })
+  await bob.screenshot({ path: join(SHOTS, 'attachments.png') })
+  t.pass('an image attached and one pasted show as thumbnails on the other side')
 
   // A mention in a group that Bob does not have open: an @ badge on it in his list, gone once he opens it.
   await ada.fill('#group-name', 'team')

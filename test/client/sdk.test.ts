@@ -101,6 +101,42 @@ t.test('reactions: addReaction and removeReaction, the live reaction event once 
   t.equal(thread.items[2]!.replyTo?.content, 'in the thread')
 })
 
+t.test('attachments: upload a Blob (progress, once at the end in Node), send it by id, download it by its signed link and by a bare path', async (t) => {
+  const nodes = await startNodes(t, 'memory', 1)
+  if (nodes === undefined) return
+  const { base } = nodes[0]!
+  const { c: ada } = await signedUp(base)
+  const { c: bob, user: bobUser } = await signedUp(base)
+  const { id } = await ada.rest.createConversation({ type: 'direct', participantIds: [bobUser.id] })
+  const bytes = new TextEncoder().encode('a,b\n1,2\n')
+  const progress: Array<[number, number]> = []
+  const up = await ada.rest.upload(id, new Blob([bytes]), { name: 'table.csv', onProgress: (sent, total) => progress.push([sent, total]) })
+  t.match(up, { conversationId: id, name: 'table.csv', type: 'text/plain', size: bytes.length, url: /^\/v1\/attachments\// })
+  t.same(progress, [[bytes.length, bytes.length]], 'Node reports the end')
+  const sent = await ada.rest.sendMessage(id, { contentType: 'file', content: 'numbers', attachments: [{ id: up.id }] })
+  const [att] = (await bob.rest.messages(id)).items.find((m) => m.id === sent.id)!.attachments
+  t.equal(att!.id, up.id)
+  t.equal(await (await bob.rest.download(att!)).text(), 'a,b\n1,2\n', 'by its signed link')
+  t.equal(await (await bob.rest.download({ url: `/v1/attachments/${up.id}` })).text(), 'a,b\n1,2\n', 'a bare path, with the bearer token')
+  t.equal(bob.rest.urlOf(att!.url), `${base}${att!.url}`)
+  t.equal(bob.rest.urlOf('https://cdn.example.com/x.png'), 'https://cdn.example.com/x.png')
+  const refused = await bob.rest.upload('665f1c2ab4d5e6f7a8b9c0d1', new Blob(['x'])).catch((e: unknown) => e)
+  t.ok(refused instanceof ApiError && refused.statusCode === 404, 'an unknown conversation: ApiError 404')
+  const stranger = await signedUp(base)
+  const denied = await stranger.c.rest.download({ url: `/v1/attachments/${up.id}` }).catch((e: unknown) => e)
+  t.ok(denied instanceof ApiError && denied.statusCode === 403, 'a stranger without the link: 403')
+
+  // Over the socket: live.send carries uploads too (no caption needed).
+  ada.connect()
+  t.teardown(() => ada.live.close())
+  await until('open', () => ada.live.state === 'open')
+  const second = await ada.rest.upload(id, new Blob(['second']), { name: 'b.txt' })
+  const ack = await ada.live.send({ conversationId: id, contentType: 'file', attachments: [{ id: second.id }] })
+  const live = (await bob.rest.messages(id)).items.find((m) => m.id === ack.messageId)!
+  t.same(live.attachments.map((a) => a.id), [second.id], 'sent over the socket, by id')
+  t.equal(live.content, '')
+})
+
 t.test('live: refresh before connecting with an expiring token, and after a 4401 close', async (t) => {
   const nodes = await startNodes(t, 'memory', 1)
   if (nodes === undefined) return

@@ -15,7 +15,7 @@ import { FAST_ENV } from '../realtime/nodes.js'
 const CODES = new Set(['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED'])
 
 /** Any JSON-ish value, with the keys attackers like. */
-const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId', 'replyTo', 'threadId'))
+const nastyKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', '$gt', '$ne', '$where', 'type', 'content', 'login', 'password', 'conversationId', 'seq', 'clientMessageId', 'replyTo', 'threadId', 'attachments', 'id', 'url'))
 const nastyValue = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -73,7 +73,7 @@ t.test('websocket frames: error frames, never a crash; the socket keeps answerin
   const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
   const frame = fc.oneof(
     body,
-    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, clientMessageId: nastyValue, replyTo: nastyValue, threadId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
+    fc.record({ type: fc.constantFrom('send_message', 'typing', 'delivered', 'read', 'sync', 'ping'), conversationId: fc.oneof(fc.constant(conv), nastyValue), content: nastyValue, attachments: fc.oneof(nastyValue, fc.array(fc.record({ id: nastyValue }), { maxLength: 3 })), clientMessageId: nastyValue, replyTo: nastyValue, threadId: nastyValue, seq: nastyValue, isTyping: nastyValue, cursors: nastyValue }, { requiredKeys: ['type'] })
   )
   // Generated before connecting; frames over the payload limit close the socket by design (tested elsewhere).
   const frames = fc.sample(frame, 2000).map((f) => JSON.stringify(f) ?? 'undefined').filter((text) => Buffer.byteLength(text) < 1_000_000)
@@ -114,6 +114,54 @@ const headerValue = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 120 }),
   fc.constantFrom('', ' ', 'x'.repeat(4000), '../../etc/passwd', '<script>alert(1)</script>', '%00', '1.1.1.1, 2.2.2.2, 3.3.3.3', '::1', 'unknown', '[::ffff:10.0.0.1]:80', 'evil.example:99999', 'Bearer ', 'Bearer a.b.c')
 )
+
+t.test('multipart upload bodies: malformed, truncated, mislabelled, oversized: a contract error or a 201, never a 500', async (t) => {
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, ATTACHMENT_MAX_BYTES: '4096' } })
+  if (built === undefined) return
+  const { app } = built
+  const a = client(app, await register(app, 'fzm'))
+  const b = client(app, await register(app, 'fzm'))
+  const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  const crlf = '\r\n'
+  const text = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('', '"', '\u0000', '../../etc/passwd', 'a'.repeat(300), '💬', 'file', 'x"; name="file'))
+  const part = fc.record({
+    name: fc.oneof(fc.constant('file'), text),
+    filename: fc.option(text),
+    type: fc.option(fc.oneof(text, fc.constantFrom('image/png', 'text/html', 'application/octet-stream'))),
+    body: fc.oneof(fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u).toString('latin1')), fc.constantFrom('<html>', '\x89PNG\r\n\x1a\n', 'x'.repeat(5000)))
+  })
+  const multipart = fc.record({
+    boundary: fc.oneof(fc.constant('XyZ'), fc.string({ minLength: 0, maxLength: 80 })),
+    declared: fc.oneof(fc.constant('XyZ'), fc.string({ maxLength: 80 })),
+    parts: fc.array(part, { maxLength: 4 }),
+    cut: fc.option(fc.nat({ max: 400 })),
+    closing: fc.boolean(),
+    contentType: fc.constantFrom('multipart/form-data; boundary=', 'multipart/form-data', 'multipart/mixed; boundary=', 'application/json; x=', 'text/plain; boundary=', 'multipart/form-data; boundary="')
+  }).map(({ boundary, declared, parts, cut, closing, contentType }) => {
+    let raw = parts.map((p) => `--${boundary}${crlf}Content-Disposition: form-data; name="${p.name}"${p.filename === null ? '' : `; filename="${p.filename}"`}${crlf}${p.type === null ? '' : `Content-Type: ${p.type}${crlf}`}${crlf}${p.body}${crlf}`).join('') + (closing ? `--${boundary}--${crlf}` : '')
+    if (cut !== null) raw = raw.slice(0, cut)
+    return { payload: Buffer.from(raw, 'latin1'), type: contentType.endsWith('=') || contentType.endsWith('"') ? `${contentType}${declared}` : contentType }
+  })
+  let created = 0
+  let count = 0
+  await fc.assert(fc.asyncProperty(multipart, async ({ payload, type }) => {
+    count++
+    const res = await app.inject({ method: 'POST', url: `/v1/conversations/${conv}/attachments`, headers: { ...a.user.auth, 'content-type': type }, payload })
+    if (res.statusCode >= 500) throw new Error(`${type} ${JSON.stringify(payload.toString('latin1').slice(0, 300))} → ${res.statusCode} ${res.body}`)
+    if (res.statusCode === 201) { created++; return }
+    const err = res.json()
+    if (!CODES.has(err.code) || err.statusCode !== res.statusCode) throw new Error(`bad error shape: ${res.body}`)
+  }), { numRuns: 600 })
+  t.equal(count, 600, 'cases run')
+  t.comment(`${created} of them were well-formed uploads`)
+  const wellFormed = Buffer.from(`--XyZ${crlf}Content-Disposition: form-data; name="file"; filename="a.txt"${crlf}Content-Type: text/plain${crlf}${crlf}hello${crlf}--XyZ--${crlf}`)
+  // In a conversation of its own: the 600 above may have used up the first one's upload limit.
+  const fresh = (await b.post('/v1/conversations', { type: 'group', name: 'fresh', participantIds: [a.user.id] })).body.id
+  const ok = await app.inject({ method: 'POST', url: `/v1/conversations/${fresh}/attachments`, headers: { ...b.user.auth, 'content-type': 'multipart/form-data; boundary=XyZ' }, payload: wellFormed })
+  t.equal(ok.statusCode, 201, 'the same shape, well formed, is an upload (the generator is not refused wholesale)')
+  t.equal((await app.inject('/health/ready')).statusCode, 200, 'still serving')
+  t.same(await app.store.attachments.deleting(10), [], 'nothing half-removed left behind')
+})
 
 t.test('request headers: ids, forwarded-for, hosts and tokens never cause a 500, and a request id is echoed only when safe', async (t) => {
   const built = await buildTestApp(t, { env: { ...FAST_ENV, TRUST_PROXY: '1', PUBLIC_URL: 'https://chat.example.com' } })

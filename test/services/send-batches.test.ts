@@ -13,6 +13,8 @@ import { createMessageService } from '../../src/services/messages.js'
 import { createMembershipCache } from '../../src/services/membership-cache.js'
 import { createPublisher } from '../../src/services/publisher.js'
 import { createSendPipeline } from '../../src/services/send-pipeline.js'
+import { createAttachmentService } from '../../src/services/attachments.js'
+import { createAttachmentLinks } from '../../src/domain/attachments.js'
 import { createSenders } from '../../src/services/senders.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/port.js'
@@ -49,9 +51,11 @@ async function setup (t: Test, store: Store) {
   const node = (broker = shared) => {
     const publish = createPublisher(broker)
     const members = createMembershipCache({ store, broker, publish, ttlMs: 60_000, maxEntries: 1000 })
-    const pipeline = createSendPipeline({ store, broker, publish, onSeqConflict: () => conflicts.count++ })
+    const links = createAttachmentLinks(Buffer.from('k'.repeat(32)), 3600)
+    const pipeline = createSendPipeline({ store, broker, publish, links, onSeqConflict: () => conflicts.count++ })
     t.teardown(() => { members.close(); pipeline.close() })
-    const service = createMessageService({ store, pipeline, publish, limits: { maxTextLength: 4000, maxAttachments: 10 } })
+    const attachments = createAttachmentService({ store, links, maxBytes: 1e6, quotaBytes: 1e9, orphanTtlMs: 86_400_000, uploadGraceMs: 3600_000 })
+    const service = createMessageService({ store, pipeline, publish, links, attachments, limits: { maxTextLength: 4000, maxAttachments: 10 } })
     const senders = createSenders({ store, members, limiters: null })
     return (senderId: string, clientMessageId: string, content = clientMessageId) =>
       service.send(senders.user(senderId), { conversationId: conv.id, content, clientMessageId, source: 'ws' })

@@ -5,7 +5,7 @@ import type { Test } from 'tap'
 import { DuplicateKeyError } from '../../src/domain/errors.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/port.js'
-import type { ConversationRecord, MembershipRecord, MessageRecord, VersionClaim } from '../../src/domain/types.js'
+import type { ConversationRecord, MembershipRecord, MessageRecord, UploadRecord, VersionClaim } from '../../src/domain/types.js'
 
 export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | undefined>): void {
   const withStore = (name: string, fn: (t: Test, store: Store) => Promise<void>) =>
@@ -524,5 +524,81 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.webhooks.remove(w.id), true)
     t.equal(await store.webhooks.remove(w.id), false)
     t.equal(await store.webhooks.findById(w.id), null)
+  })
+
+  const upload = (over: Partial<UploadRecord> = {}): UploadRecord => ({ id: newId(), conversationId: newId(), uploaderId: newId(), name: 'f.bin', type: 'application/octet-stream', size: 0, sha256: '', state: 'uploading', createdAt: new Date(), ...over })
+  const bytesOf = async (source: AsyncIterable<Uint8Array>) => { const parts: Uint8Array[] = []; for await (const p of source) parts.push(p); return Buffer.concat(parts) }
+
+  withStore('blobs: streamed in and read back whole or by range; a failed write leaves nothing; delete is idempotent', async (t, store) => {
+    const bytes = Buffer.alloc(700_000)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) & 255
+    async function * slices (fail = false) {
+      for (let at = 0; at < bytes.length; at += 64 * 1024) {
+        if (fail && at > 300_000) throw new Error('the client went away')
+        yield bytes.subarray(at, at + 64 * 1024)
+      }
+    }
+    const id = newId()
+    t.equal(await store.blobs.write(id, slices()), bytes.length, 'its length')
+    t.ok((await bytesOf(store.blobs.read(id))).equals(bytes), 'read back whole')
+    t.ok((await bytesOf(store.blobs.read(id, { start: 260_000, end: 520_123 }))).equals(bytes.subarray(260_000, 520_124)), 'a range across chunks')
+    t.ok((await bytesOf(store.blobs.read(id, { start: 0, end: 0 }))).equals(bytes.subarray(0, 1)), 'one byte')
+    const failed = newId()
+    await t.rejects(store.blobs.write(failed, slices(true)), /went away/)
+    await t.rejects(bytesOf(store.blobs.read(failed)), 'nothing of a failed write is readable')
+    await store.blobs.delete(id)
+    await store.blobs.delete(id)
+    await t.rejects(bytesOf(store.blobs.read(id)), 'gone once deleted')
+    t.equal(await store.blobs.write(id, (async function * () {})()), 0, 'an empty file')
+    t.equal((await bytesOf(store.blobs.read(id))).length, 0)
+  })
+
+  withStore('attachments: complete, claim once per send, settle, mark for deletion, usage, one sweep per window', async (t, store) => {
+    const owner = newId()
+    const a = upload({ uploaderId: owner })
+    const b = upload({ uploaderId: owner })
+    await store.attachments.insert(a)
+    await store.attachments.insert(b)
+    t.same(await store.attachments.claim([a.id], 'c1', new Date()), [], 'an upload still uploading is not claimed')
+    t.equal(await store.attachments.complete(a.id, { type: 'image/png', size: 1000, sha256: 'ab', width: 10, height: 20, thumbnail: true }), true)
+    t.equal(await store.attachments.complete(a.id, { type: 'image/png', size: 1000, sha256: 'ab' }), false, 'once')
+    await store.attachments.complete(b.id, { type: 'text/plain', size: 500, sha256: 'cd' })
+    t.match(await store.attachments.findById(a.id), { state: 'stored', size: 1000, width: 10, height: 20, thumbnail: true })
+    t.equal((await store.attachments.findById(b.id))?.width, undefined)
+    t.equal(await store.attachments.usage(owner), 1500)
+    t.same(await store.attachments.claim([a.id], 'c1', new Date()), [a.id])
+    t.same(await store.attachments.claim([a.id], 'c1', new Date()), [a.id], 'the same send again (a resend) holds it still')
+    t.same(await store.attachments.claim([a.id, b.id], 'c2', new Date()), [b.id], 'another send gets only what is free')
+    t.same((await store.attachments.findByIds([a.id, b.id, newId()])).map((r) => r.id).sort(), [a.id, b.id].sort())
+    const old = new Date(Date.now() - 3600_000)
+    const soon = new Date(Date.now() + 1000)
+    t.same((await store.attachments.unsettled(soon, 10)).map((r) => r.id).sort(), [a.id, b.id].sort(), 'claimed, not settled')
+    t.same(await store.attachments.unsettled(old, 10), [], 'claimed after the cutoff')
+    const messageId = newId()
+    await store.attachments.settle([a.id], messageId)
+    t.same((await store.attachments.unsettled(soon, 10)).map((r) => r.id), [b.id])
+    await store.attachments.markDeleting(a.id)
+    t.equal((await store.attachments.findById(a.id))?.state, 'stored', 'a settled upload is not marked by markDeleting')
+    await store.attachments.markDeletingForMessage(messageId)
+    t.equal((await store.attachments.findById(a.id))?.state, 'deleting', 'its message\'s deletion marks it')
+    t.equal(await store.attachments.usage(owner), 500, 'what is being deleted no longer counts')
+    t.same((await store.attachments.deleting(10)).map((r) => r.id), [a.id])
+    await store.attachments.remove(a.id)
+    t.equal(await store.attachments.findById(a.id), null)
+
+    const orphan = upload({ createdAt: new Date(Date.now() - 7200_000) })
+    const cut = upload({ createdAt: new Date(Date.now() - 7200_000) })
+    const fresh = upload()
+    for (const r of [orphan, cut, fresh]) await store.attachments.insert(r)
+    await store.attachments.complete(orphan.id, { type: 'text/plain', size: 1, sha256: 'x' })
+    await store.attachments.complete(fresh.id, { type: 'text/plain', size: 1, sha256: 'x' })
+    t.equal(await store.attachments.markAbandoned({ storedBefore: old, uploadingBefore: old }), 2, 'the old unclaimed one and the one cut off while uploading')
+    t.same((await store.attachments.deleting(10)).map((r) => r.id).sort(), [orphan.id, cut.id].sort())
+    t.equal((await store.attachments.findById(b.id))?.state, 'stored', 'a claimed one is never abandoned')
+    t.equal((await store.attachments.findById(fresh.id))?.state, 'stored')
+
+    t.equal(await store.attachments.claimSweep(100), true)
+    t.equal(await store.attachments.claimSweep(100), false, 'one sweep per window')
+    t.equal(await store.attachments.claimSweep(101), true)
   })
 }

@@ -2,7 +2,7 @@
  * The demo web client, on the SDK in client/. No framework: the DOM is built
  * with createElement and textContent, so message text is always text.
  */
-import { ApiError, ChatClient, type Conversation, type LiveMessage, type Message, type PublicUser, type SelfUser, type Tokens } from '../../client/src/index.js'
+import { ApiError, ChatClient, type Conversation, type LiveMessage, type Message, type PublicUser, type SelfUser, type Tokens, type Upload } from '../../client/src/index.js'
 
 const TOKENS_KEY = 'chat-demo-tokens'
 const PAGE = 30
@@ -55,6 +55,10 @@ interface ThreadView {
   hasOlder: boolean
 }
 let thread: ThreadView | undefined
+
+/** Files attached to the composer: uploading (with their progress) or uploaded, to go with the next send. */
+interface PendingUpload { name: string, conversationId: string, sent: number, total: number, done?: Upload, failed?: string }
+let pendingUploads: PendingUpload[] = []
 
 function saveTokens (tokens: Tokens | null) {
   if (tokens === null) localStorage.removeItem(TOKENS_KEY)
@@ -193,6 +197,12 @@ async function onConversation (id: string) {
   renderHeader()
 }
 
+function previewOf (last: NonNullable<Conversation['lastMessage']>): string {
+  if (last.deleted === true || (last.content === '' && last.contentType === undefined)) return '(deleted)'
+  if (last.content !== '') return last.content
+  return last.contentType === 'image' ? '📷 image' : last.contentType === 'file' ? '📄 file' : ''
+}
+
 function renderList () {
   const list = $('conversations')
   const sorted = [...views.values()].sort((a, b) => (b.conversation.lastMessage?.sentAt ?? b.conversation.updatedAt).localeCompare(a.conversation.lastMessage?.sentAt ?? a.conversation.updatedAt))
@@ -209,7 +219,7 @@ function renderList () {
     mentioned.title = `${c.unreadMentionCount} unread mention${c.unreadMentionCount === 1 ? '' : 's'}`
     mentioned.hidden = c.unreadMentionCount === 0 || c.id === current
     const last = c.lastMessage
-    const preview = h('span', 'preview', last === undefined ? 'no messages yet' : `${last.senderId === me.id ? 'you: ' : ''}${last.content === '' ? '(deleted)' : last.content}`)
+    const preview = h('span', 'preview', last === undefined ? 'no messages yet' : `${last.senderId === me.id ? 'you: ' : ''}${previewOf(last)}`)
     li.append(dot, title, badge, mentioned, preview)
     li.addEventListener('click', () => { void open(c.id) })
     return li
@@ -245,6 +255,7 @@ function messageElement (view: ConversationView, m: Message | LiveMessage, inThr
     const q = m.replyTo
     li.append(h('div', 'quote', `${users.get(q.senderId)?.username ?? '…'}: ${q.content === '' ? 'message deleted' : q.content}`))
   }
+  if (m.deletedAt === undefined && m.attachments.length > 0) li.append(attachmentsElement(m.attachments))
   li.append(h('div', 'text', m.deletedAt !== undefined ? 'message deleted' : m.content))
   const meta = h('div', 'meta', `${time(m.sentAt)}${m.editedAt !== undefined && m.deletedAt === undefined ? ' · edited' : ''}`)
   if (mine && m.deletedAt === undefined) {
@@ -308,6 +319,67 @@ function messageElement (view: ConversationView, m: Message | LiveMessage, inThr
     li.append(summary)
   }
   return li
+}
+
+const sizeOf = (n: number) => n < 1024 ? `${n} B` : n < 1048576 ? `${Math.round(n / 102.4) / 10} KB` : `${Math.round(n / 104857.6) / 10} MB`
+
+/** A message's files: a thumbnail that opens the image, or a link that opens (or downloads) the file. */
+function attachmentsElement (attachments: Message['attachments']): HTMLDivElement {
+  const box = h('div', 'attachments')
+  for (const a of attachments) {
+    const link = h('a', a.thumbnailUrl !== undefined ? 'image' : 'file')
+    link.href = client.rest.urlOf(a.url)
+    link.target = '_blank'
+    link.rel = 'noopener noreferrer'
+    if (a.thumbnailUrl !== undefined) {
+      const img = h('img', 'thumb')
+      img.src = client.rest.urlOf(a.thumbnailUrl)
+      img.alt = a.name ?? 'image'
+      if (a.width !== undefined && a.height !== undefined) {
+        const scale = Math.min(1, 320 / Math.max(a.width, a.height))
+        img.width = Math.round(a.width * scale)
+        img.height = Math.round(a.height * scale)
+      }
+      link.append(img)
+    } else {
+      link.textContent = `📄 ${a.name ?? a.url}${a.size !== undefined ? ` (${sizeOf(a.size)})` : ''}`
+    }
+    box.append(link)
+  }
+  return box
+}
+
+/** Uploads files into the open conversation at once; the next send carries those that are done. */
+function attachFiles (files: Iterable<File>) {
+  const view = current === undefined ? undefined : views.get(current)
+  if (view === undefined) return
+  for (const file of files) {
+    const entry: PendingUpload = { name: file.name === '' ? 'pasted image' : file.name, conversationId: view.conversation.id, sent: 0, total: file.size }
+    pendingUploads.push(entry)
+    void client.rest.upload(view.conversation.id, file, { name: entry.name, onProgress: (sent, total) => { entry.sent = sent; entry.total = total; renderUploads() } })
+      .then((done) => { entry.done = done }, (err: unknown) => { entry.failed = err instanceof Error ? err.message : String(err) })
+      .finally(renderUploads)
+  }
+  renderUploads()
+}
+
+/** The bar over the composer: each attached file, its progress or failure, and a way to take it off. */
+function renderUploads () {
+  const bar = $('uploads')
+  const mine = pendingUploads.filter((u) => u.conversationId === current)
+  bar.hidden = mine.length === 0
+  bar.replaceChildren(...mine.map((u) => {
+    const chip = h('span', `upload${u.done !== undefined ? ' done' : u.failed !== undefined ? ' failed' : ''}`)
+    const state = u.done !== undefined ? sizeOf(u.done.size) : u.failed !== undefined ? `failed: ${u.failed}` : `${u.total === 0 ? 0 : Math.floor((u.sent / u.total) * 100)}%`
+    chip.append(h('span', 'name', u.name), h('span', 'state', ` ${state}`))
+    const remove = h('button', 'link', '✕')
+    remove.type = 'button'
+    remove.title = 'take it off'
+    remove.addEventListener('click', () => { pendingUploads = pendingUploads.filter((x) => x !== u); renderUploads() })
+    chip.append(remove)
+    return chip
+  }))
+  $<HTMLButtonElement>('send').disabled = mine.some((u) => u.done === undefined && u.failed === undefined)
 }
 
 function startReply (m: Message | LiveMessage | undefined) {
@@ -430,6 +502,7 @@ async function open (id: string) {
   if (current !== id) return
   renderMessages()
   renderPins()
+  renderUploads()
   markRead(view)
   renderList()
   $<HTMLTextAreaElement>('composer-input').focus()
@@ -458,7 +531,7 @@ function onMessage (m: LiveMessage) {
   const unseen = m.seq > c.lastSeq
   if (unseen) {
     c.lastSeq = m.seq
-    c.lastMessage = { id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt }
+    c.lastMessage = { id: m.id, seq: m.seq, content: m.content, senderId: m.senderId, sentAt: m.sentAt, contentType: m.contentType }
   }
   if (m.senderId !== me.id) {
     client.live.receipt(c.id, 'delivered', m.seq)
@@ -496,7 +569,10 @@ function onUpdated (m: Message | LiveMessage) {
   view.pins = m.pinnedAt === undefined || m.deletedAt !== undefined ? others : [m, ...others].sort((a, b) => (b.pinnedAt ?? '').localeCompare(a.pinnedAt ?? ''))
   if (view.conversation.id === current) renderPins()
   const last = view.conversation.lastMessage
-  if (last?.id === m.id) last.content = m.content
+  if (last?.id === m.id) {
+    last.content = m.content
+    if (m.deletedAt !== undefined) last.deleted = true
+  }
   if (view.conversation.id === current) renderMessages(true)
   renderList()
 }
@@ -518,7 +594,15 @@ async function send (ev: SubmitEvent, inThread: boolean) {
   const content = input.value.trim()
   const view = current === undefined ? undefined : views.get(current)
   const threadId = inThread ? thread?.rootId : undefined
-  if (content === '' || view === undefined || (inThread && threadId === undefined)) return
+  // Files go with the conversation's composer, not the thread's.
+  const uploads = inThread || view === undefined ? [] : pendingUploads.filter((u) => u.conversationId === view.conversation.id && u.done !== undefined).map((u) => u.done!)
+  if ((content === '' && uploads.length === 0) || view === undefined || (inThread && threadId === undefined)) return
+  if (uploads.length > 0) {
+    pendingUploads = pendingUploads.filter((u) => u.conversationId !== view.conversation.id)
+    renderUploads()
+  }
+  const contentType = uploads.length === 0 ? 'text' : uploads.every((u) => u.type.startsWith('image/')) ? 'image' : 'file'
+  const attachments = uploads.map(({ id, url, type, name, size, sha256, thumbnailUrl, width, height }) => ({ id, url, type, name, size, sha256, ...(thumbnailUrl !== undefined && { thumbnailUrl }), ...(width !== undefined && { width }), ...(height !== undefined && { height }) }))
   input.value = ''
   typingSentAt = 0
   const conversationId = view.conversation.id
@@ -531,9 +615,9 @@ async function send (ev: SubmitEvent, inThread: boolean) {
   list.append(pending)
   list.scrollTop = list.scrollHeight
   try {
-    const ack = await client.live.send({ conversationId, content, ...(replyTo !== undefined && { replyTo: replyTo.id }), ...(threadId !== undefined && { threadId }) })
+    const ack = await client.live.send({ conversationId, content, ...(contentType !== 'text' && { contentType, attachments: uploads.map((u) => ({ id: u.id })) }), ...(replyTo !== undefined && { replyTo: replyTo.id }), ...(threadId !== undefined && { threadId }) })
     pending.remove()
-    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType: 'text', attachments: [], clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], mentions: [], ...(replyTo !== undefined && { replyTo }), ...(threadId !== undefined && { threadId }) })
+    onMessage({ id: ack.messageId, conversationId, seq: ack.seq, senderId: me.id, content, contentType, attachments, clientMessageId: ack.clientMessageId, version: ack.version, sentAt: ack.sentAt, deliveredTo: [], readBy: [], reactions: [], mentions: [], ...(replyTo !== undefined && { replyTo }), ...(threadId !== undefined && { threadId }) })
   } catch (err) {
     pending.remove()
     showError(err)
@@ -692,6 +776,19 @@ function wire () {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $<HTMLFormElement>('thread-composer').requestSubmit() }
   })
   $('composer-input').addEventListener('input', onInput)
+  $('attach').addEventListener('click', () => $<HTMLInputElement>('attach-input').click())
+  $<HTMLInputElement>('attach-input').addEventListener('change', (ev) => {
+    const input = ev.target as HTMLInputElement
+    attachFiles([...input.files ?? []])
+    input.value = ''
+  })
+  // A pasted image (a screenshot, say) is attached as a file.
+  $('composer-input').addEventListener('paste', (ev) => {
+    const files = [...(ev as ClipboardEvent).clipboardData?.files ?? []].filter((f) => f.type.startsWith('image/'))
+    if (files.length === 0) return
+    ev.preventDefault()
+    attachFiles(files)
+  })
   $('replying-cancel').addEventListener('click', () => startReply(undefined))
   $('composer-input').addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $<HTMLFormElement>('composer').requestSubmit() }

@@ -8,6 +8,7 @@ import {
 } from './schemas.js'
 import messageRoutes from './messages.js'
 import webhookRoutes from './webhooks.js'
+import attachmentRoutes from './attachments.js'
 
 
 /** Protected: conversations and their participants. Non-participants get 403 for everything about a conversation. */
@@ -100,6 +101,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
 
   await app.register(messageRoutes)
   await app.register(webhookRoutes)
+  await app.register(attachmentRoutes)
 }
 
 export default conversations

@@ -6,6 +6,7 @@ import { createMemoryMembershipRepository } from './memberships.js'
 import { createMemoryMessageRepository } from './messages.js'
 import { createMemoryWebhookRepository } from './webhooks.js'
 import { createMemoryReactionRepository } from './reactions.js'
+import { createMemoryAttachmentRepository, createMemoryBlobRepository } from './attachments.js'
 
 /**
  * The embedded store: real, in-process, and not durable. Everything is lost
@@ -31,6 +32,8 @@ export function createMemoryStore (): Store {
     memberships: createMemoryMembershipRepository(),
     messages: createMemoryMessageRepository(),
     reactions: createMemoryReactionRepository(),
-    webhooks: createMemoryWebhookRepository()
+    webhooks: createMemoryWebhookRepository(),
+    attachments: createMemoryAttachmentRepository(),
+    blobs: createMemoryBlobRepository()
   }
 }

@@ -8,6 +8,7 @@ import { createMongoMembershipRepository, ensureMembershipIndexes } from './memb
 import { createMongoMessageRepository, ensureMessageIndexes } from './messages.js'
 import { createMongoWebhookRepository, ensureWebhookIndexes } from './webhooks.js'
 import { createMongoReactionRepository, ensureReactionIndexes } from './reactions.js'
+import { createMongoAttachmentRepository, createMongoBlobRepository, ensureAttachmentIndexes } from './attachments.js'
 
 export interface MongoStoreOptions {
   url: string
@@ -48,6 +49,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
         await ensureMessageIndexes(db)
         await ensureWebhookIndexes(db)
         await ensureReactionIndexes(db)
+        await ensureAttachmentIndexes(db)
       })
     },
     onRecover (handler) {
@@ -66,6 +68,8 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
     memberships: createMongoMembershipRepository(db, guard),
     messages: createMongoMessageRepository(db, guard),
     reactions: createMongoReactionRepository(db, guard),
-    webhooks: createMongoWebhookRepository(db, guard)
+    webhooks: createMongoWebhookRepository(db, guard),
+    attachments: createMongoAttachmentRepository(db, guard),
+    blobs: createMongoBlobRepository(db, guard)
   }
 }
