@@ -8,7 +8,7 @@
  *   npm run bench                    the full run (about 15 minutes on 2 cores)
  *   npm run bench -- --smoke         seconds; what the test suite runs
  *   npm run bench -- --out DIR       write results.json / RESULTS.md there instead
- *   npm run bench -- --only a,b      only these scenarios (fanout, fanout10, reactions, directs,
+ *   npm run bench -- --only a,b      only these scenarios (fanout, fanout10, reactions, search, directs,
  *                                    directsLight, churn, idle, history); the other figures are
  *                                    kept from the last results.json, and the page says which ran when
  */
@@ -26,6 +26,7 @@ import { pool } from './lib/targets.js'
 import { apiOk } from './lib/workload.js'
 import type { DriverInput, Spec } from './driver.js'
 import { ensureRedisServer, ferretHarness, freePort, root } from '../scripts/services.mjs'
+import { searchWordsOf } from '../src/domain/search.js'
 
 const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } })
 const smoke = values.smoke === true
@@ -40,8 +41,8 @@ let drives = 0
 
 /** Sizes: the issue's for the full run, tiny ones for the smoke run. */
 const SIZES = smoke
-  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 }, reactions: { members: 5, rate: 20, storeRate: 10, seconds: 1 } }
-  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, storeRate: 20, seconds: 10 } }
+  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 }, reactions: { members: 5, rate: 20, storeRate: 10, seconds: 1 }, search: { conversations: 4, messages: 400, queries: 8, storeQueries: 4 } }
+  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, storeRate: 20, seconds: 10 }, search: { conversations: 100, messages: 100_000, queries: 100, storeQueries: 10 } }
 
 const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECONDS: '86400', WS_MAX_CONNECTIONS_PER_IP: '1000000' }
 
@@ -151,6 +152,76 @@ async function history (server: Server, mongoUrl: string | undefined): Promise<R
   return { messages: total, alone, newestPage: figures(newest), middlePage: figures(middle) }
 }
 
+/** A made-up vocabulary: 2,000 words, the first ones far more common than the last (as in real text). */
+const VOCABULARY = Array.from({ length: 2000 }, (_, i) => `w${i.toString(36)}x`)
+function sentence (n: number): string {
+  const words: string[] = []
+  for (let k = 0; k < 8; k++) words.push(VOCABULARY[Math.floor(((n * 7919 + k * 104_729) % 1_000_003) / 1_000_003 * VOCABULARY.length * ((n + k) % 3 === 0 ? 0.1 : 1))]!)
+  return words.join(' ')
+}
+
+/**
+ * Search over a user's conversations: messages of 8 words from the
+ * vocabulary, spread over the conversations, then queries of each kind one
+ * after another (no queueing: what one search costs): one common word, two
+ * words, a phrase, from: alone. On FerretDB fewer queries (each reads the
+ * collection: it uses no index for them).
+ */
+async function searchBench (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
+  const base = server.procs[0]!.baseUrl
+  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
+  const names = ['s1', 's2'].map((n) => `b${runId}${++drives}${n}`)
+  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
+  const token = a!.accessToken as string
+  const ids = await pool(Array.from({ length: SIZES.search.conversations }, (_, i) => i), 8, async (i) => (await post('/v1/conversations', { type: 'group', name: `search ${i}`, participantIds: [(b!.user as { id: string }).id] }, token)).id as string)
+  const total = SIZES.search.messages
+  const started = Date.now()
+  if (mongoUrl === undefined) {
+    await pool(Array.from({ length: total }, (_, i) => i), 32, async (i) => { await post(`/v1/conversations/${ids[i % ids.length]}/messages`, { content: sentence(i), clientMessageId: `s${i}` }, token) })
+  } else {
+    const client = new MongoClient(mongoUrl)
+    const coll = client.db('chat').collection('messages')
+    const senderId = (a!.user as { id: string }).id
+    const perConversation = Math.ceil(total / ids.length)
+    for (let from = 0; from < total; from += 5000) {
+      const docs = Array.from({ length: Math.min(5000, total - from) }, (_, k) => {
+        const i = from + k
+        const content = sentence(i)
+        return { _id: new ObjectId(), conversationId: ids[i % ids.length]!, seq: Math.floor(i / ids.length) + 1, senderId, content, contentType: 'text', attachments: [], clientMessageId: `s${i}`, sentAt: new Date(started - (total - i) * 1000), version: Math.floor(i / ids.length) + 1, words: searchWordsOf(content) }
+      })
+      await coll.insertMany(docs, { ordered: false })
+    }
+    await Promise.all(ids.map((id) => client.db('chat').collection('conversations').updateOne({ _id: new ObjectId(id) }, { $set: { lastSeq: perConversation } })))
+    await client.close()
+  }
+  log(`search: ${total} messages in ${ids.length} conversations seeded in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  const n = mongoUrl === undefined ? SIZES.search.queries : SIZES.search.storeQueries
+  const kinds: Record<string, (i: number) => string> = {
+    oneWord: (i) => VOCABULARY[i % 50]!,
+    twoWords: (i) => sentence(i * 13).split(' ').slice(0, 2).join(' '),
+    phrase: (i) => `"${sentence(i * 17).split(' ').slice(2, 4).join(' ')}"`,
+    fromOnly: () => `from:${names[0]}`
+  }
+  const out: Record<string, { queries: number, p50Ms: number, p99Ms: number, meanHits: number }> = {}
+  for (const [kind, q] of Object.entries(kinds)) {
+    const times: number[] = []
+    let hits = 0
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      const res = await fetch(`${base}/v1/search/messages?q=${encodeURIComponent(q(i))}&limit=20`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(120_000) })
+      const body = await res.json() as { items?: unknown[] }
+      if (!res.ok) throw new Error(`search ${q(i)}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`)
+      times.push(performance.now() - t0)
+      hits += body.items?.length ?? 0
+    }
+    times.sort((x, y) => x - y)
+    const at = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor(p * times.length))]! * 100) / 100
+    out[kind] = { queries: n, p50Ms: at(0.5), p99Ms: at(0.99), meanHits: Math.round((hits / n) * 10) / 10 }
+    log(`search ${kind}: p50 ${out[kind].p50Ms} ms, p99 ${out[kind].p99Ms} ms over ${n} queries`)
+  }
+  return { messages: total, conversations: ids.length, ...out }
+}
+
 async function main () {
   ensureRedisServer(log)
   const harness = await ferretHarness(log)
@@ -202,6 +273,7 @@ async function main () {
         if (want('directs')) r.directs = await drive(server, { scenario: 'directs', ...SIZES.directs })
         if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })
         if (want('idle')) r.idle = await drive(server, { scenario: 'idle', ...SIZES.idle })
+        if (want('search') && s.kind === 'ours') r.search = await searchBench(server, s.mongo ? db.url : undefined)
         if (want('history') && s.kind === 'ours') r.history = await history(server, s.mongo ? db.url : undefined)
       }
     } finally {
@@ -279,6 +351,13 @@ Messages from one member over the websocket (to the ${SIZES.reactions.members - 
 ${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const x = (r as Figures[string]).reactions; return x === undefined ? [] : (['message', 'reaction'] as const).map((k) => `| ${n as string} | ${k} | ${x[k].offeredPerSecond} | ${x[k].deliveries} | ${x[k].p50Ms} | ${x[k].p99Ms} | ${x[k].serverCpuUsPerDelivery} µs | ${x[k].exactlyOnce ? 'yes' : 'NO'} |`) }))}
 
 Reaction / message CPU per delivery: ${[['ours (memory)', mem], ['ours (mongo+redis)', mr]].map(([n, r]) => { const x = (r as Figures[string]).reactions; return x === undefined ? '' : `${n as string} **${ratio(x.reaction.serverCpuUsPerDelivery, x.message.serverCpuUsPerDelivery)}**` }).filter((x) => x !== '').join('; ') || 'n/a'}.
+
+### 8. Search over ${SIZES.search.messages} messages in ${SIZES.search.conversations} conversations
+One user in every conversation; messages of 8 words from a made-up vocabulary of 2,000 (some words far more common than others); queries one after another (what one search costs, no queueing), 20 hits a page: ${SIZES.search.queries} of each kind on memory, ${SIZES.search.storeQueries} on MongoDB (FerretDB).
+
+| server | query | p50 ms | p99 ms | hits per page |
+|---|---|---|---|---|
+${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const x = (r as Figures[string]).search; return x === undefined ? [] : (['oneWord', 'twoWords', 'phrase', 'fromOnly'] as const).map((k) => `| ${n as string} | ${({ oneWord: 'one common word', twoWords: 'two words', phrase: 'a phrase', fromOnly: 'from: alone' })[k]} | ${x[k].p50Ms} | ${x[k].p99Ms} | ${x[k].meanHits} |`) }))}
 
 ### 2. Direct conversations: ${SIZES.directs.pairs * 2} users in ${SIZES.directs.pairs} pairs
 | server | offered msgs/s | acked | p50 ms | p99 ms | exactly once |

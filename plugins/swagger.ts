@@ -28,6 +28,7 @@ export default fp(async (app) => {
         { name: 'users', description: 'Profiles and search' },
         { name: 'conversations', description: 'Direct conversations and groups, participants and roles' },
         { name: 'messages', description: 'History, sending, editing, deleting, read watermarks' },
+        { name: 'search', description: 'Message search across my conversations' },
         { name: 'webhooks', description: 'Incoming webhooks for integrators' },
         { name: 'health', description: 'Liveness and readiness' }
       ]

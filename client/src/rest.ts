@@ -12,6 +12,11 @@ import type { UpdateMeBody } from '../../routes/v1/users/schemas.js'
 
 export type Message = Static<typeof MessageSchema>
 export type Upload = Static<typeof UploadSchema>
+/** A page of search hits: each message with its conversation's id, type and name. */
+export interface SearchPage {
+  items: Array<{ message: Message, conversation: { id: string, type: 'direct' | 'group', name?: string } }>
+  nextCursor: string | null
+}
 /** An attachment as a message carries it. */
 export type Attachment = Message['attachments'][number]
 export type Conversation = Static<typeof ConversationSchema>
@@ -122,6 +127,16 @@ export class RestClient {
       return this.request<T>(method, path, { ...opts, retried: true })
     }
     return answerOf<T>(res.status, res.statusText, await res.text(), res.headers.get('retry-after'))
+  }
+
+  /**
+   * Searches my messages: words (whole words, any case or accents),
+   * `"phrases"`, `from:username`, `before:`/`after:YYYY-MM-DD`,
+   * `has:attachment`; newest first, `nextCursor` for the next page. A hit
+   * opens at its message with `messages(id, { beforeSeq: seq + 1 })`.
+   */
+  search (q: string, opts: { conversationId?: string, limit?: number, cursor?: string } = {}): Promise<SearchPage> {
+    return this.request('GET', '/v1/search/messages', { query: { q, ...opts } })
   }
 
   /** A path the server answered (an upload's signed `url`, say) as a full URL on this client's base URL; full URLs as they are. */

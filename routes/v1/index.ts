@@ -7,6 +7,7 @@ import webhookSendRoutes from './webhooks/index.js'
 import wsRoutes from './ws/index.js'
 import presenceRoutes from './presence/index.js'
 import attachmentRoutes from './attachments/index.js'
+import searchRoutes from './search/index.js'
 import { Conversation, Message } from '../../src/schemas/conversations.js'
 
 /**
@@ -44,6 +45,7 @@ const v1: FastifyPluginAsync = async (app) => {
     await authenticated.register(usersRoutes, { prefix: '/users' })
     await authenticated.register(conversationRoutes, { prefix: '/conversations' })
     await authenticated.register(presenceRoutes, { prefix: '/presence' })
+    await authenticated.register(searchRoutes, { prefix: '/search' })
   })
 }
 

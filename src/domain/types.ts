@@ -153,6 +153,8 @@ export interface MessageRecord {
   sentAt: Date
   editedAt?: Date
   deletedAt?: Date
+  /** Its content's distinct words, normalised for search (set at send and edit; cleared by a deletion). Never shown. */
+  words?: string[]
   /** Participants mentioned by `@username` (set at send and edit; cleared by a deletion). */
   mentions?: string[]
   /** `@all` by an owner or admin of a group. */

@@ -12,6 +12,8 @@ import type { Limiter } from '../limits/port.js'
 import { REACTION_LIMITS, validateEmoji } from '../domain/reactions.js'
 import { mentionedNames, type Mentions } from '../domain/mentions.js'
 import { isManager } from '../domain/conversations.js'
+import { containsPhrase, parseSearchQuery, searchWordsOf, wordsIn } from '../domain/search.js'
+import type { ConversationRecord } from '../domain/types.js'
 import type { Publish } from './publisher.js'
 import type { AttachmentLinks } from '../domain/attachments.js'
 import type { AttachmentService } from './attachments.js'
@@ -59,6 +61,30 @@ export interface MessageServiceDeps {
   /** Called after each new message is stored and published (metrics, logs). */
   onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   now?: () => Date
+}
+
+/** A search looks in this many of the caller's conversations at most (the most recently active). */
+export const SEARCH_MAX_CONVERSATIONS = 1000
+
+/** A search page examines this many candidates at most before it answers (with a cursor to go on from). */
+export const SEARCH_MAX_SCAN = 500
+
+/** What search keeps of a message: the words of its text or caption (a location's coordinates are not words to look for). */
+const searchable = (contentType: ContentType, content: string) => (contentType === 'location' ? [] : searchWordsOf(content))
+
+/** A search page's place: after this message (its sentAt and id), newest first. */
+function encodeSearchCursor (at: { sentAt: Date, id: string }): string {
+  return Buffer.from(JSON.stringify([at.sentAt.getTime(), at.id])).toString('base64url')
+}
+
+function decodeSearchCursor (cursor: string): { sentAt: Date, id: string } {
+  try {
+    const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown]
+    if (typeof t === 'number' && Number.isSafeInteger(t) && typeof id === 'string' && /^[0-9a-f]{24}$/.test(id)) return { sentAt: new Date(t), id }
+  } catch {
+    // Not base64url JSON: refused below, as any other cursor we did not give out.
+  }
+  throw validationError('cursor is not one this server gave out', { field: 'cursor' })
 }
 
 /** What a message change answers when a later change of the message landed before it (see changeMessage). */
@@ -244,6 +270,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       const given = input.attachments ?? []
       validateMessageContent(contentType, content, given, deps.limits)
       const clientMessageId = input.clientMessageId ?? `srv-${randomUUID()}`
+      const words = searchable(contentType, content)
 
       // The place in the conversation's queue is taken now, before any wait, so this
       // node stores (and publishes) a conversation's sends in the order they arrived,
@@ -280,7 +307,8 @@ export function createMessageService (deps: MessageServiceDeps) {
           ...(replyTo !== undefined && { replyTo }),
           ...(input.threadId !== undefined && { threadId: input.threadId }),
           ...(mentions.ids.length > 0 && { mentions: mentions.ids }),
-          ...(mentions.all && { mentionsAll: true })
+          ...(mentions.all && { mentionsAll: true }),
+          ...(words.length > 0 && { words })
         },
         live: {
           ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
@@ -294,6 +322,73 @@ export function createMessageService (deps: MessageServiceDeps) {
       // alone, never the reply's, which is stored; the next reply to the thread sums it up again.
       if (result.created && input.threadId !== undefined) await updateThread(input.conversationId, input.threadId).catch((err: unknown) => deps.onThreadError?.(err, input.threadId!))
       return result
+    },
+
+    /**
+     * GET /search/messages: the caller's messages (of the conversations they
+     * are in now; at most SEARCH_MAX_CONVERSATIONS, the most recently active)
+     * holding every word of `q`, its phrases as runs, and its operators;
+     * newest first. A page examines at most SEARCH_MAX_SCAN candidates: one
+     * cut short answers fewer items and a cursor to go on from.
+     */
+    async search (userId: string, params: { q: string, conversationId?: string, limit: number, cursor?: string }) {
+      const query = parseSearchQuery(params.q)
+      const after = params.cursor === undefined ? undefined : decodeSearchCursor(params.cursor)
+      let conversations: ConversationRecord[]
+      if (params.conversationId !== undefined) conversations = [(await requireMember(store, params.conversationId, userId)).conversation]
+      else conversations = await store.conversations.listForUser(userId, SEARCH_MAX_CONVERSATIONS)
+      const empty = { items: [], nextCursor: null }
+      if (conversations.length === 0) return empty
+      let senderId: string | undefined
+      if (query.from !== undefined) {
+        const sender = await store.users.findByLogin(query.from)
+        if (sender === null || sender.username.toLowerCase() !== query.from) return empty
+        senderId = sender.id
+      }
+      const found: MessageRecord[] = []
+      let cursor = after
+      let scanned = 0
+      let more = false
+      while (found.length <= params.limit && scanned < SEARCH_MAX_SCAN) {
+        const batch = Math.min(SEARCH_MAX_SCAN - scanned, Math.max(params.limit + 1, query.phrases.length > 0 ? 100 : 0))
+        const candidates = await store.messages.search({
+          conversationIds: conversations.map((c) => c.id),
+          words: query.words,
+          ...(senderId !== undefined && { senderId }),
+          ...(query.before !== undefined && { before: query.before }),
+          ...(query.after !== undefined && { from: query.after }),
+          hasAttachment: query.hasAttachment,
+          ...(cursor !== undefined && { after: cursor }),
+          limit: batch
+        })
+        scanned += candidates.length
+        for (const m of candidates) {
+          cursor = { sentAt: m.sentAt, id: m.id }
+          if (query.phrases.length > 0) {
+            const words = wordsIn(m.content)
+            if (!query.phrases.every((p) => containsPhrase(words, p))) continue
+          }
+          found.push(m)
+          if (found.length > params.limit) break
+        }
+        if (candidates.length < batch) break
+        // Cut short by the scan bound: what is left goes on from the last candidate looked at.
+        if (scanned >= SEARCH_MAX_SCAN && found.length <= params.limit) more = true
+      }
+      const page = found.slice(0, params.limit)
+      if (found.length > params.limit) more = true
+      const last = found.length > params.limit ? page.at(-1) : undefined
+      const byId = new Map(conversations.map((c) => [c.id, c]))
+      const members = new Map<string, MembershipRecord[]>()
+      const items = []
+      for (const m of page) {
+        if (!members.has(m.conversationId)) members.set(m.conversationId, await store.memberships.listByConversation(m.conversationId))
+        const [view] = await viewsOf([m], members.get(m.conversationId)!)
+        const c = byId.get(m.conversationId)!
+        items.push({ message: view!, conversation: { id: c.id, type: c.type, ...(c.name !== undefined && { name: c.name }) } })
+      }
+      const resumeAt = last ?? cursor
+      return { items, nextCursor: more && resumeAt !== undefined ? encodeSearchCursor(resumeAt) : null }
     },
 
     /** A page of history, sorted by seq ascending (see MessageRepository.page for the bounds). */
@@ -319,7 +414,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       // At the next version of the conversation's timeline (a claim), in order with its sends on this node.
       return changeMessage(conversationId, messageId, async (version) => {
         const at = now()
-        const edited = await store.messages.edit(messageId, content, at, version, mentions)
+        const edited = await store.messages.edit(messageId, content, at, version, mentions, searchable(message.contentType, content))
         if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
         if (edited.version !== version) return LOST
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)

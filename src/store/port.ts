@@ -163,9 +163,8 @@ export interface MessageRepository {
   lastSeq (conversationId: string): Promise<number>
   /** The version claims of the conversation with a seq above `afterSeq`, by seq ascending, at most `limit`. */
   claimsSince (conversationId: string, afterSeq: number, limit: number): Promise<VersionClaim[]>
-  /** Applies the edit at `version` unless the message is deleted or already at a later version; answers the message as it is now. */
-  /** New content (and the mentions found in it; none when left out) at `version`, unless deleted or at that version or later already. */
-  edit (id: string, content: string, editedAt: Date, version: number, mentions?: { ids: string[], all: boolean }): Promise<MessageRecord | null>
+  /** New content (and the mentions and search words found in it; none when left out) at `version`, unless deleted or at that version or later already; answers the message as it is now. */
+  edit (id: string, content: string, editedAt: Date, version: number, mentions?: { ids: string[], all: boolean }, words?: string[]): Promise<MessageRecord | null>
   /** Empties content and attachments and sets deletedAt at `version` (once); answers the message as it is now. */
   tombstone (id: string, deletedAt: Date, version: number): Promise<MessageRecord | null>
   /** Pins (`pin` set) or unpins (null) a message at `version`, unless it is deleted or at that version or later already. */
@@ -178,6 +177,12 @@ export interface MessageRepository {
   setThread (id: string, thread: ThreadSummary, version: number): Promise<MessageRecord | null>
   /** Sets the excerpt of every quote of a message (its edit, or its deletion: ''); the quoting messages keep their versions. */
   updateQuotes (conversationId: string, quotedId: string, content: string): Promise<void>
+  /**
+   * Messages of these conversations, not deleted, holding every one of
+   * `words` (none: any), and matching the rest; newest first (sentAt, then
+   * id, descending), after the cursor, at most `limit`.
+   */
+  search (query: MessageSearch): Promise<MessageRecord[]>
   /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */
   touch (id: string, version: number): Promise<MessageRecord | null>
 }
@@ -235,4 +240,18 @@ export interface BlobRepository {
   read (id: string, range?: { start: number, end: number }): AsyncIterable<Uint8Array>
   /** Removes `id`'s bytes; nothing when there are none. */
   delete (id: string): Promise<void>
+}
+
+export interface MessageSearch {
+  conversationIds: readonly string[]
+  words: readonly string[]
+  senderId?: string
+  /** Sent before this. */
+  before?: Date
+  /** Sent at this or later. */
+  from?: Date
+  hasAttachment: boolean
+  /** Older than this (sentAt, id) in the newest-first order. */
+  after?: { sentAt: Date, id: string }
+  limit: number
 }

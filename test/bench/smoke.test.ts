@@ -33,6 +33,11 @@ t.test('npm run bench -- --smoke: every scenario, both baselines, exactly once',
     t.ok(message.exactlyOnce && reaction.exactlyOnce && reaction.acked === reaction.sent && reaction.deliveries === reaction.sent * results[name].reactions.members, `${name}: reactions beside messages, each delivered to every member exactly once`)
     t.ok(message.serverCpuUsPerDelivery > 0 && reaction.serverCpuUsPerDelivery > 0, `${name}: the server's CPU per delivery, measured for both`)
   }
+  for (const name of ['ours (memory)', 'ours (mongo+redis)']) {
+    const s = results[name].search
+    t.ok(['oneWord', 'twoWords', 'phrase', 'fromOnly'].every((k) => s[k].queries > 0 && s[k].p50Ms > 0), `${name}: search latency for each kind of query`)
+    t.ok(s.oneWord.meanHits > 0 && s.fromOnly.meanHits > 0, `${name}: the searches find what was seeded`)
+  }
   t.ok(results['ours (2 nodes)'].directsCrossNode.exactlyOnce && results['ours (2 nodes)'].directsLightCrossNode.exactlyOnce, 'cross-node directs, exactly once')
   t.ok(results['ours (mongo+redis)'].directsLight.exactlyOnce, 'one-node directs under capacity, exactly once')
   t.match(readFileSync(join(out, 'RESULTS.md'), 'utf8'), /Exactly once in every run: \*\*yes\*\*/, 'RESULTS.md says so')

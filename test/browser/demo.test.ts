@@ -33,7 +33,7 @@ async function signUp (page: Page, base: string, username: string) {
 
 const texts = (page: Page) => page.$$eval('#messages .message:not(.pending) .text', (els) => els.map((el) => el.textContent))
 
-t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads, attachments', async (t) => {
+t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads, attachments, search', async (t) => {
   if (!existsSync(CHROMIUM)) {
     if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing (apt-get install chromium)`)
     else void t.test('browser suite', { skip: `${CHROMIUM} is missing` }, () => {})
@@ -242,5 +242,16 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   t.same(await bob.$$eval('#thread-messages .message:not(.root):not(.pending) .text', (els) => els.map((el) => el.textContent)), ['an answer in the thread', 'thanks, noted'], 'the thread on Bob\'s side: both replies, in order, once')
   t.equal(await ada.textContent('#thread-messages .message.root .text'), 'hey @bob, a question for the team', 'the root heads the thread')
   await bob.screenshot({ path: join(SHOTS, 'thread.png') })
+
+  // Search: Bob looks for a phrase from the direct conversation while the group is open; the hit opens it at the message.
+  await bob.fill('#search-input', '"EDITED twice"')
+  await bob.press('#search-input', 'Enter')
+  await bob.waitForSelector('#search-results:not([hidden]) .hit')
+  t.same(await bob.$$eval('#search-results .hit .text', (els) => els.map((el) => el.textContent)), ['edited twice'], 'one hit, any case (the quote of it is not its content)')
+  await bob.click('#search-results .hit')
+  await bob.waitForSelector('#messages .message.found')
+  t.equal(await bob.textContent('#messages .message.found .text'), 'edited twice', 'the conversation opens at the message, marked')
+  t.equal(await bob.textContent('#chat-title'), 'ada')
+  await bob.screenshot({ path: join(SHOTS, 'search.png') })
   t.same(errors, [], 'no script errors on either page')
 })

@@ -135,6 +135,16 @@ t.test('attachments: upload a Blob (progress, once at the end in Node), send it 
   const live = (await bob.rest.messages(id)).items.find((m) => m.id === ack.messageId)!
   t.same(live.attachments.map((a) => a.id), [second.id], 'sent over the socket, by id')
   t.equal(live.content, '')
+
+  // Search, typed: a hit carries its message and conversation; opening at it is a history call around its seq.
+  await ada.rest.sendMessage(id, { content: 'Überraschung am Montag' })
+  const found = await bob.rest.search('uberraschung')
+  t.same(found.items.map((h) => [h.message.content, h.conversation.id, h.conversation.type]), [['Überraschung am Montag', id, 'direct']])
+  t.equal(found.nextCursor, null)
+  const around = await bob.rest.messages(id, { beforeSeq: found.items[0]!.message.seq + 1, limit: 2 })
+  t.equal(around.items.at(-1)!.id, found.items[0]!.message.id, 'the page that ends at the hit')
+  const bad = await bob.rest.search('   ').catch((e: unknown) => e)
+  t.ok(bad instanceof ApiError && bad.code === 'VALIDATION_ERROR' && bad.field === 'q', 'a query with nothing to search by: 400 on q')
 })
 
 t.test('live: refresh before connecting with an expiring token, and after a 4401 close', async (t) => {

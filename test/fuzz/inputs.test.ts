@@ -163,6 +163,34 @@ t.test('multipart upload bodies: malformed, truncated, mislabelled, oversized: a
   t.same(await app.store.attachments.deleting(10), [], 'nothing half-removed left behind')
 })
 
+t.test('search queries: any q, cursor and limit is a page or a contract error, never a 500', async (t) => {
+  const built = await buildTestApp(t, { env: FAST_ENV })
+  if (built === undefined) return
+  const { app } = built
+  const a = client(app, await register(app, 'fzs'))
+  const b = client(app, await register(app, 'fzs'))
+  const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
+  await a.post(`/v1/conversations/${conv}/messages`, { content: 'Grüße aus 東京 "quoted" from:me' })
+  const piece = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('"', '""', 'from:', 'from:@', 'before:', 'after:2026-13-01', 'before:2026-02-29', 'after:0000-01-01', 'has:', 'has:attachment', 'has:ATTACHMENT', '東京', 'grusse', '\u0000', '%', '$where', '{"$gt":""}', '*', '\\'))
+  const q = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(' '))
+  const cursor = fc.oneof(fc.constant(undefined), fc.string({ maxLength: 60 }), fc.constantFrom(Buffer.from('[1,"665f1c2ab4d5e6f7a8b9c0d1"]').toString('base64url'), Buffer.from('[-1e300,"x"]').toString('base64url'), Buffer.from('{"__proto__":1}').toString('base64url')))
+  const limit = fc.oneof(fc.constant(undefined), fc.integer({ min: -5, max: 100 }).map(String), fc.constantFrom('x', '1e3', ''))
+  let ok = 0
+  await fc.assert(fc.asyncProperty(q, cursor, limit, fc.boolean(), async (query, c, l, inConversation) => {
+    const params = new URLSearchParams({ q: query })
+    if (c !== undefined) params.set('cursor', c)
+    if (l !== undefined) params.set('limit', l)
+    if (inConversation) params.set('conversationId', conv)
+    const res = await app.inject({ method: 'GET', url: `/v1/search/messages?${params}`, headers: a.user.auth })
+    if (res.statusCode >= 500) throw new Error(`${params} → ${res.statusCode} ${res.body}`)
+    if (res.statusCode === 200) { ok++; return }
+    const err = res.json()
+    if (!CODES.has(err.code) || err.statusCode !== res.statusCode) throw new Error(`bad error shape: ${res.body}`)
+  }), { numRuns: 800 })
+  t.ok(ok > 0, `some were pages (${ok})`)
+  t.equal((await app.inject('/health/ready')).statusCode, 200, 'still serving')
+})
+
 t.test('request headers: ids, forwarded-for, hosts and tokens never cause a 500, and a request id is echoed only when safe', async (t) => {
   const built = await buildTestApp(t, { env: { ...FAST_ENV, TRUST_PROXY: '1', PUBLIC_URL: 'https://chat.example.com' } })
   if (built === undefined) return

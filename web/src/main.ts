@@ -624,6 +624,48 @@ async function send (ev: SubmitEvent, inThread: boolean) {
   }
 }
 
+// ---- search ----
+
+async function runSearch (ev: SubmitEvent) {
+  ev.preventDefault()
+  const q = $<HTMLInputElement>('search-input').value.trim()
+  const list = $('search-results')
+  $('sidebar-error').textContent = ''
+  if (q === '') { list.hidden = true; list.replaceChildren(); return }
+  try {
+    const page = await client.rest.search(q, { limit: 20 })
+    await knowUsers(page.items.map((hit) => hit.message.senderId))
+    list.hidden = false
+    list.replaceChildren(...(page.items.length === 0
+      ? [h('li', 'hit none', 'no messages found')]
+      : page.items.map((hit) => {
+        const li = h('li', 'hit')
+        li.dataset.conversation = hit.conversation.id
+        li.dataset.seq = String(hit.message.seq)
+        const view = views.get(hit.conversation.id)
+        const where = hit.conversation.type === 'group' ? hit.conversation.name ?? 'group' : view !== undefined ? titleOf(view.conversation) : 'direct'
+        li.append(h('span', 'where', `${where} · ${users.get(hit.message.senderId)?.username ?? (hit.message.senderId === me.id ? 'you' : '…')} · ${time(hit.message.sentAt)}`), h('span', 'text', hit.message.content))
+        li.addEventListener('click', () => { void openAt(hit.conversation.id, hit.message.seq) })
+        return li
+      })))
+  } catch (err) {
+    showError(err)
+  }
+}
+
+/** Opens a conversation at one of its messages: older pages are loaded until it is there, then it is shown and marked. */
+async function openAt (conversationId: string, seq: number) {
+  await open(conversationId)
+  const view = views.get(conversationId)
+  if (view === undefined || current !== conversationId) return
+  for (let pages = 0; !view.messages.has(seq) && view.hasOlder && pages < 50; pages++) await loadOlder()
+  const li = $('messages').querySelector<HTMLLIElement>(`.message[data-seq="${seq}"]`)
+  if (li === null) return
+  li.scrollIntoView({ block: 'center' })
+  li.classList.add('found')
+  setTimeout(() => li.classList.remove('found'), 3000)
+}
+
 // ---- threads ----
 
 /** The open thread's root and replies, if it is in this conversation. */
@@ -794,6 +836,7 @@ function wire () {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $<HTMLFormElement>('composer').requestSubmit() }
   })
   $<HTMLFormElement>('new-direct').addEventListener('submit', (ev) => { void newDirect(ev) })
+  $<HTMLFormElement>('search').addEventListener('submit', (ev) => { void runSearch(ev) })
   $<HTMLFormElement>('new-group').addEventListener('submit', (ev) => { void newGroup(ev) })
   $('messages').addEventListener('scroll', () => { if ($('messages').scrollTop < 40) void loadOlder() })
   document.addEventListener('visibilitychange', () => { const v = current === undefined ? undefined : views.get(current); if (v !== undefined) markRead(v) })

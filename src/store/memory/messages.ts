@@ -139,18 +139,38 @@ export function createMemoryMessageRepository (): MessageRepository {
       return Math.max(timelines.get(conversationId)?.at(-1)?.seq ?? 0, claims.get(conversationId)?.at(-1)?.seq ?? 0)
     },
 
+    async search (q) {
+      const out: MessageRecord[] = []
+      for (const conversationId of q.conversationIds) {
+        for (const m of timelines.get(conversationId) ?? []) {
+          if (m.deletedAt !== undefined) continue
+          if (q.words.length > 0 && (m.words === undefined || !q.words.every((w) => m.words!.includes(w)))) continue
+          if (q.senderId !== undefined && m.senderId !== q.senderId) continue
+          if (q.before !== undefined && m.sentAt >= q.before) continue
+          if (q.from !== undefined && m.sentAt < q.from) continue
+          if (q.hasAttachment && m.attachments.length === 0) continue
+          if (q.after !== undefined && !(m.sentAt < q.after.sentAt || (m.sentAt.getTime() === q.after.sentAt.getTime() && m.id < q.after.id))) continue
+          out.push(m)
+        }
+      }
+      out.sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      return out.slice(0, q.limit).map(copy)
+    },
+
     async claimsSince (conversationId, afterSeq, limit) {
       const list = claims.get(conversationId) ?? []
       return list.slice(firstAfter(list, afterSeq), firstAfter(list, afterSeq) + limit).map(copy)
     },
 
-    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }) {
+    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }, words = []) {
       const m = messages.get(id)
       if (m === undefined) return null
       if (m.deletedAt === undefined && m.version < version) {
         m.content = content
         m.editedAt = editedAt
         setMentions(m, mentions)
+        if (words.length > 0) m.words = [...words]
+        else delete m.words
         moveTo(m, version)
       }
       return copy(m)
@@ -164,6 +184,7 @@ export function createMemoryMessageRepository (): MessageRepository {
         m.attachments = []
         m.deletedAt = deletedAt
         setMentions(m, { ids: [], all: false })
+        delete m.words
         delete m.pinnedAt
         delete m.pinnedBy
         moveTo(m, version)

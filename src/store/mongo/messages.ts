@@ -1,12 +1,29 @@
 import { MongoServerError, ObjectId, type Db, type Filter, type WithId } from 'mongodb'
 import type { MessageRecord, VersionClaim } from '../../domain/types.js'
-import { isClaim, type MessageRepository, type TimelineEntry } from '../port.js'
+import { isClaim, type MessageRepository, type MessageSearch, type TimelineEntry } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { resolveDuplicate, translateError, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
 import { oid } from './ids.js'
 
 type MessageDoc = Omit<MessageRecord, 'id'>
+
+export const SEARCH_WORDS_INDEX = 'search_words'
+export const SEARCH_CONVERSATION_INDEX = 'search_conversation'
+
+/** The filter, order and index of a search: the query as the adapter sends it (its tests explain it). */
+export function searchQueryOf (q: MessageSearch): { filter: Filter<MessageDoc>, sort: Record<string, 1 | -1>, index: string } {
+  const filter: Record<string, unknown> = { conversationId: { $in: [...q.conversationIds] }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }
+  if (q.words.length > 0) filter.words = { $all: [...q.words] }
+  if (q.senderId !== undefined) filter.senderId = q.senderId
+  if (q.before !== undefined || q.from !== undefined) filter.sentAt = { ...(q.before !== undefined && { $lt: q.before }), ...(q.from !== undefined && { $gte: q.from }) }
+  if (q.hasAttachment) filter['attachments.0'] = { $exists: true }
+  if (q.after !== undefined) {
+    const _id = new ObjectId(q.after.id)
+    filter.$or = [{ sentAt: { $lt: q.after.sentAt } }, { sentAt: q.after.sentAt, _id: { $lt: _id } }]
+  }
+  return { filter: filter as Filter<MessageDoc>, sort: { sentAt: -1, _id: -1 }, index: q.words.length > 0 ? SEARCH_WORDS_INDEX : SEARCH_CONVERSATION_INDEX }
+}
 
 /**
  * A version claim shares the messages collection, and so its unique seq index,
@@ -52,7 +69,12 @@ export async function ensureMessageIndexes (db: Db): Promise<void> {
     // A thread's page and summary.
     { key: { conversationId: 1, threadId: 1, seq: 1 }, name: 'conversation_thread' },
     // The pinned messages of a conversation (few; unpinned messages have no pinnedAt).
-    { key: { conversationId: 1, pinnedAt: -1 }, name: 'conversation_pins' }
+    { key: { conversationId: 1, pinnedAt: -1 }, name: 'conversation_pins' },
+    // Search by words: equality on one word (the multikey index's bounds) gives the newest-first order,
+    // so a page stops after its limit; the other words, the conversations and the operators filter.
+    { key: { words: 1, sentAt: -1, _id: -1 }, name: SEARCH_WORDS_INDEX },
+    // Search by operators alone (from:, before:, after:, has:): each conversation's newest first, merged.
+    { key: { conversationId: 1, sentAt: -1, _id: -1 }, name: SEARCH_CONVERSATION_INDEX }
   ])
 }
 
@@ -141,12 +163,19 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return last?.seq ?? 0
     },
 
+    async search (q) {
+      if (q.conversationIds.length === 0) return []
+      const { filter, sort } = searchQueryOf(q)
+      const docs = await guard(() => messages.find(filter).sort(sort).limit(q.limit).toArray())
+      return docs.map(toRecord)
+    },
+
     async claimsSince (conversationId, afterSeq, limit) {
       const docs = await guard(() => claims.find({ conversationId, seq: { $gt: afterSeq }, kind: 'claim' }).sort({ seq: 1 }).limit(limit).toArray())
       return docs.map(({ _id, conversationId, seq, target, claimedAt }): VersionClaim => ({ id: _id.toHexString(), conversationId, seq, target, claimedAt }))
     },
 
-    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }) {
+    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }, words = []) {
       const _id = oid(id)
       if (_id === null) return null
       const $set: Partial<MessageDoc> = { content, editedAt, version }
@@ -155,6 +184,8 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       else $unset.mentions = ''
       if (mentions.all) $set.mentionsAll = true
       else $unset.mentionsAll = ''
+      if (words.length > 0) $set.words = [...words]
+      else $unset.words = ''
       const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set, ...(Object.keys($unset).length > 0 && { $unset }) }, { returnDocument: 'after' }))
       return doc === null ? findById(id) : toRecord(doc)
     },
@@ -164,7 +195,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       if (_id === null) return null
       const doc = await guard(() => messages.findOneAndUpdate(
         { _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) },
-        { $set: { content: '', attachments: [], deletedAt, version }, $unset: { pinnedAt: '', pinnedBy: '', mentions: '', mentionsAll: '' } },
+        { $set: { content: '', attachments: [], deletedAt, version }, $unset: { pinnedAt: '', pinnedBy: '', mentions: '', mentionsAll: '', words: '' } },
         { returnDocument: 'after' }
       ))
       return doc === null ? findById(id) : toRecord(doc)
