@@ -80,7 +80,7 @@ function encodeSearchCursor (at: { sentAt: Date, id: string }): string {
 function decodeSearchCursor (cursor: string): { sentAt: Date, id: string } {
   try {
     const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown]
-    if (typeof t === 'number' && Number.isSafeInteger(t) && typeof id === 'string' && /^[0-9a-f]{24}$/.test(id)) return { sentAt: new Date(t), id }
+    if (typeof t === 'number' && Number.isSafeInteger(t) && Math.abs(t) <= 8.64e15 && typeof id === 'string' && /^[0-9a-f]{24}$/.test(id)) return { sentAt: new Date(t), id }
   } catch {
     // Not base64url JSON: refused below, as any other cursor we did not give out.
   }
