@@ -8,7 +8,7 @@
  *   npm run bench                    the full run (about 15 minutes on 2 cores)
  *   npm run bench -- --smoke         seconds; what the test suite runs
  *   npm run bench -- --out DIR       write results.json / RESULTS.md there instead
- *   npm run bench -- --only a,b      only these scenarios (fanout, fanout10, reactions, search, directs,
+ *   npm run bench -- --only a,b      only these scenarios (fanout, fanout10, reactions, search, encryption, directs,
  *                                    directsLight, churn, idle, history); the other figures are
  *                                    kept from the last results.json, and the page says which ran when
  */
@@ -27,6 +27,7 @@ import { apiOk } from './lib/workload.js'
 import type { DriverInput, Spec } from './driver.js'
 import { ensureRedisServer, ferretHarness, freePort, root } from '../scripts/services.mjs'
 import { searchWordsOf } from '../src/domain/search.js'
+import { createKeyRing, parseKeyRing } from '../src/domain/keyring.js'
 
 const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } })
 const smoke = values.smoke === true
@@ -41,8 +42,8 @@ let drives = 0
 
 /** Sizes: the issue's for the full run, tiny ones for the smoke run. */
 const SIZES = smoke
-  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 }, reactions: { members: 5, rate: 20, storeRate: 10, seconds: 1 }, search: { conversations: 4, messages: 400, queries: 8, storeQueries: 4 } }
-  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, storeRate: 20, seconds: 10 }, search: { conversations: 100, messages: 100_000, queries: 100, storeQueries: 10 } }
+  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 300, seconds: 1 }, reactions: { members: 5, rate: 20, storeRate: 10, seconds: 1 }, search: { conversations: 4, messages: 400, queries: 8, storeQueries: 4 }, encryption: { messages: 300, requests: 5 } }
+  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, storeRate: 20, seconds: 10 }, search: { conversations: 100, messages: 100_000, queries: 100, storeQueries: 10 }, encryption: { messages: 10_000, requests: 50 } }
 
 const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECONDS: '86400', WS_MAX_CONNECTIONS_PER_IP: '1000000' }
 
@@ -223,6 +224,54 @@ async function searchBench (server: Server, mongoUrl: string | undefined): Promi
   return { messages: total, conversations: ids.length, ...out }
 }
 
+/** The bench's own key ring (made up for it; never a real deployment's). */
+const BENCH_RING = `bench:${Buffer.alloc(32, 42).toString('base64')}`
+
+/**
+ * Sends and history with encryption at rest on or off (scenario 9): direct
+ * conversations at a rate under the store's capacity (latency of each
+ * delivery), then one conversation's newest page, asked one request at a
+ * time. On MongoDB the history is seeded directly, encrypted as the server
+ * would have stored it when encryption is on.
+ */
+async function encryptionBench (server: Server, mongoUrl: string | undefined, encrypted: boolean): Promise<Record<string, unknown>> {
+  const send = await drive(server, { scenario: 'directs', ...(mongoUrl === undefined ? SIZES.directs : SIZES.directsLight) })
+  const base = server.procs[0]!.baseUrl
+  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
+  const names = ['e1', 'e2'].map((n) => `b${runId}${++drives}${n}`)
+  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
+  const token = a!.accessToken as string
+  const id = (await post('/v1/conversations', { type: 'direct', participantIds: [(b!.user as { id: string }).id] }, token)).id as string
+  const total = SIZES.encryption.messages
+  const content = 'x'.repeat(CONTENT_BYTES)
+  if (mongoUrl === undefined) {
+    await pool(Array.from({ length: total }, (_, i) => i), 32, async (i) => { await post(`/v1/conversations/${id}/messages`, { content, clientMessageId: `e${i}` }, token) })
+  } else {
+    const ring = createKeyRing(parseKeyRing(BENCH_RING))
+    const client = new MongoClient(mongoUrl)
+    const senderId = (a!.user as { id: string }).id
+    const docs = Array.from({ length: total }, (_, k) => {
+      const _id = new ObjectId()
+      return { _id, conversationId: id, seq: k + 1, version: k + 1, senderId, content: encrypted ? ring.encrypt(content, `message:${_id.toHexString()}:content`) : content, contentType: 'text', attachments: [], clientMessageId: `e${k}`, sentAt: new Date() }
+    })
+    for (let from = 0; from < total; from += 5000) await client.db('chat').collection('messages').insertMany(docs.slice(from, from + 5000), { ordered: false })
+    await client.db('chat').collection('conversations').updateOne({ _id: new ObjectId(id) }, { $set: { lastSeq: total } })
+    await client.close()
+  }
+  const times: number[] = []
+  for (let i = 0; i < SIZES.encryption.requests; i++) {
+    const t0 = performance.now()
+    const res = await fetch(`${base}/v1/conversations/${id}/messages?limit=50`, { headers: { authorization: `Bearer ${token}` } })
+    const page = await res.json() as { items: Array<{ content: string }> }
+    if (!res.ok || page.items.length !== 50 || page.items[0]!.content !== content) throw new Error(`history page: ${res.status}, ${page.items?.length} items`)
+    times.push(performance.now() - t0)
+  }
+  times.sort((x, y) => x - y)
+  const at = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor(p * times.length))]! * 100) / 100
+  log(`encryption ${encrypted ? 'on' : 'off'}: sends p50 ${send.p50Ms as number} ms, p99 ${send.p99Ms as number} ms; history page p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`)
+  return { encrypted, send, history: { messages: total, requests: times.length, p50Ms: at(0.5), p99Ms: at(0.99) }, exactlyOnce: send.exactlyOnce }
+}
+
 async function main () {
   ensureRedisServer(log)
   const harness = await ferretHarness(log)
@@ -234,10 +283,13 @@ async function main () {
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
 
   const mongoEnv = { MONGODB_URL: db.url, REDIS_URL: redis.url }
-  const servers: Array<{ name: string, kind: DriverInput['kind'], nodes: number, env: Record<string, string>, script?: string, mongo: boolean }> = [
+  const servers: Array<{ name: string, kind: DriverInput['kind'], nodes: number, env: Record<string, string>, script?: string, mongo: boolean, encrypted?: boolean }> = [
     { name: 'ws limit', kind: 'ws', nodes: 1, env: {}, script: join(root, 'bench', 'baselines', 'ws-server.ts'), mongo: false },
     { name: 'Socket.IO peer', kind: 'socketio', nodes: 1, env: { ...mongoEnv, MONGODB_DB: `sio_${runId}` }, script: join(root, 'bench', 'baselines', 'socketio-server.ts'), mongo: true },
     { name: 'ours (memory)', kind: 'ours', nodes: 1, env: BASE_ENV, mongo: false },
+    // Encryption at rest on: scenario 9 alone, beside the same scenario on the servers without it.
+    { name: 'ours (memory, encrypted)', kind: 'ours', nodes: 1, env: { ...BASE_ENV, ENCRYPTION_KEYS: BENCH_RING }, mongo: false, encrypted: true },
+    { name: 'ours (mongo+redis, encrypted)', kind: 'ours', nodes: 1, env: { ...BASE_ENV, ...mongoEnv, ENCRYPTION_KEYS: BENCH_RING }, mongo: true, encrypted: true },
     // Two nodes before one: the history run (last on one node) leaves FerretDB busy for minutes
     // with the queries of requests that timed out, and scenario 6 must follow no such load.
     { name: 'ours (2 nodes)', kind: 'ours', nodes: 2, env: { ...BASE_ENV, ...mongoEnv }, mongo: true },
@@ -260,7 +312,9 @@ async function main () {
     try {
       // Scenario 6 compares directs under the store's capacity on one node and across
       // two: each runs first on its servers, so that neither follows an overload.
-      if (s.nodes === 2) {
+      if (s.encrypted === true) {
+        if (want('encryption')) r.encryption = await encryptionBench(server, s.mongo ? db.url : undefined, true)
+      } else if (s.nodes === 2) {
         if (want('directsLight')) r.directsLightCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directsLight, crossNode: true })
         if (want('directs')) r.directsCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directs, crossNode: true })
         r.seqConflicts = await counterSum(server, 'message_seq_conflicts_total')
@@ -274,6 +328,7 @@ async function main () {
         if (want('directs')) r.directs = await drive(server, { scenario: 'directs', ...SIZES.directs })
         if (want('churn')) r.churn = await drive(server, { scenario: 'churn', ...SIZES.churn })
         if (want('idle')) r.idle = await drive(server, { scenario: 'idle', ...SIZES.idle })
+        if (want('encryption') && s.kind === 'ours') r.encryption = await encryptionBench(server, s.mongo ? db.url : undefined, false)
         if (want('search') && s.kind === 'ours') r.search = await searchBench(server, s.mongo ? db.url : undefined)
         if (want('history') && s.kind === 'ours') r.history = await history(server, s.mongo ? db.url : undefined)
       }
@@ -359,6 +414,13 @@ One user in every conversation; messages of 8 words from a made-up vocabulary of
 | server | query | p50 ms | p99 ms | hits per page |
 |---|---|---|---|---|
 ${lines(...[['ours (memory)', mem], ['ours (mongo+redis)', mr]].flatMap(([n, r]) => { const x = (r as Figures[string]).search; return x === undefined ? [] : (['oneWord', 'twoWords', 'phrase', 'fromOnly'] as const).map((k) => `| ${n as string} | ${({ oneWord: 'one common word', twoWords: 'two words', phrase: 'a phrase', fromOnly: 'from: alone' })[k]} | ${x[k].p50Ms} | ${x[k].p99Ms} | ${x[k].meanHits} |`) }))}
+
+### 9. Encryption at rest on beside off
+Sends: ${SIZES.directs.pairs} direct pairs at ${SIZES.directs.rate}/s on memory, at ${SIZES.directsLight.rate}/s on MongoDB (under its capacity), latency to each delivery. History: one conversation of ${SIZES.encryption.messages} messages, its newest page of 50, ${SIZES.encryption.requests} requests one after another.
+
+| server | encryption | sends p50 ms | sends p99 ms | history page p50 ms | history page p99 ms |
+|---|---|---|---|---|---|
+${lines(...([['ours (memory)', mem, 'off'], ['ours (memory, encrypted)', results['ours (memory, encrypted)'] ?? {}, 'on'], ['ours (mongo+redis)', mr, 'off'], ['ours (mongo+redis, encrypted)', results['ours (mongo+redis, encrypted)'] ?? {}, 'on']] as Array<[string, Figures[string], string]>).map(([n, r, on]) => { const x = r.encryption; return x === undefined ? '' : `| ${n.replace(', encrypted', '')} | ${on} | ${x.send.p50Ms} | ${x.send.p99Ms} | ${x.history.p50Ms} | ${x.history.p99Ms} |` }))}
 
 ### 2. Direct conversations: ${SIZES.directs.pairs * 2} users in ${SIZES.directs.pairs} pairs
 | server | offered msgs/s | acked | p50 ms | p99 ms | exactly once |

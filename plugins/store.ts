@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import { createStore, type Store } from '../src/store/index.js'
 import { timedStore } from '../src/metrics.js'
+import { encryptedStore } from '../src/store/encrypted.js'
+import { createKeyRing } from '../src/domain/keyring.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +26,14 @@ const INIT_RETRY_MS = 2000
  * it in /health/ready, and keeps trying to create its indexes until it can.
  */
 export default fp<StorePluginOptions>(async (app, opts) => {
-  const store = opts.store ?? createStore(app.config)
+  const base = opts.store ?? createStore(app.config)
+  const keys = app.config.encryptionKeys
+  // Encryption at rest wraps whichever store runs; a value that will not decrypt is logged (never the value) and read as empty.
+  const store = keys === null
+    ? base
+    : encryptedStore(base, createKeyRing(keys), (err, where) => app.log.error({ ...where, err: err.message }, 'a stored value did not decrypt; it reads as empty'))
+  if (keys === null && app.config.NODE_ENV === 'production') app.log.warn('ENCRYPTION_KEYS is not set: message content, file names and emails are stored in plaintext')
+  if (keys !== null) app.log.info({ activeKey: keys[0]!.id, keys: keys.length }, 'encryption at rest on')
   const retryMs = opts.initRetryMs ?? INIT_RETRY_MS
   let timer: NodeJS.Timeout | undefined
   let closing = false

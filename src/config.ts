@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import type { RateLimitSetting } from './limits/port.js'
 import type { MessageLimits } from './domain/messages.js'
+import { parseKeyRing, type RingKey } from './domain/keyring.js'
 
 export type { RateLimitSetting } from './limits/port.js'
 
@@ -86,6 +88,8 @@ export const ConfigSchema = Type.Object({
   ATTACHMENT_ORPHAN_TTL_MS: Type.Integer({ minimum: 1000, maximum: 2592000000, default: 86400000, description: 'an upload that no message carries this long after it was made is removed by the sweep' }),
   ATTACHMENT_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 600000, description: 'how often the sweep of abandoned uploads runs (on one node per interval, whichever claims it first); 0 is not allowed' }),
   ATTACHMENT_URL_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604800, default: 3600, description: 'how long a signed attachment link works (it is rounded up to the next 5 minutes, so a link stays the same for a while)' }),
+  ENCRYPTION_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'the key ring of encryption at rest: keyId:base64key pairs (32-byte keys), comma-separated, the first one active; unset (and no ENCRYPTION_KEYS_FILE): nothing is encrypted' })),
+  ENCRYPTION_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a file holding the key ring instead (one keyId:base64key per line, # comments)' })),
   ATTACHMENT_URL_KEY: Type.Optional(Type.String({ minLength: 32, description: 'the HMAC key of signed attachment links, the same on every node; unset: derived from JWT_SECRET' })),
 })
 
@@ -93,6 +97,8 @@ type RawConfig = Static<typeof ConfigSchema>
 
 export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
   JWT_SECRET: string
+  /** The key ring of encryption at rest (ENCRYPTION_KEYS or ENCRYPTION_KEYS_FILE), the active key first; null: no encryption. */
+  encryptionKeys: RingKey[] | null
   /** true when JWT_SECRET was generated for this process (development only). */
   jwtSecretGenerated: boolean
   corsOrigins: string[]
@@ -139,6 +145,14 @@ function trustProxyOf (value: string): Config['trustProxy'] {
   return value
 }
 
+function readRingFile (path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ENCRYPTION_KEYS_FILE: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
 function parseRateLimit (value: string): RateLimitSetting {
   const [max, windowMs] = value.split('/').map(Number) as [number, number]
   return { max, windowMs }
@@ -179,6 +193,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
   }
 
+  if (raw.ENCRYPTION_KEYS !== undefined && raw.ENCRYPTION_KEYS_FILE !== undefined) {
+    throw new ConfigError('invalid configuration: set ENCRYPTION_KEYS or ENCRYPTION_KEYS_FILE, not both')
+  }
+  let encryptionKeys: RingKey[] | null = null
+  const ringText = raw.ENCRYPTION_KEYS_FILE !== undefined ? readRingFile(raw.ENCRYPTION_KEYS_FILE) : raw.ENCRYPTION_KEYS
+  if (ringText !== undefined) {
+    try {
+      encryptionKeys = parseKeyRing(ringText)
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ${raw.ENCRYPTION_KEYS_FILE !== undefined ? 'ENCRYPTION_KEYS_FILE' : 'ENCRYPTION_KEYS'}: ${(err as Error).message}`)
+    }
+  }
+
   const rateLimits = raw.RATE_LIMITS === 'off'
     ? null
     : {
@@ -202,6 +229,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...raw,
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(48).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined,
+    encryptionKeys,
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy: trustProxyOf(raw.TRUST_PROXY),
     messageLimits: { maxTextLength: raw.MESSAGE_MAX_LENGTH, maxAttachments: raw.MESSAGE_MAX_ATTACHMENTS },

@@ -91,6 +91,7 @@ export function toMessageView (m: MessageRecord, members: readonly MembershipRec
         participantIds: [...m.thread.participantIds]
       }
     }),
+    ...(m.unreadable === true && { unreadable: true }),
     mentions: m.mentions ?? [],
     ...(m.mentionsAll === true && { mentionsAll: true }),
     ...(m.replyTo !== undefined && { replyTo: { ...m.replyTo } }),

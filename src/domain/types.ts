@@ -18,6 +18,8 @@ export interface UserRecord {
 export interface NewUser {
   username: string
   email: string
+  /** What the unique email index holds: the lower-cased email, unless given (a keyed hash of it, when encrypted). */
+  emailLower?: string
   displayName?: string
   passwordHash: string
   kind?: 'user' | 'bot'
@@ -153,6 +155,8 @@ export interface MessageRecord {
   sentAt: Date
   editedAt?: Date
   deletedAt?: Date
+  /** Its stored content would not decrypt (tampered with or moved): shown empty, and the failure logged. */
+  unreadable?: boolean
   /** Its content's distinct words, normalised for search (set at send and edit; cleared by a deletion). Never shown. */
   words?: string[]
   /** Participants mentioned by `@username` (set at send and edit; cleared by a deletion). */

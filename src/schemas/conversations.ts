@@ -118,6 +118,7 @@ export const Message = Type.Object({
     lastReplySeq: Type.Optional(Seq),
     participantIds: Type.Array(Id, { description: 'who replied, sorted by id' })
   }, { description: 'on a thread\'s root: its replies summed up (every reply, and every deletion of one, moves the root to a new version: message_updated)' })),
+  unreadable: Type.Optional(Type.Boolean({ description: 'true: its stored content would not decrypt (tampered with, or moved from another message); content is empty and the failure is logged' })),
   mentions: Type.Array(Id, { description: 'participants mentioned by @username (never the sender)' }),
   mentionsAll: Type.Optional(Type.Boolean({ description: 'true: @all by an owner or admin of a group' })),
   replyTo: Type.Optional(Type.Object({

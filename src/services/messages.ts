@@ -353,7 +353,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         const batch = Math.min(SEARCH_MAX_SCAN - scanned, Math.max(params.limit + 1, query.phrases.length > 0 ? 100 : 0))
         const candidates = await store.messages.search({
           conversationIds: conversations.map((c) => c.id),
-          words: query.words,
+          wordSets: query.words.length > 0 ? [query.words] : [],
           ...(senderId !== undefined && { senderId }),
           ...(query.before !== undefined && { before: query.before }),
           ...(query.after !== undefined && { from: query.after }),

@@ -178,8 +178,8 @@ export interface MessageRepository {
   /** Sets the excerpt of every quote of a message (its edit, or its deletion: ''); the quoting messages keep their versions. */
   updateQuotes (conversationId: string, quotedId: string, content: string): Promise<void>
   /**
-   * Messages of these conversations, not deleted, holding every one of
-   * `words` (none: any), and matching the rest; newest first (sentAt, then
+   * Messages of these conversations, not deleted, holding every word of
+   * one of `wordSets` (none: any), and matching the rest; newest first (sentAt, then
    * id, descending), after the cursor, at most `limit`.
    */
   search (query: MessageSearch): Promise<MessageRecord[]>
@@ -236,15 +236,16 @@ export interface BlobRepository {
    * the write fails, whatever was written is removed before the error is thrown.
    */
   write (id: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number>
-  /** The bytes of `id`, all of them or from `start` to `end` inclusive. */
-  read (id: string, range?: { start: number, end: number }): AsyncIterable<Uint8Array>
+  /** The bytes of `id`, all of them or from `start` to `end` inclusive (to the last byte without `end`). */
+  read (id: string, range?: { start: number, end?: number }): AsyncIterable<Uint8Array>
   /** Removes `id`'s bytes; nothing when there are none. */
   delete (id: string): Promise<void>
 }
 
 export interface MessageSearch {
   conversationIds: readonly string[]
-  words: readonly string[]
+  /** Every word of one of these lists (none: any message). One list, but one per key of the ring when words are stored as keyed hashes. */
+  wordSets: ReadonlyArray<readonly string[]>
   senderId?: string
   /** Sent before this. */
   before?: Date

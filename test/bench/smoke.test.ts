@@ -19,7 +19,11 @@ t.test('npm run bench -- --smoke: every scenario, both baselines, exactly once',
   t.equal(run.status, 0, run.status === 0 ? 'the harness ran' : `the harness failed: ${run.stderr.slice(-2000)}`)
   const { results, machine } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
   t.ok(machine.cores > 0 && typeof machine.node === 'string', 'the machine is recorded')
-  t.same(Object.keys(results).sort(), ['Socket.IO peer', 'ours (2 nodes)', 'ours (memory)', 'ours (mongo+redis)', 'ws limit'], 'every server')
+  t.same(Object.keys(results).sort(), ['Socket.IO peer', 'ours (2 nodes)', 'ours (memory)', 'ours (memory, encrypted)', 'ours (mongo+redis)', 'ours (mongo+redis, encrypted)', 'ws limit'], 'every server')
+  for (const name of ['ours (memory)', 'ours (memory, encrypted)', 'ours (mongo+redis)', 'ours (mongo+redis, encrypted)']) {
+    const e = results[name].encryption
+    t.ok(e.send.exactlyOnce && e.history.p50Ms > 0 && e.encrypted === name.includes('encrypted'), `${name}: sends and history, encryption ${e.encrypted ? 'on' : 'off'}`)
+  }
   for (const name of ['ws limit', 'Socket.IO peer', 'ours (memory)', 'ours (mongo+redis)']) {
     const r = results[name]
     t.ok(r.fanout.steps.length > 0 && r.fanout.exactlyOnce, `${name}: fan-out, exactly once`)

@@ -116,7 +116,7 @@ forEachStore(t, 'the store keeps normalised words for search, never shown; the m
   const db = (app.store as unknown as { db: Db }).db
   const indexes = (await db.collection('messages').indexes()).map((ix) => ix.name)
   t.ok(indexes.includes('search_words') && indexes.includes('search_conversation'), 'both search indexes exist')
-  const shape = searchQueryOf({ conversationIds: [cid], words: ['unicode', 'words'], hasAttachment: false, limit: 21 })
+  const shape = searchQueryOf({ conversationIds: [cid], wordSets: [['unicode', 'words']], hasAttachment: false, limit: 21 })
   t.equal(shape.index, 'search_words')
   t.same(shape.sort, { sentAt: -1, _id: -1 }, 'the words index\'s own order after its first key: no sort stage on MongoDB')
   const found = await db.collection('messages').find(shape.filter as object).sort(shape.sort).limit(21).toArray()

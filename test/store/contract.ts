@@ -301,6 +301,32 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
   })
   const claim = (conversationId: string, seq: number, target: string): VersionClaim => ({ id: newId(), conversationId, seq, target, claimedAt: new Date() })
 
+  withStore('messages: search by every word of one of the word sets and by operators, newest first, from a cursor, never a deleted one', async (t, store) => {
+    const [c1, c2, other] = [newId(), newId(), newId()]
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s))
+    const ana = newId()
+    const ms = [
+      message(c1, 1, { content: 'red fox', words: ['red', 'fox'], sentAt: at(1), senderId: ana }),
+      message(c1, 2, { content: 'red hen', words: ['red', 'hen'], sentAt: at(2), attachments: [{ url: 'https://x.test/a.png', type: 'image/png' }] }),
+      message(c2, 1, { content: 'red fox again', words: ['red', 'fox', 'again'], sentAt: at(3), senderId: ana }),
+      message(other, 1, { content: 'red fox elsewhere', words: ['red', 'fox', 'elsewhere'], sentAt: at(4) }),
+      message(c2, 2, { content: 'gone red fox', words: ['gone', 'red', 'fox'], sentAt: at(5) })
+    ]
+    for (const m of ms) await store.messages.insertMany([m])
+    await store.messages.tombstone(ms[4]!.id, at(6), 10)
+    const q = { conversationIds: [c1, c2], wordSets: [] as string[][], hasAttachment: false, limit: 10 }
+    const contents = (list: MessageRecord[]) => list.map((m) => m.content)
+    t.same(contents(await store.messages.search({ ...q, wordSets: [['fox', 'red']] })), ['red fox again', 'red fox'], 'every word, newest first, these conversations only, not the deleted one')
+    t.same(contents(await store.messages.search({ ...q, wordSets: [['hen'], ['again']] })), ['red fox again', 'red hen'], 'any one of the sets')
+    t.same(contents(await store.messages.search({ ...q, senderId: ana })), ['red fox again', 'red fox'], 'by sender alone')
+    t.same(contents(await store.messages.search({ ...q, hasAttachment: true })), ['red hen'])
+    t.same(contents(await store.messages.search({ ...q, before: at(3), from: at(2) })), ['red hen'], 'from inclusive, before exclusive')
+    const first = await store.messages.search({ ...q, wordSets: [['red']], limit: 1 })
+    t.same(contents(first), ['red fox again'])
+    t.same(contents(await store.messages.search({ ...q, wordSets: [['red']], after: { sentAt: first[0]!.sentAt, id: first[0]!.id } })), ['red hen', 'red fox'], 'after the cursor')
+    t.same(await store.messages.search({ ...q, conversationIds: [] }), [])
+  })
+
   withStore('messages: version claims share the seq index, are read only by claimsSince, and nothing else sees them', async (t, store) => {
     const c = newId()
     const m = message(c, 1)

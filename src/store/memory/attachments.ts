@@ -72,7 +72,7 @@ export function createMemoryBlobRepository (): BlobRepository {
     async * read (id, range) {
       const bytes = blobs.get(id)
       if (bytes === undefined) throw new Error(`no bytes stored under ${id}`)
-      const [start, end] = range === undefined ? [0, bytes.length - 1] : [range.start, range.end]
+      const [start, end] = range === undefined ? [0, bytes.length - 1] : [range.start, range.end ?? bytes.length - 1]
       // In slices, as a database would hand them out.
       for (let at = start; at <= end; at += 256 * 1024) yield bytes.subarray(at, Math.min(end + 1, at + 256 * 1024))
     },

@@ -144,7 +144,7 @@ export function createMemoryMessageRepository (): MessageRepository {
       for (const conversationId of q.conversationIds) {
         for (const m of timelines.get(conversationId) ?? []) {
           if (m.deletedAt !== undefined) continue
-          if (q.words.length > 0 && (m.words === undefined || !q.words.every((w) => m.words!.includes(w)))) continue
+          if (q.wordSets.length > 0 && !q.wordSets.some((set) => set.every((w) => m.words?.includes(w) === true))) continue
           if (q.senderId !== undefined && m.senderId !== q.senderId) continue
           if (q.before !== undefined && m.sentAt >= q.before) continue
           if (q.from !== undefined && m.sentAt < q.from) continue

@@ -103,7 +103,7 @@ export function createMongoAttachmentRepository (db: Db, guard: Guard): Attachme
 /** Upload bytes in GridFS, through the driver's own bucket streams (chunks of 255 KiB: never a whole file in memory). */
 export function createMongoBlobRepository (db: Db, guard: Guard): BlobRepository {
   const bucket = new GridFSBucket(db, { bucketName: BUCKET })
-  const files = db.collection<{ _id: string }>(`${BUCKET}.files`)
+  const files = db.collection<{ _id: string, length: number }>(`${BUCKET}.files`)
   const chunks = db.collection<{ files_id: string }>(`${BUCKET}.chunks`)
   const remove = async (id: string) => {
     // The file document first: without it no read finds the chunks, which go next (again on a rerun).
@@ -122,7 +122,14 @@ export function createMongoBlobRepository (db: Db, guard: Guard): BlobRepository
       }
     },
     read (id, range) {
-      return bucket.openDownloadStream(id as never, range === undefined ? {} : { start: range.start, end: range.end + 1 })
+      if (range === undefined) return bucket.openDownloadStream(id as never)
+      if (range.end !== undefined) return bucket.openDownloadStream(id as never, { start: range.start, end: range.end + 1 })
+      // To the end: the driver refuses a start without an end (its default end, 0, is below it), so the length is looked up.
+      return (async function * () {
+        const file = await guard(() => files.findOne({ _id: id }))
+        if (file === null) throw new Error(`no bytes stored under ${id}`)
+        yield * bucket.openDownloadStream(id as never, { start: range.start, end: file.length })
+      })()
     },
     delete: remove
   }

@@ -14,15 +14,18 @@ export const SEARCH_CONVERSATION_INDEX = 'search_conversation'
 /** The filter, order and index of a search: the query as the adapter sends it (its tests explain it). */
 export function searchQueryOf (q: MessageSearch): { filter: Filter<MessageDoc>, sort: Record<string, 1 | -1>, index: string } {
   const filter: Record<string, unknown> = { conversationId: { $in: [...q.conversationIds] }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }
-  if (q.words.length > 0) filter.words = { $all: [...q.words] }
+  const and: unknown[] = []
+  if (q.wordSets.length === 1) filter.words = { $all: [...q.wordSets[0]!] }
+  else if (q.wordSets.length > 1) and.push({ $or: q.wordSets.map((set) => ({ words: { $all: [...set] } })) })
   if (q.senderId !== undefined) filter.senderId = q.senderId
   if (q.before !== undefined || q.from !== undefined) filter.sentAt = { ...(q.before !== undefined && { $lt: q.before }), ...(q.from !== undefined && { $gte: q.from }) }
   if (q.hasAttachment) filter['attachments.0'] = { $exists: true }
   if (q.after !== undefined) {
     const _id = new ObjectId(q.after.id)
-    filter.$or = [{ sentAt: { $lt: q.after.sentAt } }, { sentAt: q.after.sentAt, _id: { $lt: _id } }]
+    and.push({ $or: [{ sentAt: { $lt: q.after.sentAt } }, { sentAt: q.after.sentAt, _id: { $lt: _id } }] })
   }
-  return { filter: filter as Filter<MessageDoc>, sort: { sentAt: -1, _id: -1 }, index: q.words.length > 0 ? SEARCH_WORDS_INDEX : SEARCH_CONVERSATION_INDEX }
+  if (and.length > 0) filter.$and = and
+  return { filter: filter as Filter<MessageDoc>, sort: { sentAt: -1, _id: -1 }, index: q.wordSets.length > 0 ? SEARCH_WORDS_INDEX : SEARCH_CONVERSATION_INDEX }
 }
 
 /**

@@ -29,7 +29,7 @@ export function createMongoUserRepository (db: Db, guard: Guard): UserRepository
         username: input.username,
         usernameLower: input.username.toLowerCase(),
         email: input.email,
-        emailLower: input.email.toLowerCase(),
+        emailLower: input.emailLower ?? input.email.toLowerCase(),
         ...(input.displayName !== undefined && { displayName: input.displayName }),
         passwordHash: input.passwordHash,
         kind: input.kind ?? 'user',

@@ -1,0 +1,156 @@
+/**
+ * Encryption at rest through the whole app: the database holds no readable
+ * content, excerpt, file name or email after sends, replies, edits, uploads,
+ * registrations and searches, yet every one of them works; a ciphertext
+ * tampered with or moved to another message makes that message (only) read
+ * as unreadable, with a logged error; the key ring is checked at start.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import type { Db } from 'mongodb'
+import { buildTestApp, client, forEachStore, register, testConfig, uniqueAddress } from './helper.js'
+import { createStore } from '../src/store/index.js'
+import { mongoTestUrl } from './services.js'
+
+const key = (n: number) => Buffer.alloc(32, n).toString('base64')
+const RING = `k2:${key(2)},k1:${key(1)}`
+const ENV = { ENCRYPTION_KEYS: RING }
+const SECRETS = ['zanzibar', 'quokka', 'plans-for-the-moon', 'xylophone']
+
+forEachStore(t, 'everything works encrypted: sends, replies, edits, search by words, uploads, login by email', async (t, app) => {
+  const ana = await register(app, 'enc')
+  const ben = await register(app, 'enc')
+  const a = client(app, ana)
+  const cid = (await a.post('/v1/conversations', { type: 'direct', participantIds: [ben.id] })).body.id
+  const first = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'meet me in Zanzibar with the quokka' })).body
+  t.equal(first.content, 'meet me in Zanzibar with the quokka')
+  const reply = (await client(app, ben).post(`/v1/conversations/${cid}/messages`, { content: 'a xylophone too?', replyTo: first.id })).body
+  t.equal(reply.replyTo.content, 'meet me in Zanzibar with the quokka', 'the quote reads back')
+  const history = (await a.get(`/v1/conversations/${cid}/messages`)).body.items
+  t.same(history.map((m: { content: string }) => m.content), ['meet me in Zanzibar with the quokka', 'a xylophone too?'])
+  t.equal((await a.get(`/v1/conversations/${cid}`)).body.lastMessage.content, 'a xylophone too?', 'the lastMessage excerpt reads back')
+  const found = await a.get('/v1/search/messages?q=zanzibar')
+  t.same(found.body.items.map((i: { message: { id: string } }) => i.message.id), [first.id], 'search finds it by a word')
+  await a.patch(`/v1/conversations/${cid}/messages/${first.id}`, { content: 'meet me at home' })
+  t.same((await a.get('/v1/search/messages?q=zanzibar')).body.items, [], 'edited away: not found')
+  t.equal((await a.get('/v1/search/messages?q=home')).body.items.length, 1, 'found by its new words')
+  t.equal((await a.get(`/v1/conversations/${cid}/messages`)).body.items[1].replyTo.content, 'meet me at home', 'the quote follows the edit, encrypted')
+  const login = await app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: ana.email.toUpperCase(), password: ana.password } })
+  t.equal(login.statusCode, 200, 'login by email, any case, through its keyed hash')
+  t.equal(login.json().user.email, ana.email, 'the email reads back')
+  const again = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: uniqueAddress(), payload: { username: 'another_enc', email: ana.email.toUpperCase(), password: 'correct horse battery' } })
+  t.equal(again.statusCode, 409, 'an email taken is taken, whatever its case')
+  t.equal((await a.get(`/v1/users/${ana.id}`)).status, 200)
+})
+
+t.test('the raw MongoDB documents hold no readable content, excerpt, file name or email', async (t) => {
+  const built = await buildTestApp(t, { store: 'mongo', env: ENV })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const ana = await register(app, 'encraw')
+  const ben = await register(app, 'encraw')
+  const a = client(app, ana)
+  const cid = (await a.post('/v1/conversations', { type: 'group', name: 'g', participantIds: [ben.id] })).body.id
+  const m = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'zanzibar quokka' })).body
+  await client(app, ben).post(`/v1/conversations/${cid}/messages`, { content: 'xylophone', replyTo: m.id })
+  await a.patch(`/v1/conversations/${cid}/messages/${m.id}`, { content: 'zanzibar quokka xylophone' })
+  const form = new FormData()
+  form.append('file', new Blob(['the quokka plays the xylophone'.repeat(5000)]), 'plans-for-the-moon.txt')
+  const up = await (await fetch(`${base}/v1/conversations/${cid}/attachments`, { method: 'POST', headers: ana.auth, body: form })).json() as { id: string, name: string }
+  t.equal(up.name, 'plans-for-the-moon.txt')
+  await a.post(`/v1/conversations/${cid}/messages`, { contentType: 'file', content: 'zanzibar', attachments: [{ id: up.id }] })
+  t.equal((await a.get('/v1/search/messages?q=quokka')).body.items.length, 1)
+  const db = (app.store as unknown as { db: Db }).db
+  const dump = async (name: string) => JSON.stringify(await db.collection(name).find({}).toArray())
+  const raw = { messages: await dump('messages'), conversations: await dump('conversations'), users: await dump('users'), attachments: await dump('attachments') }
+  for (const [name, text] of Object.entries(raw)) {
+    // (The emails' local parts are the usernames here, and usernames are not encrypted: the whole address is looked for.)
+    for (const s of [...SECRETS, ana.email, ben.email]) t.notOk(text.toLowerCase().includes(s.toLowerCase()), `${name}: no ${s}`)
+  }
+  const chunks = await db.collection('attachments.chunks').find({}).toArray()
+  t.ok(chunks.length > 0, 'the upload is in GridFS')
+  const bytes = Buffer.concat(chunks.map((c) => Buffer.from((c.data as { buffer: Uint8Array }).buffer)))
+  for (const s of SECRETS) t.notOk(bytes.includes(Buffer.from(s)), `GridFS chunks: no ${s}`)
+  t.equal(bytes.subarray(0, 4).toString('latin1'), 'ENC1', 'the bytes are sealed (ENC1, then segments)')
+  const doc = await db.collection('messages').findOne({ content: { $regex: '^enc1\\.' } })
+  t.ok(doc !== null, 'content is stored as enc1.<key>.<nonce>.<ciphertext>')
+  t.match(String(doc!.content), /^enc1\.k2\./, 'under the active key')
+  t.ok((doc!.words as string[]).every((w) => w.startsWith('h1.k2.')), 'search words are keyed hashes')
+  const user = await db.collection('users').findOne({ usernameLower: ana.username.toLowerCase() })
+  t.match(user, { email: /^enc1\.k2\./, emailLower: /^h1\.k2\./ })
+})
+
+for (const kind of ['memory', 'mongo'] as const) t.test(`a ciphertext tampered with, or moved to another message, makes that message unreadable (logged, a contract answer); nothing else fails [${kind}]`, async (t) => {
+  const logs: string[] = []
+  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
+  if (kind === 'mongo' && url === undefined) return
+  // The store under the encryption, as an attacker with the database has it.
+  const inner = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
+  t.teardown(() => inner.close())
+  const built = await buildTestApp(t, { env: ENV, logs, build: { store: { store: inner } } })
+  if (built === undefined) return
+  const api = built.app
+  const ana = await register(api, 'enctamper')
+  const ben = await register(api, 'enctamper')
+  const a = client(api, ana)
+  const cid = (await a.post('/v1/conversations', { type: 'direct', participantIds: [ben.id] })).body.id
+  const one = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'first secret' })).body
+  const two = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'second secret' })).body
+  const three = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'third, untouched' })).body
+  const stored = (await inner.messages.findById(one.id))!.content
+  t.match(stored, /^enc1\./)
+  await inner.messages.edit(two.id, stored, new Date(), two.version + 1000)
+  const flipped = stored.slice(0, -2) + (stored.at(-2) === 'A' ? 'B' : 'A') + stored.at(-1)
+  await inner.messages.edit(one.id, flipped, new Date(), one.version + 2000)
+  const history = await a.get(`/v1/conversations/${cid}/messages`)
+  t.equal(history.status, 200, 'the page is served')
+  const byId = new Map(history.body.items.map((m: { id: string }) => [m.id, m]))
+  t.match(byId.get(one.id), { content: '', unreadable: true }, 'tampered: unreadable')
+  t.match(byId.get(two.id), { content: '', unreadable: true }, 'moved from another message: unreadable')
+  t.match(byId.get(three.id), { content: 'third, untouched' }, 'the others read as ever')
+  t.equal((byId.get(three.id) as { unreadable?: boolean }).unreadable, undefined)
+  const errors = logs.map((l) => JSON.parse(l) as { level: number, msg: string, id?: string }).filter((l) => l.msg === 'a stored value did not decrypt; it reads as empty')
+  t.ok(errors.some((e) => e.id === one.id) && errors.some((e) => e.id === two.id), 'each logged, by its id')
+  t.ok(errors.every((e) => e.level === 50), 'as errors')
+  t.notOk(logs.join('\n').includes('first secret'), 'never with the value')
+  t.equal((await a.post(`/v1/conversations/${cid}/messages`, { content: 'still writing' })).status, 201, 'the conversation goes on')
+  t.equal((await a.get('/v1/search/messages?q=untouched')).body.items.length, 1, 'and search')
+})
+
+forEachStore(t, 'encrypted upload bytes stream back whole and by any Range, across segments', async (t, app) => {
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const ana = await register(app, 'encrange')
+  const ben = await register(app, 'encrange')
+  const cid = (await client(app, ana).post('/v1/conversations', { type: 'direct', participantIds: [ben.id] })).body.id
+  const bytes = Buffer.alloc(200_000)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 255
+  const form = new FormData()
+  form.append('file', new Blob([bytes]), 'r.bin')
+  const up = await (await fetch(`${base}/v1/conversations/${cid}/attachments`, { method: 'POST', headers: ana.auth, body: form })).json() as { url: string, size: number }
+  t.equal(up.size, bytes.length)
+  const get = async (range?: string) => { const res = await fetch(`${base}${up.url}`, { headers: range === undefined ? {} : { range } }); return { status: res.status, body: Buffer.from(await res.arrayBuffer()) } }
+  t.ok((await get()).body.equals(bytes), 'whole')
+  for (const [range, from, to] of [['bytes=0-0', 0, 0], ['bytes=65530-65545', 65530, 65545], ['bytes=65536-131071', 65536, 131071], ['bytes=131000-', 131000, bytes.length - 1], ['bytes=-7', bytes.length - 7, bytes.length - 1]] as Array<[string, number, number]>) {
+    const r = await get(range)
+    t.equal(r.status, 206, range)
+    t.ok(r.body.equals(bytes.subarray(from, to + 1)), `${range}: the right bytes`)
+  }
+}, { env: ENV })
+
+t.test('the key ring is checked at start', async (t) => {
+  t.throws(() => testConfig({ ENCRYPTION_KEYS: 'k1:short' }), /32/, 'a key of the wrong size')
+  t.throws(() => testConfig({ ENCRYPTION_KEYS: `bad id:${key(1)}` }), /keyId/, 'a bad key id')
+  t.throws(() => testConfig({ ENCRYPTION_KEYS: `k1:${key(1)},k1:${key(2)}` }), /twice/, 'a key id twice')
+  const dir = mkdtempSync(join(tmpdir(), 'ring-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'ring')
+  writeFileSync(file, `# the active key first\nk2:${key(2)}\nk1:${key(1)}\n`)
+  t.same(testConfig({ ENCRYPTION_KEYS_FILE: file }).encryptionKeys!.map((k) => k.id), ['k2', 'k1'], 'from a file, comments skipped')
+  t.throws(() => testConfig({ ENCRYPTION_KEYS_FILE: file, ENCRYPTION_KEYS: RING }), /not both/)
+  t.throws(() => testConfig({ ENCRYPTION_KEYS_FILE: join(dir, 'missing') }), /ENOENT/)
+  t.equal(testConfig().encryptionKeys, null, 'unset: no encryption')
+})
+
