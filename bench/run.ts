@@ -111,13 +111,18 @@ async function counterSum (server: Server, name: string): Promise<number> {
   return sum
 }
 
+/** Two users registered for one scenario on `base`, the first one's token, and a POST helper (tag: their names' suffix). */
+async function twoUsers (base: string, tag: string) {
+  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
+  const names = ['1', '2'].map((n) => `b${runId}${++drives}${tag}${n}`)
+  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
+  return { post, names, token: a!.accessToken as string, aId: (a!.user as { id: string }).id, bId: (b!.user as { id: string }).id }
+}
+
 async function history (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
   const base = server.procs[0]!.baseUrl
-  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
-  const names = ['h1', 'h2'].map((n) => `b${runId}${++drives}${n}`)
-  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
-  const token = a!.accessToken as string
-  const conversation = await post('/v1/conversations', { type: 'direct', participantIds: [(b!.user as { id: string }).id] }, token)
+  const { post, token, aId, bId } = await twoUsers(base, 'h')
+  const conversation = await post('/v1/conversations', { type: 'direct', participantIds: [bId] }, token)
   const id = conversation.id as string
   const total = SIZES.history.messages
   const started = Date.now()
@@ -129,7 +134,7 @@ async function history (server: Server, mongoUrl: string | undefined): Promise<R
     // On MongoDB: documents of the shape the repository writes, inserted directly (REST would take minutes on FerretDB).
     const client = new MongoClient(mongoUrl)
     const db = client.db('chat')
-    const senderId = (a!.user as { id: string }).id
+    const senderId = aId
     for (let from = 1; from <= total; from += 5000) {
       const docs = Array.from({ length: Math.min(5000, total - from + 1) }, (_, k) => ({ _id: new ObjectId(), conversationId: id, seq: from + k, senderId, content, contentType: 'text', attachments: [], clientMessageId: `h${from + k}`, sentAt: new Date() }))
       await db.collection('messages').insertMany(docs, { ordered: false })
@@ -170,11 +175,8 @@ function sentence (n: number): string {
  */
 async function searchBench (server: Server, mongoUrl: string | undefined): Promise<Record<string, unknown>> {
   const base = server.procs[0]!.baseUrl
-  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
-  const names = ['s1', 's2'].map((n) => `b${runId}${++drives}${n}`)
-  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
-  const token = a!.accessToken as string
-  const ids = await pool(Array.from({ length: SIZES.search.conversations }, (_, i) => i), 8, async (i) => (await post('/v1/conversations', { type: 'group', name: `search ${i}`, participantIds: [(b!.user as { id: string }).id] }, token)).id as string)
+  const { post, names, token, aId, bId } = await twoUsers(base, 's')
+  const ids = await pool(Array.from({ length: SIZES.search.conversations }, (_, i) => i), 8, async (i) => (await post('/v1/conversations', { type: 'group', name: `search ${i}`, participantIds: [bId] }, token)).id as string)
   const total = SIZES.search.messages
   const started = Date.now()
   if (mongoUrl === undefined) {
@@ -182,7 +184,7 @@ async function searchBench (server: Server, mongoUrl: string | undefined): Promi
   } else {
     const client = new MongoClient(mongoUrl)
     const coll = client.db('chat').collection('messages')
-    const senderId = (a!.user as { id: string }).id
+    const senderId = aId
     const perConversation = Math.ceil(total / ids.length)
     for (let from = 0; from < total; from += 5000) {
       const docs = Array.from({ length: Math.min(5000, total - from) }, (_, k) => {
@@ -237,11 +239,8 @@ const BENCH_RING = `bench:${Buffer.alloc(32, 42).toString('base64')}`
 async function encryptionBench (server: Server, mongoUrl: string | undefined, encrypted: boolean): Promise<Record<string, unknown>> {
   const send = await drive(server, { scenario: 'directs', ...(mongoUrl === undefined ? SIZES.directs : SIZES.directsLight) })
   const base = server.procs[0]!.baseUrl
-  const post = (path: string, body: unknown, token?: string) => apiOk<Record<string, unknown>>([base], token, 'POST', path, body)
-  const names = ['e1', 'e2'].map((n) => `b${runId}${++drives}${n}`)
-  const [a, b] = await Promise.all(names.map((name) => post('/v1/auth/register', { username: name, email: `${name}@bench.test`, password: 'bench password 1' })))
-  const token = a!.accessToken as string
-  const id = (await post('/v1/conversations', { type: 'direct', participantIds: [(b!.user as { id: string }).id] }, token)).id as string
+  const { post, token, aId, bId } = await twoUsers(base, 'e')
+  const id = (await post('/v1/conversations', { type: 'direct', participantIds: [bId] }, token)).id as string
   const total = SIZES.encryption.messages
   const content = 'x'.repeat(CONTENT_BYTES)
   if (mongoUrl === undefined) {
@@ -249,7 +248,7 @@ async function encryptionBench (server: Server, mongoUrl: string | undefined, en
   } else {
     const ring = createKeyRing(parseKeyRing(BENCH_RING))
     const client = new MongoClient(mongoUrl)
-    const senderId = (a!.user as { id: string }).id
+    const senderId = aId
     const docs = Array.from({ length: total }, (_, k) => {
       const _id = new ObjectId()
       return { _id, conversationId: id, seq: k + 1, version: k + 1, senderId, content: encrypted ? ring.encrypt(content, `message:${_id.toHexString()}:content`) : content, contentType: 'text', attachments: [], clientMessageId: `e${k}`, sentAt: new Date() }
