@@ -102,6 +102,22 @@ export default fp(async (app) => {
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')
     }
   })
+  // Messages stored before search existed get their words, a batch at a time, in the background at start
+  // (every node may: a message's words are set only while it has none).
+  let backfilling = true
+  app.addHook('onClose', async () => { backfilling = false })
+  void (async () => {
+    let done = 0
+    try {
+      for (let n = await messages.backfillWords(); n > 0 && backfilling; n = await messages.backfillWords()) {
+        done += n
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      if (done > 0) app.log.info({ messages: done }, 'search words set for messages stored before search')
+    } catch (err) {
+      if (backfilling) app.log.warn({ err: (err as Error).message }, 'search words backfill stopped; the next start goes on with it')
+    }
+  })()
   const conversations = createConversationService({
     store,
     publish,

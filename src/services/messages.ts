@@ -308,7 +308,8 @@ export function createMessageService (deps: MessageServiceDeps) {
           ...(input.threadId !== undefined && { threadId: input.threadId }),
           ...(mentions.ids.length > 0 && { mentions: mentions.ids }),
           ...(mentions.all && { mentionsAll: true }),
-          ...(words.length > 0 && { words })
+          // Always set, empty too: a message without the field is one stored before search (the backfill's to do).
+          words
         },
         live: {
           ...(input.originConnectionId !== undefined && { skipConnection: input.originConnectionId }),
@@ -379,16 +380,31 @@ export function createMessageService (deps: MessageServiceDeps) {
       if (found.length > params.limit) more = true
       const last = found.length > params.limit ? page.at(-1) : undefined
       const byId = new Map(conversations.map((c) => [c.id, c]))
-      const members = new Map<string, MembershipRecord[]>()
-      const items = []
-      for (const m of page) {
-        if (!members.has(m.conversationId)) members.set(m.conversationId, await store.memberships.listByConversation(m.conversationId))
-        const [view] = await viewsOf([m], members.get(m.conversationId)!)
-        const c = byId.get(m.conversationId)!
-        items.push({ message: view!, conversation: { id: c.id, type: c.type, ...(c.name !== undefined && { name: c.name }) } })
+      // The views of each conversation's hits at once (its members and their reactions in one read each), in page order.
+      const views = new Map<string, MessageView>()
+      for (const conversationId of new Set(page.map((m) => m.conversationId))) {
+        const hits = page.filter((m) => m.conversationId === conversationId)
+        const made = await viewsOf(hits, await store.memberships.listByConversation(conversationId))
+        hits.forEach((m, i) => views.set(m.id, made[i]!))
       }
+      const items = page.map((m) => {
+        const c = byId.get(m.conversationId)!
+        return { message: views.get(m.id)!, conversation: { id: c.id, type: c.type, ...(c.name !== undefined && { name: c.name }) } }
+      })
       const resumeAt = last ?? cursor
       return { items, nextCursor: more && resumeAt !== undefined ? encodeSearchCursor(resumeAt) : null }
+    },
+
+    /**
+     * Search words for messages stored before search existed (or before a
+     * deployment ran this version): one batch; answers how many it did. Each
+     * is set only while the message still has none, so an edit or a deletion
+     * meanwhile wins.
+     */
+    async backfillWords (batch = 200): Promise<number> {
+      const todo = await store.messages.unindexed(batch)
+      for (const m of todo) await store.messages.setWords(m.id, searchable(m.contentType, m.content))
+      return todo.length
     },
 
     /** A page of history, sorted by seq ascending (see MessageRepository.page for the bounds). */

@@ -126,8 +126,16 @@ export function encryptedStore (inner: Store, ring: KeyRing, onFailure: DecryptF
       setThread: async (id, thread, version) => openOrNull(await messages.setThread(id, thread, version)),
       updateQuotes: (c, quotedId, content) => messages.updateQuotes(c, quotedId, content === '' ? '' : ring.encrypt(content, `quote:${quotedId}`)),
       touch: async (id, version) => openOrNull(await messages.touch(id, version)),
+      unindexed: async (limit) => openMessages(await messages.unindexed(limit)),
+      setWords: (id, words) => messages.setWords(id, words.map((w) => ring.hash('word', w))),
       // The words are hashed under each key of the ring: a message is found whichever key hashed its words.
-      search: async (q) => openMessages(await messages.search({ ...q, wordSets: q.wordSets.flatMap((set) => ring.keys.map((_, i) => set.map((w) => ring.hashes('word', w)[i]!))) }))
+      search: async (q) => openMessages(await messages.search({
+        ...q,
+        wordSets: q.wordSets.flatMap((set) => {
+          const hashes = set.map((w) => ring.hashes('word', w))
+          return ring.keys.map((_, i) => hashes.map((h) => h[i]!))
+        })
+      }))
     },
     attachments: {
       ...attachments,

@@ -183,6 +183,10 @@ export interface MessageRepository {
    * id, descending), after the cursor, at most `limit`.
    */
   search (query: MessageSearch): Promise<MessageRecord[]>
+  /** Messages with no search words at all (stored before search existed), not deleted, at most `limit`. */
+  unindexed (limit: number): Promise<MessageRecord[]>
+  /** Sets a message's search words while it has none and is not deleted (an edit or a deletion meanwhile wins). */
+  setWords (id: string, words: readonly string[]): Promise<void>
   /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */
   touch (id: string, version: number): Promise<MessageRecord | null>
 }

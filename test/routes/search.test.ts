@@ -133,3 +133,17 @@ forEachStore(t, 'the store keeps normalised words for search, never shown; the m
     t.comment(`FerretDB's plan: ${JSON.stringify(plan).slice(0, 400)}`)
   }
 })
+
+forEachStore(t, 'messages stored before search existed are found once the backfill has given them their words', async (t, app) => {
+  const [ana, ben] = await users(app, 2, 'srbf')
+  const cid = (await ana!.post('/v1/conversations', { type: 'direct', participantIds: [ben!.user.id] })).body.id
+  const sent = (await ana!.post(`/v1/conversations/${cid}/messages`, { content: 'placeholder' })).body
+  // As an older version stored it: the same message with no words field.
+  const old = { ...(await app.store.messages.findById(sent.id))!, id: '665f1c2ab4d5e6f7a8b9c0d1', seq: 99, version: 99, clientMessageId: 'legacy', content: 'an archaic marmalade recipe' }
+  delete old.words
+  await app.store.messages.insertMany([old])
+  t.same(contents(await search(ben!, 'marmalade')), [], 'not found before')
+  t.equal(await app.services.messages.backfillWords(), 1, 'one to do')
+  t.equal(await app.services.messages.backfillWords(), 0, 'then none')
+  t.same(contents(await search(ben!, 'marmalade')), ['an archaic marmalade recipe'], 'found after')
+})

@@ -327,6 +327,28 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.same(await store.messages.search({ ...q, conversationIds: [] }), [])
   })
 
+  withStore('messages: those stored without search words are found once, get their words, and an edit or a deletion meanwhile wins', async (t, store) => {
+    const c = newId()
+    const legacy = message(c, 1, { content: 'old text' })
+    const empty = message(c, 2, { content: '', words: [] })
+    const gone = message(c, 3, { content: 'gone' })
+    const edited = message(c, 4, { content: 'before' })
+    await store.messages.insertMany([legacy, empty, gone, edited])
+    await store.messages.tombstone(gone.id, new Date(), 10)
+    t.same((await store.messages.unindexed(10)).map((m) => m.id).sort(), [legacy.id, edited.id].sort(), 'no words at all, not deleted (an empty list is words)')
+    t.equal((await store.messages.unindexed(1)).length, 1, 'at most the limit')
+    await store.messages.edit(edited.id, 'after', new Date(), 11, undefined, ['after'])
+    await store.messages.setWords(edited.id, ['before'])
+    await store.messages.setWords(legacy.id, ['old', 'text'])
+    await store.messages.setWords(gone.id, ['gone'])
+    t.same(await store.messages.unindexed(10), [])
+    const q = { conversationIds: [c], hasAttachment: false, limit: 10 }
+    t.same((await store.messages.search({ ...q, wordSets: [['old']] })).map((m) => m.id), [legacy.id], 'backfilled: found')
+    t.same((await store.messages.search({ ...q, wordSets: [['before']] })), [], 'the edit\'s words won over the backfill\'s')
+    t.same((await store.messages.search({ ...q, wordSets: [['after']] })).map((m) => m.id), [edited.id])
+    t.same((await store.messages.search({ ...q, wordSets: [['gone']] })), [], 'a deleted one gets none')
+  })
+
   withStore('messages: version claims share the seq index, are read only by claimsSince, and nothing else sees them', async (t, store) => {
     const c = newId()
     const m = message(c, 1)

@@ -157,6 +157,20 @@ export function createMemoryMessageRepository (): MessageRepository {
       return out.slice(0, q.limit).map(copy)
     },
 
+    async unindexed (limit) {
+      const out: MessageRecord[] = []
+      for (const m of messages.values()) {
+        if (out.length >= limit) break
+        if (m.words === undefined && m.deletedAt === undefined) out.push(copy(m))
+      }
+      return out
+    },
+
+    async setWords (id, words) {
+      const m = messages.get(id)
+      if (m !== undefined && m.words === undefined && m.deletedAt === undefined) m.words = [...words]
+    },
+
     async claimsSince (conversationId, afterSeq, limit) {
       const list = claims.get(conversationId) ?? []
       return list.slice(firstAfter(list, afterSeq), firstAfter(list, afterSeq) + limit).map(copy)
@@ -169,8 +183,7 @@ export function createMemoryMessageRepository (): MessageRepository {
         m.content = content
         m.editedAt = editedAt
         setMentions(m, mentions)
-        if (words.length > 0) m.words = [...words]
-        else delete m.words
+        m.words = [...words]
         moveTo(m, version)
       }
       return copy(m)

@@ -173,6 +173,17 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return docs.map(toRecord)
     },
 
+    async unindexed (limit) {
+      const docs = await guard(() => messages.find({ words: { $exists: false }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }).limit(limit).toArray())
+      return docs.map(toRecord)
+    },
+
+    async setWords (id, words) {
+      const _id = oid(id)
+      if (_id === null) return
+      await guard(() => messages.updateOne({ _id, words: { $exists: false }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }, { $set: { words: [...words] } }))
+    },
+
     async claimsSince (conversationId, afterSeq, limit) {
       const docs = await guard(() => claims.find({ conversationId, seq: { $gt: afterSeq }, kind: 'claim' }).sort({ seq: 1 }).limit(limit).toArray())
       return docs.map(({ _id, conversationId, seq, target, claimedAt }): VersionClaim => ({ id: _id.toHexString(), conversationId, seq, target, claimedAt }))
@@ -187,8 +198,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       else $unset.mentions = ''
       if (mentions.all) $set.mentionsAll = true
       else $unset.mentionsAll = ''
-      if (words.length > 0) $set.words = [...words]
-      else $unset.words = ''
+      $set.words = [...words]
       const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set, ...(Object.keys($unset).length > 0 && { $unset }) }, { returnDocument: 'after' }))
       return doc === null ? findById(id) : toRecord(doc)
     },
