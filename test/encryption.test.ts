@@ -140,6 +140,32 @@ forEachStore(t, 'encrypted upload bytes stream back whole and by any Range, acro
   }
 }, { env: ENV })
 
+for (const kind of ['memory', 'mongo'] as const) t.test(`turned on for a deployment that has data: its plaintext messages, words and emails still read, search and log in [${kind}]`, async (t) => {
+  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
+  if (kind === 'mongo' && url === undefined) return
+  const store = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
+  t.teardown(() => store.close())
+  // First without encryption: an account and a message, stored in plaintext.
+  const before = await buildTestApp(t, { build: { store: { store } } })
+  if (before === undefined) return
+  const ana = await register(before.app, 'encon')
+  const ben = await register(before.app, 'encon')
+  const cid = (await client(before.app, ana).post('/v1/conversations', { type: 'direct', participantIds: [ben.id] })).body.id
+  await client(before.app, ana).post(`/v1/conversations/${cid}/messages`, { content: 'written before the keys' })
+  await before.app.close()
+  // Then with: the same store.
+  const after = await buildTestApp(t, { env: ENV, build: { store: { store } } })
+  if (after === undefined) return
+  const a = client(after.app, ana)
+  await a.post(`/v1/conversations/${cid}/messages`, { content: 'written with the keys' })
+  t.same((await a.get(`/v1/conversations/${cid}/messages`)).body.items.map((m: { content: string }) => m.content), ['written before the keys', 'written with the keys'], 'both read')
+  t.equal((await a.get('/v1/search/messages?q=written')).body.items.length, 2, 'both found: plaintext words and keyed hashes')
+  const login = await after.app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: ana.email, password: ana.password } })
+  t.equal(login.statusCode, 200, 'a plaintext email still logs in')
+  const dup = await after.app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: uniqueAddress(), payload: { username: 'someone_else_enc', email: ben.email, password: 'correct horse battery' } })
+  t.equal(dup.statusCode, 409, 'and is still taken')
+})
+
 t.test('the key ring is checked at start', async (t) => {
   t.throws(() => testConfig({ ENCRYPTION_KEYS: 'k1:short' }), /32/, 'a key of the wrong size')
   t.throws(() => testConfig({ ENCRYPTION_KEYS: `bad id:${key(1)}` }), /keyId/, 'a bad key id')

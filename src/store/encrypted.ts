@@ -82,8 +82,8 @@ export function encryptedStore (inner: Store, ring: KeyRing, onFailure: DecryptF
       ...users,
       async create (input) {
         const lower = input.email.toLowerCase()
-        // Under every key of the ring: an email registered under an older key is taken too.
-        for (const h of ring.hashes('email', lower)) if (await users.findByLogin(h) !== null) throw new DuplicateKeyError('email')
+        // Under every key of the ring, and as stored before encryption was on: an email registered so is taken too.
+        for (const h of [...ring.hashes('email', lower), lower]) if (await users.findByLogin(h) !== null) throw new DuplicateKeyError('email')
         const created = await users.create({ ...input, email: ring.encrypt(input.email, `user:${input.username.toLowerCase()}:email`), emailLower: ring.hash('email', lower) })
         return openUser(created)!
       },
@@ -96,7 +96,8 @@ export function encryptedStore (inner: Store, ring: KeyRing, onFailure: DecryptF
           const found = await users.findByLogin(h)
           if (found !== null) return openUser(found)
         }
-        return null
+        // An account made before encryption was turned on keeps its plaintext address until it is re-encrypted.
+        return openUser(await users.findByLogin(loginLower))
       },
       searchByUsernamePrefix: async (prefix, limit) => (await users.searchByUsernamePrefix(prefix, limit)).map((u) => openUser(u)!),
       update: async (id, patch) => openUser(await users.update(id, patch))
@@ -131,9 +132,10 @@ export function encryptedStore (inner: Store, ring: KeyRing, onFailure: DecryptF
       // The words are hashed under each key of the ring: a message is found whichever key hashed its words.
       search: async (q) => openMessages(await messages.search({
         ...q,
+        // Also the words themselves: a message stored before encryption was turned on keeps them in plaintext.
         wordSets: q.wordSets.flatMap((set) => {
           const hashes = set.map((w) => ring.hashes('word', w))
-          return ring.keys.map((_, i) => hashes.map((h) => h[i]!))
+          return [...ring.keys.map((_, i) => hashes.map((h) => h[i]!)), set]
         })
       }))
     },
