@@ -17,6 +17,14 @@ export interface StorePluginOptions {
   initRetryMs?: number
 }
 
+/** The ring lacks keys that sealed something still stored (they were used, and no rotation retired them). */
+export class KeysMissingError extends Error {
+  override name = 'KeysMissingError'
+  constructor (readonly keyIds: string[]) {
+    super(`ENCRYPTION_KEYS lacks ${keyIds.join(', ')}, still in use (data is sealed under ${keyIds.length === 1 ? 'it' : 'them'}): put ${keyIds.length === 1 ? 'it' : 'them'} back, or run npm run rotate-keys with ${keyIds.length === 1 ? 'it' : 'them'} in the ring first`)
+  }
+}
+
 /** How often a node that could not reach its database at start tries to create its indexes again. */
 const INIT_RETRY_MS = 2000
 
@@ -38,14 +46,26 @@ export default fp<StorePluginOptions>(async (app, opts) => {
   let timer: NodeJS.Timeout | undefined
   let closing = false
 
+  /** A ring that lacks a key something is still sealed under refuses the start; the active key is recorded as in use. */
+  const checkKeys = async () => {
+    if (keys === null) return
+    const missing = (await base.encryptionKeys.inUse()).filter((id) => !keys.some((k) => k.id === id))
+    if (missing.length > 0) throw new KeysMissingError(missing)
+    await base.encryptionKeys.markUsed(keys[0]!.id)
+  }
+
   const init = async (): Promise<void> => {
     try {
       await store.init()
+      await checkKeys()
       app.log.info({ store: store.kind }, 'store ready: indexes ensured')
     } catch (err) {
+      if (err instanceof KeysMissingError) throw err
       if (closing) return
       app.log.warn({ store: store.kind, err: (err as Error).message }, `store not reachable; retrying in ${retryMs} ms`)
-      timer = setTimeout(() => { void init() }, retryMs)
+      timer = setTimeout(() => {
+        init().catch((e: Error) => app.log.fatal({ err: e.message }, 'the key ring lacks keys still in use: what they sealed reads as unreadable until they are put back'))
+      }, retryMs)
     }
   }
 
@@ -56,7 +76,7 @@ export default fp<StorePluginOptions>(async (app, opts) => {
     if (closing) return
     app.log.info({ store: store.kind }, 'store reachable again; ensuring indexes')
     clearTimeout(timer)
-    void init()
+    init().catch((e: Error) => app.log.fatal({ err: e.message }, 'the key ring lacks keys still in use'))
   })
   app.addHook('onClose', async () => {
     closing = true

@@ -32,9 +32,31 @@ export interface Store {
   attachments: AttachmentRepository
   /** The bytes of uploads (GridFS on MongoDB), by id. */
   blobs: BlobRepository
+  /** Which keys of encryption at rest have sealed anything still stored. */
+  encryptionKeys: EncryptionKeyRepository
 }
 
-export interface UserRepository {
+export interface EncryptionKeyRepository {
+  /** `keyId` seals what is written (it is active): in use from now on. */
+  markUsed (keyId: string): Promise<void>
+  /** Nothing is left under `keyId` (a rotation found none): it may leave the ring. */
+  retire (keyId: string): Promise<void>
+  /** Keys marked used and not retired since. */
+  inUse (): Promise<string[]>
+}
+
+/**
+ * What a rotation of encryption keys walks: every record of a repository as
+ * stored, page by page by id, and a rewrite of some of its fields (dotted
+ * paths) while `guard.field` still holds what was read, so a change made
+ * meanwhile is never overwritten (false: it changed).
+ */
+export interface Resealable<R> {
+  scan (afterId: string | undefined, limit: number): Promise<R[]>
+  reseal (id: string, guard: { field: string, value: unknown }, set: Record<string, unknown>): Promise<boolean>
+}
+
+export interface UserRepository extends Resealable<UserRecord> {
   /** Throws DuplicateKeyError('username' | 'email'). */
   create (user: NewUser): Promise<UserRecord>
   findById (id: string): Promise<UserRecord | null>
@@ -68,7 +90,7 @@ export interface ConversationCursor {
   id: string
 }
 
-export interface ConversationRepository {
+export interface ConversationRepository extends Resealable<ConversationRecord> {
   /** Throws DuplicateKeyError('directKey') when a conversation with that key exists. */
   insert (conversation: ConversationRecord): Promise<ConversationRecord>
   findById (id: string): Promise<ConversationRecord | null>
@@ -132,7 +154,7 @@ export interface ReactionRepository {
   forMessages (messageIds: readonly string[]): Promise<ReactionRecord[]>
 }
 
-export interface MessageRepository {
+export interface MessageRepository extends Resealable<MessageRecord> {
   /**
    * Inserts messages and version claims in order, one seq each, and stops at
    * the first a unique index refuses: answers how many were inserted, and that
@@ -202,7 +224,7 @@ export interface WebhookRepository {
 }
 
 /** What a sweep or a deletion finds to do: an upload's record, with the state it was found in. */
-export interface AttachmentRepository {
+export interface AttachmentRepository extends Resealable<UploadRecord> {
   insert (record: UploadRecord): Promise<void>
   findById (id: string): Promise<UploadRecord | null>
   findByIds (ids: readonly string[]): Promise<UploadRecord[]>

@@ -1,12 +1,15 @@
 import type { UploadRecord } from '../../domain/types.js'
 import type { AttachmentRepository, BlobRepository } from '../port.js'
 import { copy } from './unique-index.js'
+import { resealIn, scanIn } from './reseal.js'
 
 export function createMemoryAttachmentRepository (): AttachmentRepository {
   const records = new Map<string, UploadRecord>()
   const sweeps = new Set<number>()
   const set = (id: string, patch: Partial<UploadRecord>) => { const r = records.get(id); if (r !== undefined) records.set(id, { ...r, ...patch }) }
   return {
+    async scan (afterId, limit) { return scanIn(records, afterId, limit) },
+    async reseal (id, guard, set) { return resealIn(records, id, guard, set) },
     async insert (record) { records.set(record.id, copy(record)) },
     async findById (id) { const r = records.get(id); return r === undefined ? null : copy(r) },
     async findByIds (ids) { return ids.flatMap((id) => { const r = records.get(id); return r === undefined ? [] : [copy(r)] }) },

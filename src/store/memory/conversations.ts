@@ -1,3 +1,4 @@
+import { resealIn, scanIn } from './reseal.js'
 import type { ConversationRecord } from '../../domain/types.js'
 import type { ConversationRepository } from '../port.js'
 import { UniqueIndex, copy } from './unique-index.js'
@@ -13,6 +14,8 @@ export function createMemoryConversationRepository (): ConversationRepository {
   const found = (c: ConversationRecord | undefined) => (c === undefined ? null : copy(c))
 
   return {
+    async scan (afterId, limit) { return scanIn(conversations, afterId, limit) },
+    async reseal (id, guard, set) { return resealIn(conversations, id, guard, set) },
     async insert (input) {
       const conversation = copy(input)
       byDirectKey.check(conversation, conversation.id)

@@ -7,6 +7,16 @@ import { createMemoryMessageRepository } from './messages.js'
 import { createMemoryWebhookRepository } from './webhooks.js'
 import { createMemoryReactionRepository } from './reactions.js'
 import { createMemoryAttachmentRepository, createMemoryBlobRepository } from './attachments.js'
+import type { EncryptionKeyRepository } from '../port.js'
+
+function createMemoryEncryptionKeyRepository (): EncryptionKeyRepository {
+  const used = new Set<string>()
+  return {
+    async markUsed (keyId) { used.add(keyId) },
+    async retire (keyId) { used.delete(keyId) },
+    async inUse () { return [...used].sort() }
+  }
+}
 
 /**
  * The embedded store: real, in-process, and not durable. Everything is lost
@@ -34,6 +44,7 @@ export function createMemoryStore (): Store {
     reactions: createMemoryReactionRepository(),
     webhooks: createMemoryWebhookRepository(),
     attachments: createMemoryAttachmentRepository(),
-    blobs: createMemoryBlobRepository()
+    blobs: createMemoryBlobRepository(),
+    encryptionKeys: createMemoryEncryptionKeyRepository()
   }
 }

@@ -2,6 +2,7 @@ import type { MessageRecord, VersionClaim } from '../../domain/types.js'
 import { isClaim, type MessageRepository, type TimelineEntry } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { UniqueIndex, copy } from './unique-index.js'
+import { resealIn, scanIn } from './reseal.js'
 
 export function createMemoryMessageRepository (): MessageRepository {
   const messages = new Map<string, MessageRecord>()
@@ -76,6 +77,8 @@ export function createMemoryMessageRepository (): MessageRepository {
   }
 
   return {
+    async scan (afterId, limit) { return scanIn(messages, afterId, limit) },
+    async reseal (id, guard, set) { return resealIn(messages, id, guard, set) },
     async insertMany (input) {
       for (let i = 0; i < input.length; i++) {
         try {

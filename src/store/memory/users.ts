@@ -1,3 +1,4 @@
+import { resealIn, scanIn } from './reseal.js'
 import type { NewUser, UserPatch, UserRecord } from '../../domain/types.js'
 import type { UserRepository } from '../port.js'
 import { newId } from '../ids.js'
@@ -9,6 +10,16 @@ export function createMemoryUserRepository (): UserRepository {
   const byEmail = new UniqueIndex<UserRecord>('email', (u) => u.emailLower)
 
   return {
+    async scan (afterId, limit) { return scanIn(users, afterId, limit) },
+    async reseal (id, guard, set) {
+      // The email index follows a new emailLower (and refuses one another user holds).
+      return resealIn(users, id, guard, set, (before, after) => {
+        if (after.emailLower === before.emailLower) return
+        byEmail.check(after, id)
+        byEmail.remove(before)
+        byEmail.add(after, id)
+      })
+    },
     async create (input: NewUser) {
       const now = new Date()
       const user: UserRecord = {

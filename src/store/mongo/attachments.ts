@@ -6,6 +6,7 @@ import type { UploadRecord } from '../../domain/types.js'
 import type { AttachmentRepository, BlobRepository } from '../port.js'
 import type { Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
+import { mongoResealable } from './reseal.js'
 import { oid } from './ids.js'
 
 type UploadDoc = Omit<UploadRecord, 'id'>
@@ -32,6 +33,7 @@ export function createMongoAttachmentRepository (db: Db, guard: Guard): Attachme
   const ids = (list: readonly string[]) => list.flatMap((id) => { const o = oid(id); return o === null ? [] : [o] })
   const find = async (filter: Filter<UploadDoc>, limit = 0) => (await guard(() => uploads.find(filter).limit(limit).toArray())).map(toRecord)
   return {
+    ...mongoResealable(uploads, guard, toRecord),
     async insert ({ id, ...doc }) {
       await guard(() => uploads.insertOne({ _id: oid(id)!, ...doc } as never))
     },

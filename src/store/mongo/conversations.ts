@@ -3,6 +3,7 @@ import type { ConversationRecord } from '../../domain/types.js'
 import type { ConversationRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
+import { mongoResealable } from './reseal.js'
 import { byId, oid } from './ids.js'
 
 type ConversationDoc = Omit<ConversationRecord, 'id'>
@@ -26,6 +27,7 @@ export function createMongoConversationRepository (db: Db, guard: Guard): Conver
   const findById = byId(conversations, guard, toRecord)
 
   return {
+    ...mongoResealable(conversations, guard, toRecord),
     async insert ({ id, ...doc }) {
       const _id = new ObjectId(id)
       try {

@@ -36,6 +36,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
   const db = client.db(urlDb !== '' ? decodeURIComponent(urlDb) : options.dbName)
   const recoverHandlers = new Set<() => void>()
   const guard = createGuard(client, () => { for (const handler of recoverHandlers) handler() })
+  const keys = db.collection<{ _id: string, usedAt: Date, retiredAt?: Date }>('encryptionKeys')
 
   return {
     kind: 'mongo',
@@ -70,6 +71,17 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
     reactions: createMongoReactionRepository(db, guard),
     webhooks: createMongoWebhookRepository(db, guard),
     attachments: createMongoAttachmentRepository(db, guard),
-    blobs: createMongoBlobRepository(db, guard)
+    blobs: createMongoBlobRepository(db, guard),
+    encryptionKeys: {
+      async markUsed (keyId) {
+        await guard(() => keys.updateOne({ _id: keyId }, { $set: { usedAt: new Date() }, $unset: { retiredAt: '' } }, { upsert: true }))
+      },
+      async retire (keyId) {
+        await guard(() => keys.updateOne({ _id: keyId }, { $set: { retiredAt: new Date() } }))
+      },
+      async inUse () {
+        return (await guard(() => keys.find({ retiredAt: { $exists: false } }).sort({ _id: 1 }).toArray())).map((k) => k._id)
+      }
+    }
   }
 }

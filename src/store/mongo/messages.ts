@@ -4,6 +4,7 @@ import { isClaim, type MessageRepository, type MessageSearch, type TimelineEntry
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { resolveDuplicate, translateError, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
+import { mongoResealable } from './reseal.js'
 import { oid } from './ids.js'
 
 type MessageDoc = Omit<MessageRecord, 'id'>
@@ -99,6 +100,7 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
   ]
 
   return {
+    ...mongoResealable(messages, guard, toRecord, MESSAGES_ONLY),
     async insertMany (records) {
       if (records.length === 0) return { inserted: 0 }
       // The insert command itself, ordered: the server stops at the first refused document

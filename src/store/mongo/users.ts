@@ -3,6 +3,7 @@ import type { UserRecord } from '../../domain/types.js'
 import type { UserRepository } from '../port.js'
 import { resolveDuplicate, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
+import { mongoResealable } from './reseal.js'
 import { byId, oid } from './ids.js'
 
 type UserDoc = Omit<UserRecord, 'id'>
@@ -23,6 +24,7 @@ export function createMongoUserRepository (db: Db, guard: Guard): UserRepository
   const users = db.collection<UserDoc>('users')
 
   return {
+    ...mongoResealable(users, guard, toRecord),
     async create (input) {
       const now = new Date()
       const doc: UserDoc = {
