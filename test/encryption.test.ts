@@ -166,6 +166,35 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`turned on for a deploym
   t.equal(dup.statusCode, 409, 'and is still taken')
 })
 
+for (const kind of ['memory', 'mongo'] as const) t.test(`upload bytes tampered with: a contract error (500, logged) for that download, the others stream [${kind}]`, async (t) => {
+  const logs: string[] = []
+  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
+  if (kind === 'mongo' && url === undefined) return
+  const inner = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
+  t.teardown(() => inner.close())
+  const built = await buildTestApp(t, { env: ENV, logs, build: { store: { store: inner } } })
+  if (built === undefined) return
+  const base = await built.app.listen({ port: 0, host: '127.0.0.1' })
+  const ana = await register(built.app, 'encblob')
+  const ben = await register(built.app, 'encblob')
+  const cid = (await client(built.app, ana).post('/v1/conversations', { type: 'direct', participantIds: [ben.id] })).body.id
+  const uploadOf = async (text: string) => { const f = new FormData(); f.append('file', new Blob([text]), 'f.txt'); return await (await fetch(`${base}/v1/conversations/${cid}/attachments`, { method: 'POST', headers: ana.auth, body: f })).json() as { id: string, url: string } }
+  const bad = await uploadOf('secret one')
+  const good = await uploadOf('secret two')
+  const raw: Uint8Array[] = []
+  for await (const chunk of inner.blobs.read(bad.id)) raw.push(chunk)
+  const bytes = Buffer.concat(raw)
+  bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 1
+  await inner.blobs.delete(bad.id)
+  await inner.blobs.write(bad.id, [bytes])
+  const res = await fetch(`${base}${bad.url}`)
+  t.equal(res.status, 500, 'refused before the answer starts')
+  t.equal(((await res.json()) as { code: string }).code, 'INTERNAL_ERROR')
+  t.equal(await (await fetch(`${base}${good.url}`)).text(), 'secret two', 'another upload streams as ever')
+  t.ok(logs.some((l) => l.includes('a stored value did not decrypt') && l.includes(bad.id)), 'logged, by the upload\'s id')
+  t.notOk(logs.join('\n').includes('secret one'), 'never with the value')
+})
+
 t.test('the key ring is checked at start', async (t) => {
   t.throws(() => testConfig({ ENCRYPTION_KEYS: 'k1:short' }), /32/, 'a key of the wrong size')
   t.throws(() => testConfig({ ENCRYPTION_KEYS: `bad id:${key(1)}` }), /keyId/, 'a bad key id')

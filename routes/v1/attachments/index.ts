@@ -15,6 +15,21 @@ const Query = Type.Object({
 const Bytes = Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'the bytes (all of them, or the range asked for)' })
 const Empty = (description: string) => Type.Unsafe<unknown>({ type: 'null', description })
 
+/**
+ * The bytes as a stream whose first chunk is already read: bytes that will
+ * not decrypt (tampered with, moved) fail here, before the answer starts, as
+ * a contract error; a later segment that fails can only cut the download off.
+ */
+async function started (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Readable> {
+  const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (async function * () { yield * source })()
+  const first = await it.next()
+  return Readable.from((async function * () {
+    if (first.done === true) return
+    yield first.value
+    for (let next = await it.next(); next.done !== true; next = await it.next()) yield next.value
+  })())
+}
+
 /** `bytes=a-b`, `bytes=a-` or `bytes=-n` over `size` bytes: the range, 'unsatisfiable', or undefined (no header, or one we answer whole: several ranges). */
 export function parseRange (header: string | undefined, size: number): { start: number, end: number } | 'unsatisfiable' | undefined {
   if (header === undefined) return undefined
@@ -72,11 +87,11 @@ const attachmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.type(type === 'text/plain' ? 'text/plain; charset=utf-8' : type)
       if (range === 'unsatisfiable') return reply.code(416).header('content-range', `bytes */${size}`).send()
       if (range === undefined) {
-        reply.header('content-length', String(size))
-        return reply.send(Readable.from(opened.read()))
+        const body = await started(opened.read())
+        return reply.header('content-length', String(size)).send(body)
       }
-      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1))
-      return reply.send(Readable.from(opened.read(range)))
+      const body = await started(opened.read(range))
+      return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1)).send(body)
     })
   }
 }
