@@ -8,10 +8,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Db } from 'mongodb'
 import { buildTestApp, client, forEachStore, register, testConfig, uniqueAddress } from './helper.js'
 import { createStore } from '../src/store/index.js'
+import type { Store } from '../src/store/port.js'
 import { mongoTestUrl } from './services.js'
 
 const key = (n: number) => Buffer.alloc(32, n).toString('base64')
@@ -83,13 +84,20 @@ t.test('the raw MongoDB documents hold no readable content, excerpt, file name o
   t.match(user, { email: /^enc1\.k2\./, emailLower: /^h1\.k2\./ })
 })
 
+/** A store of the kind, without encryption, shared by the apps of one test and closed when it ends (undefined: not provisioned). */
+function storeOf (t: Test, kind: 'memory' | 'mongo'): Store | undefined {
+  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
+  if (kind === 'mongo' && url === undefined) return undefined
+  const store = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
+  t.teardown(() => store.close())
+  return store
+}
+
 for (const kind of ['memory', 'mongo'] as const) t.test(`a ciphertext tampered with, or moved to another message, makes that message unreadable (logged, a contract answer); nothing else fails [${kind}]`, async (t) => {
   const logs: string[] = []
-  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
-  if (kind === 'mongo' && url === undefined) return
   // The store under the encryption, as an attacker with the database has it.
-  const inner = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
-  t.teardown(() => inner.close())
+  const inner = storeOf(t, kind)
+  if (inner === undefined) return
   const built = await buildTestApp(t, { env: ENV, logs, build: { store: { store: inner } } })
   if (built === undefined) return
   const api = built.app
@@ -141,10 +149,8 @@ forEachStore(t, 'encrypted upload bytes stream back whole and by any Range, acro
 }, { env: ENV })
 
 for (const kind of ['memory', 'mongo'] as const) t.test(`turned on for a deployment that has data: its plaintext messages, words and emails still read, search and log in [${kind}]`, async (t) => {
-  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
-  if (kind === 'mongo' && url === undefined) return
-  const store = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
-  t.teardown(() => store.close())
+  const store = storeOf(t, kind)
+  if (store === undefined) return
   // First without encryption: an account and a message, stored in plaintext.
   const before = await buildTestApp(t, { build: { store: { store } } })
   if (before === undefined) return
@@ -168,10 +174,8 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`turned on for a deploym
 
 for (const kind of ['memory', 'mongo'] as const) t.test(`upload bytes tampered with: a contract error (500, logged) for that download, the others stream [${kind}]`, async (t) => {
   const logs: string[] = []
-  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
-  if (kind === 'mongo' && url === undefined) return
-  const inner = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
-  t.teardown(() => inner.close())
+  const inner = storeOf(t, kind)
+  if (inner === undefined) return
   const built = await buildTestApp(t, { env: ENV, logs, build: { store: { store: inner } } })
   if (built === undefined) return
   const base = await built.app.listen({ port: 0, host: '127.0.0.1' })
@@ -211,10 +215,8 @@ t.test('the key ring is checked at start', async (t) => {
 
 
 for (const kind of ['memory', 'mongo'] as const) t.test(`rotation under traffic: everything older is re-encrypted under the new key, sends meanwhile all read, the old key leaves the ring [${kind}]`, async (t) => {
-  const url = kind === 'mongo' ? mongoTestUrl(t) : undefined
-  if (kind === 'mongo' && url === undefined) return
-  const store = createStore(testConfig({ ...(url !== undefined && { MONGODB_URL: url }) }))
-  t.teardown(() => store.close())
+  const store = storeOf(t, kind)
+  if (store === undefined) return
   const OLD = `k1:${key(1)}`
   const NEW = `k2:${key(2)},k1:${key(1)}`
   // Under k1: accounts, messages with quotes, a lastMessage, an upload's name.

@@ -183,6 +183,11 @@ async function firstBytes (source: AsyncIterable<Uint8Array>, n: number): Promis
   return Buffer.concat(parts).subarray(0, n)
 }
 
+/** The key an upload's stored bytes are sealed with (read from their header); undefined for bytes stored in plaintext. */
+export async function blobKeyId (blobs: BlobRepository, id: string): Promise<string | undefined> {
+  return keyIdOfHeader(await firstBytes(blobs.read(id), HEADER))
+}
+
 /**
  * Upload bytes encrypted in segments of SEGMENT_BYTES, each sealed alone
  * (AES-256-GCM; its associated data names the blob, its index, and whether it
@@ -213,7 +218,7 @@ export function encryptedBlobs (blobs: BlobRepository, ring: KeyRing, onFailure:
       return size
     },
     async * read (id, range) {
-      const keyId = keyIdOfHeader(await firstBytes(blobs.read(id), HEADER))
+      const keyId = await blobKeyId(blobs, id)
       if (keyId === undefined) { yield * blobs.read(id, range); return }
       const stored = SEGMENT_BYTES + SEALING
       let index = range === undefined ? 0 : Math.floor(range.start / SEGMENT_BYTES)

@@ -2,6 +2,7 @@ import { DecryptError, keyIdOf, type KeyRing } from '../domain/keyring.js'
 import { searchWordsOf } from '../domain/search.js'
 import { isUploaded, type MessageRecord } from '../domain/types.js'
 import type { Resealable, Store } from './port.js'
+import { blobKeyId } from './encrypted.js'
 
 /** Per collection: values rewritten under the active key, values that would not decrypt, and what is left under each key after the run ('plaintext' for values never encrypted). */
 export interface RotationReport {
@@ -100,11 +101,8 @@ export async function rotateKeys (inner: Store, ring: KeyRing, opts: { batch?: n
 
   await walk('attachments', inner.attachments, async (r) => {
     // The bytes stay under the key that sealed them: counted, not re-sealed.
-    const head = Buffer.alloc(40)
-    let got = 0
     try {
-      for await (const chunk of inner.blobs.read(r.id)) { Buffer.from(chunk).copy(head, got); got += chunk.byteLength; if (got >= 40) break }
-      leave('attachment bytes', head.toString('latin1', 0, 4) === 'ENC1' ? head.toString('latin1', 5, 5 + head.readUInt8(4)) : 'plaintext')
+      leave('attachment bytes', await blobKeyId(inner.blobs, r.id) ?? 'plaintext')
     } catch {
       // No bytes (uploading, or being removed): nothing to count.
     }
