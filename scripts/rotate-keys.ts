@@ -3,8 +3,8 @@
  * ENCRYPTION_KEYS) what older keys or no key sealed, in the database the
  * configuration names, and says what is left under each key. Safe to run
  * while the nodes serve, and again after a crash (it finishes what is left).
- * A key may leave the ring once nothing is left under it, upload bytes
- * included (they are not re-sealed).
+ * A key may leave the ring once nothing is left under it (upload bytes
+ * and thumbnails included: they are sealed again too).
  */
 import { loadConfig } from '../src/config.js'
 import { createKeyRing } from '../src/domain/keyring.js'

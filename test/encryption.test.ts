@@ -11,10 +11,13 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { Db } from 'mongodb'
 import { buildTestApp, client, forEachStore, register, testConfig, uniqueAddress } from './helper.js'
+import sharp from 'sharp'
 import { createStore } from '../src/store/index.js'
+import { blobKeyId } from '../src/store/encrypted.js'
 import type { Store } from '../src/store/port.js'
 import { mongoTestUrl } from './services.js'
 
+const collect = async (source: AsyncIterable<Uint8Array>) => { const parts: Uint8Array[] = []; for await (const c of source) parts.push(c); return Buffer.concat(parts) }
 const key = (n: number) => Buffer.alloc(32, n).toString('base64')
 const RING = `k2:${key(2)},k1:${key(1)}`
 const ENV = { ENCRYPTION_KEYS: RING }
@@ -232,6 +235,19 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`rotation under traffic:
     await a1.post(`/v1/conversations/${cid}/messages`, { content, ...(i > 0 && { replyTo: (await a1.get(`/v1/conversations/${cid}/messages?limit=1`)).body.items[0].id }) })
     expected.push(content)
   }
+  // Uploads under k1: a picture with its thumbnail, and a text of several segments.
+  const base1 = await first.app.listen({ port: 0, host: '127.0.0.1' })
+  const upload = async (bytes: Buffer, name: string) => {
+    const form = new FormData()
+    form.append('file', new Blob([bytes]), name)
+    return await (await fetch(`${base1}/v1/conversations/${cid}/attachments`, { method: 'POST', headers: ana.auth, body: form })).json() as { id: string }
+  }
+  const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#2a6' } }).png().toBuffer()
+  const long = Buffer.from('a long old upload about walruses\n'.repeat(6000))
+  const files = [await upload(png, 'old.png'), await upload(long, 'old.txt')]
+  t.equal((await a1.post(`/v1/conversations/${cid}/messages`, { contentType: 'file', content: 'old files about walruses', attachments: files.map((f) => ({ id: f.id })) })).status, 201)
+  expected.push('old files about walruses')
+  const thumbnailUnderK1 = await (await fetch(`${base1}/v1/attachments/${files[0]!.id}/thumbnail`, { headers: ana.auth })).arrayBuffer()
   await first.app.close()
   const refused = await buildTestApp(t, { env: { ENCRYPTION_KEYS: `k2:${key(2)}` }, build: { store: { store } } }).catch((err: Error) => err)
   t.match(refused, { name: 'KeysMissingError', message: /lacks k1, still in use/ }, 'a ring without k1 is refused while data is sealed under it')
@@ -257,6 +273,14 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`rotation under traffic:
   t.same(Object.keys(report.messages!.left), ['k2'], 'messages: nothing left under k1')
   t.same(Object.keys(report.users!.left), ['k2'], 'users too')
   t.same(Object.keys(report.conversations!.left), ['k2'], 'and conversations')
+  t.same(report['attachment bytes'], { resealed: 2, unreadable: 0, left: { k2: 2 } }, 'upload bytes sealed again under k2')
+  for (const f of files) {
+    const upload = await store.attachments.findById(f.id)
+    t.match(upload!.blob, /^[0-9a-f]{24}\.k2-[0-9a-f]{8}$/, 'the upload points to its new bytes')
+    t.equal(await blobKeyId(store.blobs, upload!.blob!), 'k2')
+    await t.rejects(collect(store.blobs.read(f.id)), 'and its old bytes are gone')
+  }
+  await t.rejects(collect(store.blobs.read(`${files[0]!.id}.thumbnail`)), 'the old thumbnail too')
   t.same(retired, ['k1'], 'k1 is retired: nothing is left under it')
   const again = await rotateKeys(store, createKeyRing(parseKeyRing(NEW)))
   t.equal(again.collections.messages!.resealed, 0, 'a second run finds nothing to do')
@@ -279,4 +303,10 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`rotation under traffic:
   t.equal((await a3.get('/v1/search/messages?q=walruses&limit=50')).body.items.length, expected.length > 50 ? 50 : expected.length, 'search finds them by their words, hashed again under k2')
   const login = await third.app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: uniqueAddress(), payload: { login: ben.email, password: ben.password } })
   t.equal(login.statusCode, 200, 'login by email under k2 alone')
+  const base3 = await third.app.listen({ port: 0, host: '127.0.0.1' })
+  const got = async (path: string, headers: Record<string, string> = {}) => Buffer.from(await (await fetch(`${base3}${path}`, { headers: { ...ana.auth, ...headers } })).arrayBuffer())
+  t.ok((await got(`/v1/attachments/${files[0]!.id}`)).equals(png), 'the picture reads back under k2 alone')
+  t.ok((await got(`/v1/attachments/${files[0]!.id}/thumbnail`)).equals(Buffer.from(thumbnailUnderK1)), 'its thumbnail too')
+  t.ok((await got(`/v1/attachments/${files[1]!.id}`)).equals(long), 'the long text, every segment')
+  t.ok((await got(`/v1/attachments/${files[1]!.id}`, { range: 'bytes=70000-140000' })).equals(long.subarray(70000, 140001)), 'and a range across segments')
 })

@@ -135,7 +135,14 @@ export interface UploadRecord extends UploadedAttachment {
   claim?: { clientMessageId: string, at: Date }
   /** The message that carries it, set once that message is stored. */
   messageId?: string
+  /** Where its bytes are (and its thumbnail's, with `.thumbnail`): under its id unless key rotation sealed them again under a new name. */
+  blob?: string
 }
+
+/** The name an upload's bytes are stored under. */
+export const blobOf = (r: Pick<UploadRecord, 'id' | 'blob'>): string => r.blob ?? r.id
+/** The name its thumbnail's bytes are stored under. */
+export const thumbnailBlobOf = (r: Pick<UploadRecord, 'id' | 'blob'>): string => `${blobOf(r)}.thumbnail`
 
 export interface MessageRecord {
   id: string

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import sharp from 'sharp'
 import { forbidden, notFound, payloadTooLarge, validationError } from '../domain/errors.js'
 import { cleanFileName, SNIFF_BYTES, sniffType, THUMBNAIL_SIZE, THUMBNAIL_TYPES, type AttachmentLinks, type AttachmentView, type LinkVariant } from '../domain/attachments.js'
-import { isUploaded, type Attachment, type LinkAttachment, type UploadedAttachment, type UploadRecord } from '../domain/types.js'
+import { blobOf, isUploaded, thumbnailBlobOf, type Attachment, type LinkAttachment, type UploadedAttachment, type UploadRecord } from '../domain/types.js'
 import { newId } from '../store/ids.js'
 import type { Store } from '../store/port.js'
 import { enforceLimit } from '../limits/enforce.js'
@@ -34,8 +34,6 @@ export interface IncomingFile {
   truncated?: () => boolean
 }
 
-/** The suffix of a thumbnail's bytes next to its upload's. */
-const thumbOf = (id: string) => `${id}.thumbnail`
 
 /** An image this many pixels or more is not decoded for a thumbnail (sharp's own guard against decompression bombs is 268 M). */
 const MAX_THUMBNAIL_INPUT_PIXELS = 100_000_000
@@ -108,8 +106,8 @@ export function createAttachmentService (deps: AttachmentServiceDeps) {
   /** Removes uploads marked `deleting`: bytes first, then the record, so a rerun finishes any it started. */
   async function purge (records: readonly UploadRecord[]): Promise<number> {
     for (const r of records) {
-      await store.blobs.delete(r.id)
-      await store.blobs.delete(thumbOf(r.id))
+      await store.blobs.delete(blobOf(r))
+      await store.blobs.delete(thumbnailBlobOf(r))
       await store.attachments.remove(r.id)
     }
     return records.length
@@ -145,7 +143,7 @@ export function createAttachmentService (deps: AttachmentServiceDeps) {
         let image: Awaited<ReturnType<typeof thumbnailOf>>
         if (THUMBNAIL_TYPES.has(type)) {
           image = await thumbnailOf(await collect(store.blobs.read(id)))
-          if (image !== undefined) await store.blobs.write(thumbOf(id), [image.thumbnail])
+          if (image !== undefined) await store.blobs.write(thumbnailBlobOf({ id }), [image.thumbnail])
         }
         const found = { type, size, sha256: metered.sha256(), ...(image !== undefined && { width: image.width, height: image.height, thumbnail: true }) }
         if (!await store.attachments.complete(id, found)) throw notFound('upload')
@@ -154,7 +152,7 @@ export function createAttachmentService (deps: AttachmentServiceDeps) {
         // Nothing of it is kept: a failed write removed its own bytes; the bytes of a later step, any
         // thumbnail and the record go now (bytes first). If this fails too, the sweep removes it as an upload cut off.
         await store.blobs.delete(id).catch(() => {})
-        await store.blobs.delete(thumbOf(id)).catch(() => {})
+        await store.blobs.delete(thumbnailBlobOf({ id })).catch(() => {})
         await store.attachments.remove(id).catch(() => {})
         throw err
       }
@@ -220,11 +218,10 @@ export function createAttachmentService (deps: AttachmentServiceDeps) {
       }
       if (variant === 'thumbnail') {
         if (record.thumbnail !== true) throw notFound('thumbnail')
-        const blob = thumbOf(id)
-        const bytes = await collect(store.blobs.read(blob))
+        const bytes = await collect(store.blobs.read(thumbnailBlobOf(record)))
         return { record, size: bytes.length, type: 'image/webp', read: (range) => [range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)] }
       }
-      return { record, size: record.size, type: record.type, read: (range) => store.blobs.read(id, range) }
+      return { record, size: record.size, type: record.type, read: (range) => store.blobs.read(blobOf(record), range) }
     },
 
     /**

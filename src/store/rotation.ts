@@ -1,8 +1,9 @@
 import { DecryptError, keyIdOf, type KeyRing } from '../domain/keyring.js'
 import { searchWordsOf } from '../domain/search.js'
-import { isUploaded, type MessageRecord } from '../domain/types.js'
+import { randomBytes } from 'node:crypto'
+import { blobOf, isUploaded, thumbnailBlobOf, type MessageRecord, type UploadRecord } from '../domain/types.js'
 import type { Resealable, Store } from './port.js'
-import { blobKeyId } from './encrypted.js'
+import { blobKeyId, encryptedBlobs } from './encrypted.js'
 
 /** Per collection: values rewritten under the active key, values that would not decrypt, and what is left under each key after the run ('plaintext' for values never encrypted). */
 export interface RotationReport {
@@ -21,9 +22,10 @@ const standing = (value: string) => keyIdOf(value) ?? 'plaintext'
  * rewritten only while the field it was read by is unchanged, so a write
  * made meanwhile (already under the active key) is never overwritten; a
  * crash leaves records either done or not, and running it again finishes.
- * Upload bytes are not re-sealed: the report counts them by key, and a key
- * that sealed any must stay in the ring. A ring key with nothing left under
- * it is retired (the start then allows a ring without it).
+ * Upload bytes (and thumbnails) are copied, decrypted and sealed again, to a
+ * new name that the upload then points to (on the condition that it still
+ * points to the old one), and the old bytes removed. A ring key with nothing
+ * left under it is retired (the start then allows a ring without it).
  */
 export async function rotateKeys (inner: Store, ring: KeyRing, opts: { batch?: number, onBatch?: (collection: string, seen: number) => void } = {}): Promise<{ collections: RotationReport, retired: string[] }> {
   const batch = opts.batch ?? 500
@@ -99,13 +101,57 @@ export async function rotateKeys (inner: Store, ring: KeyRing, opts: { batch?: n
     await reseal('users', inner.users, u.id, { field: 'email', value: u.email }, { email: ring.encrypt(plain, `user:${u.usernameLower}:email`), emailLower: ring.hash('email', plain.toLowerCase()) })
   })
 
-  await walk('attachments', inner.attachments, async (r) => {
-    // The bytes stay under the key that sealed them: counted, not re-sealed.
+  // Reads decrypt with whichever key sealed the bytes; writes seal under the active one. A failure is counted here, not logged.
+  const sealedBlobs = encryptedBlobs(inner.blobs, ring, () => {})
+  const copy = async (from: string, to: string) => { await sealedBlobs.write(to, sealedBlobs.read(from)) }
+
+  /**
+   * A stored upload's bytes under an older key (or none): copied to a new
+   * name under the active key (a random one, so two runs never share a
+   * copy), then the upload switched to it while it still points to the old
+   * name, then the old bytes removed. Uploads being written are already under
+   * the active key; uploads being removed are left to the sweep. A download
+   * that started before the switch can be cut off when the old bytes go.
+   */
+  async function rotateBytes (r: UploadRecord): Promise<void> {
+    if (r.state !== 'stored') return
+    const from = blobOf(r)
+    let keyId: string
     try {
-      leave('attachment bytes', await blobKeyId(inner.blobs, r.id) ?? 'plaintext')
+      keyId = await blobKeyId(inner.blobs, from) ?? 'plaintext'
     } catch {
-      // No bytes (uploading, or being removed): nothing to count.
+      return // No bytes: removed meanwhile.
     }
+    if (keyId === active) { leave('attachment bytes', active); return }
+    const to = `${r.id}.${active}-${randomBytes(4).toString('hex')}`
+    const next = { id: r.id, blob: to }
+    const drop = async (names: string[]) => { for (const name of names) await inner.blobs.delete(name) }
+    try {
+      await copy(from, to)
+      if (r.thumbnail === true) await copy(thumbnailBlobOf(r), thumbnailBlobOf(next))
+    } catch (err) {
+      await drop([to, thumbnailBlobOf(next)])
+      if (!(err instanceof DecryptError)) throw err
+      tally('attachment bytes').unreadable++
+      leave('attachment bytes', keyId)
+      return
+    }
+    if (!await inner.attachments.reseal(r.id, { field: 'blob', value: r.blob }, { blob: to })) {
+      // Removed, or switched by another run meanwhile: this copy is nobody's.
+      await drop([to, thumbnailBlobOf(next)])
+      return
+    }
+    tally('attachment bytes').resealed++
+    leave('attachment bytes', active)
+    await drop([from, thumbnailBlobOf(r)])
+    // A sweep that read the upload before the switch removed the old bytes, not the copy: the copy goes too.
+    const now = await inner.attachments.findById(r.id)
+    if (now === null || now.state === 'deleting') await drop([to, thumbnailBlobOf(next)])
+  }
+
+  await walk('attachments', inner.attachments, async (r) => {
+    tally('attachment bytes')
+    await rotateBytes(r)
     if (current(r.name)) { leave('attachments', active); return }
     const plain = decryptOr('attachments', standing(r.name))(() => ring.decrypt(r.name, `attachment:${r.id}:name`))
     if (plain === undefined) return

@@ -14,7 +14,9 @@ export function mongoResealable<D extends Document, R> (collection: Collection<D
     async reseal (id, { field, value }, set) {
       const _id = oid(id)
       if (_id === null) return false
-      const result = await guard(() => collection.updateOne({ _id, [field]: value, ...only } as never, { $set: set } as never))
+      // A guard on a field the record lacks (undefined) holds while the document has none.
+      const held = value === undefined ? { $exists: false } : value
+      const result = await guard(() => collection.updateOne({ _id, [field]: held, ...only } as never, { $set: set } as never))
       return result.matchedCount === 1
     }
   }
