@@ -2,6 +2,10 @@ import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { unauthorized } from '../src/domain/errors.js'
+import { botOfApiKey, botSessionId, isApiKey } from '../src/services/bots.js'
+
+/** A bot's socket closes this long after it opened (it reconnects with its key); under the longest timer Node keeps. */
+const BOT_SOCKET_LIFETIME_MS = 20 * 86400_000
 
 export interface AccessTokenClaims {
   /** the user id */
@@ -23,8 +27,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook for protected folders: 401 unless a valid access token is presented. */
     authenticate (request: FastifyRequest): Promise<void>
-    /** Verifies an access token given outside the Authorization header (the websocket's ?token=); 401 when invalid or its session is revoked. */
-    verifyAccessToken (token: string): Promise<AccessTokenClaims>
+    /** Verifies an access token (or a bot's API key) given outside the Authorization header (the websocket's ?token=); 401 when invalid or its session is revoked. */
+    verifyAccessToken (token: string): Promise<AccessTokenClaims & { exp?: number }>
   }
   interface FastifyRequest {
     /** The authenticated user's id; set by authenticate. */
@@ -68,6 +72,9 @@ export default fp(async (app) => {
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
     if (header === undefined || !/^Bearer \S+$/.test(header)) throw unauthorized('a Bearer access token is required')
+    const token = header.slice(7)
+    // A bot's API key: looked up on every request, so a revoked key is refused at once.
+    if (isApiKey(token)) { request.userId = await botOfApiKey(app.store, token); return }
     let claims: unknown
     try {
       claims = await request.jwtVerify()
@@ -81,6 +88,10 @@ export default fp(async (app) => {
   })
 
   app.decorate('verifyAccessToken', async (token: string) => {
+    if (isApiKey(token)) {
+      const botId = await botOfApiKey(app.store, token)
+      return { sub: botId, jti: '', sid: botSessionId(botId), exp: Math.floor((Date.now() + BOT_SOCKET_LIFETIME_MS) / 1000) }
+    }
     let claims: unknown
     try {
       claims = app.jwt.verify(token)

@@ -14,6 +14,8 @@ import { createSyncService, type SyncService } from '../src/services/sync.js'
 import { createWebhookService, type WebhookService } from '../src/services/webhooks.js'
 import { createAttachmentService, type AttachmentService } from '../src/services/attachments.js'
 import { createAttachmentLinks, type AttachmentLinks } from '../src/domain/attachments.js'
+import { createEventService, type EventService } from '../src/services/events.js'
+import { botSessionId, createBotService, type BotService } from '../src/services/bots.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,9 +29,14 @@ declare module 'fastify' {
       sync: SyncService
       webhooks: WebhookService
       attachments: AttachmentService
+      /** Outgoing events: recorded by the services above, delivered by the outbox plugin; the admin API's endpoints and deliveries. */
+      events: EventService
+      bots: BotService
     }
     /** Signs and checks the links of uploads. */
     attachmentLinks: AttachmentLinks
+    /** Calls `wake` whenever this node records outgoing events (the dispatcher); answers its remover. */
+    onEventsRecorded (wake: () => void): () => void
   }
 }
 
@@ -38,6 +45,14 @@ export default fp(async (app) => {
   const { store, broker, limits, config } = app
   const publish = createPublisher(broker, (err, channel) => {
     app.log.warn({ err: (err as Error).message, channel }, 'broker publish failed; the change is stored and clients recover it by sync')
+  })
+  // The dispatcher (plugins/outbox.ts) is told when this node records something to deliver.
+  const recorded = new Set<() => void>()
+  const events = createEventService({
+    store,
+    allowPrivate: config.eventEndpointsAllowPrivate,
+    retryForMs: config.EVENT_RETRY_FOR_MS,
+    onRecorded: () => { for (const wake of recorded) wake() }
   })
   const members = config.MEMBERSHIP_CACHE_TTL_MS > 0
     ? createMembershipCache({ store, broker, publish, ttlMs: config.MEMBERSHIP_CACHE_TTL_MS, maxEntries: config.MEMBERSHIP_CACHE_MAX_ENTRIES })
@@ -97,6 +112,7 @@ export default fp(async (app) => {
     maxPins: config.MAX_PINS_PER_CONVERSATION,
     onThreadError: (err, rootId) => app.log.warn({ err: (err as Error).message, rootId }, 'thread summary not updated; the reply is stored and the next one sums the thread up again'),
     ...(reactionLimiter !== undefined && { reactionLimiter }),
+    events,
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')
@@ -125,6 +141,7 @@ export default fp(async (app) => {
     groupMaxParticipants: config.GROUP_MAX_PARTICIPANTS,
     maxGroupsPerUser: config.MAX_GROUPS_PER_USER,
     limiters: { create: userLimit('conversationCreate'), participants: userLimit('participantChange'), update: userLimit('conversationUpdate') },
+    events,
     ...(members !== undefined && { onMembershipEnded: (conversationId: string, userId: string) => members.forget(conversationId, userId) })
   })
   app.decorate('services', {
@@ -154,9 +171,17 @@ export default fp(async (app) => {
       links
     }),
     webhooks: createWebhookService({ store, messages, senders, createLimiter: userLimit('webhookCreate'), caps: { perUser: config.MAX_WEBHOOKS_PER_USER, perConversation: config.MAX_WEBHOOKS_PER_CONVERSATION } }),
-    attachments
+    attachments,
+    events,
+    bots: createBotService({
+      store,
+      maxPerOwner: config.MAX_BOTS_PER_USER,
+      // Its sockets close on every node, as a session that ended does.
+      onRevoked: (botId) => publish(channels.user(botId), { sessionEnded: botSessionId(botId) } satisfies SessionEnded)
+    })
   })
   app.decorate('attachmentLinks', links)
+  app.decorate('onEventsRecorded', (wake: () => void) => { recorded.add(wake); return () => recorded.delete(wake) })
 
   // The sweep of abandoned uploads: every node tries each interval, the first to claim it runs it.
   const sweepEvery = config.ATTACHMENT_SWEEP_INTERVAL_MS

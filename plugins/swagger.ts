@@ -20,7 +20,8 @@ export default fp(async (app) => {
       servers: [{ url: 'http://localhost:3000', description: 'the quick start (npm start); use your deployment\'s base URL' }],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'an access token, or a bot\'s API key (cbk_…)' },
+          adminAuth: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' }
         }
       },
       tags: [
@@ -30,6 +31,8 @@ export default fp(async (app) => {
         { name: 'messages', description: 'History, sending, editing, deleting, read watermarks' },
         { name: 'search', description: 'Message search across my conversations' },
         { name: 'webhooks', description: 'Incoming webhooks for integrators' },
+        { name: 'bots', description: 'Bot accounts and their API keys' },
+        { name: 'admin', description: 'Outgoing events: endpoints and their delivery log (ADMIN_API_TOKEN)' },
         { name: 'health', description: 'Liveness and readiness' }
       ]
     },

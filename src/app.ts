@@ -21,6 +21,7 @@ import webPlugin from '../plugins/web.js'
 import websocketPlugin from '../plugins/websocket.js'
 import servicesPlugin from '../plugins/services.js'
 import realtimePlugin from '../plugins/realtime.js'
+import outboxPlugin from '../plugins/outbox.js'
 import healthRoutes from '../routes/health/index.js'
 import v1Routes from '../routes/v1/index.js'
 
@@ -90,6 +91,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(websocketPlugin)
   await app.register(servicesPlugin)
   await app.register(realtimePlugin)
+  await app.register(outboxPlugin)
 
   await app.register(healthRoutes, { prefix: '/health' })
   await app.register(v1Routes, { prefix: '/v1' })

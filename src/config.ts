@@ -90,6 +90,16 @@ export const ConfigSchema = Type.Object({
   ATTACHMENT_URL_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604800, default: 3600, description: 'how long a signed attachment link works (it is rounded up to the next 5 minutes, so a link stays the same for a while)' }),
   ENCRYPTION_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'the key ring of encryption at rest: keyId:base64key pairs (32-byte keys), comma-separated, the first one active; unset (and no ENCRYPTION_KEYS_FILE): nothing is encrypted' })),
   ENCRYPTION_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a file holding the key ring instead (one keyId:base64key per line, # comments)' })),
+  ADMIN_API_TOKEN: Type.Optional(Type.String({ minLength: 32, description: 'the Bearer token of the admin API (/v1/admin/*: event endpoints and their deliveries); unset: the admin API answers 404' })),
+  EVENT_ENDPOINTS_ALLOW_PRIVATE: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false', description: 'true: event endpoints may be on loopback or private addresses (tests, a receiver beside the node); false: such URLs are refused, at creation and when each delivery connects' }),
+  EVENT_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 5000, description: 'the delay before the first retry of a delivery; each next one doubles (with a jitter of a fifth either way)' }),
+  EVENT_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86400000, default: 3600000, description: 'the longest delay between two attempts of a delivery' }),
+  EVENT_RETRY_FOR_MS: Type.Integer({ minimum: 1000, maximum: 2592000000, default: 172800000, description: 'how long a delivery is retried from its event on before it is failed (at least 24 hours in production)' }),
+  EVENT_DELIVERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'how long one attempt waits for the endpoint\'s answer' }),
+  EVENT_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'deliveries one node attempts at once, at most' }),
+  EVENT_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3600000, default: 30000, description: 'how long a node\'s claim on an event or a delivery holds (at least the delivery timeout plus 2 s): a node that dies holds its claims no longer' }),
+  EVENT_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 500, description: 'how often a node looks at the outbox for due deliveries when nothing woke it' }),
+  MAX_BOTS_PER_USER: Type.Integer({ minimum: 1, maximum: 100000, default: 20, description: 'bots one user may own (revoked ones count); one more: 409 CONFLICT' }),
   ATTACHMENT_URL_KEY: Type.Optional(Type.String({ minLength: 32, description: 'the HMAC key of signed attachment links, the same on every node; unset: derived from JWT_SECRET' })),
 })
 
@@ -99,6 +109,8 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
   JWT_SECRET: string
   /** The key ring of encryption at rest (ENCRYPTION_KEYS or ENCRYPTION_KEYS_FILE), the active key first; null: no encryption. */
   encryptionKeys: RingKey[] | null
+  /** EVENT_ENDPOINTS_ALLOW_PRIVATE as a boolean. */
+  eventEndpointsAllowPrivate: boolean
   /** true when JWT_SECRET was generated for this process (development only). */
   jwtSecretGenerated: boolean
   corsOrigins: string[]
@@ -188,6 +200,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (raw.METRICS_TOKEN === undefined) {
       throw new ConfigError('invalid configuration: METRICS_TOKEN must be set when NODE_ENV=production (GET /metrics would be public): use `openssl rand -hex 24`')
     }
+    if (raw.EVENT_RETRY_FOR_MS < 86400000) {
+      throw new ConfigError('invalid configuration: EVENT_RETRY_FOR_MS under 24 hours is refused when NODE_ENV=production (an endpoint down for a night would lose events)')
+    }
     if (raw.TRUST_PROXY === 'true') {
       throw new ConfigError('invalid configuration: TRUST_PROXY=true is refused when NODE_ENV=production (a client could choose its own address): give the hop count (1 behind one proxy) or the proxies\' addresses')
     }
@@ -230,6 +245,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(48).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined,
     encryptionKeys,
+    eventEndpointsAllowPrivate: raw.EVENT_ENDPOINTS_ALLOW_PRIVATE === 'true',
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy: trustProxyOf(raw.TRUST_PROXY),
     messageLimits: { maxTextLength: raw.MESSAGE_MAX_LENGTH, maxAttachments: raw.MESSAGE_MAX_ATTACHMENTS },

@@ -30,6 +30,9 @@ export function createMetrics () {
       name: 'store_operation_duration_seconds', help: 'store operation latency', labelNames: ['repository', 'operation', 'outcome'] as const,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry]
     }),
+    eventDeliveries: new Counter({ name: 'event_deliveries_total', help: 'attempts of outgoing event deliveries by outcome: delivered (2xx), retry (to be attempted again), failed (given up)', labelNames: ['outcome'] as const, registers: [registry] }),
+    outboxDepth: new Gauge({ name: 'event_outbox_depth', help: 'outgoing events not yet expanded plus deliveries still pending (every node\'s, read from the store)', registers: [registry] }),
+    outboxOldestAge: new Gauge({ name: 'event_outbox_oldest_age_seconds', help: 'age of the oldest undelivered event (0: none)', registers: [registry] }),
     rateLimited: new Counter({ name: 'rate_limit_rejections_total', help: 'requests and frames refused by a rate limit', labelNames: ['where'] as const, registers: [registry] })
   }
   return m

@@ -239,7 +239,7 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`rotation under traffic:
   const base1 = await first.app.listen({ port: 0, host: '127.0.0.1' })
   const upload = async (bytes: Buffer, name: string) => {
     const form = new FormData()
-    form.append('file', new Blob([bytes]), name)
+    form.append('file', new Blob([new Uint8Array(bytes)]), name)
     return await (await fetch(`${base1}/v1/conversations/${cid}/attachments`, { method: 'POST', headers: ana.auth, body: form })).json() as { id: string }
   }
   const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#2a6' } }).png().toBuffer()

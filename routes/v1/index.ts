@@ -8,6 +8,8 @@ import wsRoutes from './ws/index.js'
 import presenceRoutes from './presence/index.js'
 import attachmentRoutes from './attachments/index.js'
 import searchRoutes from './search/index.js'
+import botRoutes from './bots/index.js'
+import adminRoutes from './admin/index.js'
 import { Conversation, Message } from '../../src/schemas/conversations.js'
 
 /**
@@ -28,6 +30,8 @@ const v1: FastifyPluginAsync = async (app) => {
   await app.register(wsRoutes)
   // Signed links need no header; without one it authenticates by itself.
   await app.register(attachmentRoutes, { prefix: '/attachments' })
+  // Behind ADMIN_API_TOKEN, not a user's token.
+  await app.register(adminRoutes, { prefix: '/admin' })
 
   await app.register(async (authenticated) => {
     authenticated.addHook('onRequest', app.authenticate)
@@ -46,6 +50,7 @@ const v1: FastifyPluginAsync = async (app) => {
     await authenticated.register(conversationRoutes, { prefix: '/conversations' })
     await authenticated.register(presenceRoutes, { prefix: '/presence' })
     await authenticated.register(searchRoutes, { prefix: '/search' })
+    await authenticated.register(botRoutes, { prefix: '/bots' })
   })
 }
 

@@ -32,11 +32,11 @@ export function toSelfUser (u: UserRecord): SelfUser {
   return { ...toPublicUser(u), email: u.email }
 }
 
-/** The usernames and emails of webhooks' bot users: nobody registers one (it would pass for a bot). */
+/** The usernames and emails of webhooks' bot users (and the emails of bots'): nobody registers one (it would pass for a bot). */
 export const botIdentity = {
   username: (id: string) => `wh.${id}`,
   email: (id: string) => `${id}@webhooks.invalid`,
   /** The field of a registration that takes a bot's name or address, if any. */
   reservedField: (username: string, email: string): 'username' | 'email' | undefined =>
-    username.toLowerCase().startsWith('wh.') ? 'username' : email.toLowerCase().endsWith('@webhooks.invalid') ? 'email' : undefined
+    username.toLowerCase().startsWith('wh.') ? 'username' : /@(webhooks|bots)\.invalid$/.test(email.toLowerCase()) ? 'email' : undefined
 }

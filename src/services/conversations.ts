@@ -10,6 +10,7 @@ import type { Publish } from './publisher.js'
 import type { SendPipeline } from './send-pipeline.js'
 import { enforceLimit } from '../limits/enforce.js'
 import type { Limiter } from '../limits/port.js'
+import type { EventRecorder } from './messages.js'
 
 export interface ConversationServiceDeps {
   store: Store
@@ -21,6 +22,8 @@ export interface ConversationServiceDeps {
   groupMaxParticipants: number
   /** Groups one user may have created. */
   maxGroupsPerUser: number
+  /** Outgoing events: each change recorded after it is stored, before it is answered (absent: none). */
+  events?: EventRecorder
   /** A membership ended (removed or left): caches of it must go (never fails). */
   onMembershipEnded?: (conversationId: string, userId: string) => Promise<void>
   now?: () => Date
@@ -49,6 +52,13 @@ function decodeCursor (cursor: string): ConversationCursor {
 export function createConversationService (deps: ConversationServiceDeps) {
   const { store, publish } = deps
   const now = deps.now ?? (() => new Date())
+  const record = deps.events?.record ?? (async () => {})
+  /** What an event tells of a conversation: its view without anyone's unread counts. */
+  const eventData = (c: ConversationRecord) => {
+    const { unreadCount: _count, unreadMentionCount: _mentions, ...view } = toConversationView(c, 0)
+    return view as unknown as Record<string, unknown>
+  }
+  const conversationCreated = (c: ConversationRecord) => record([{ key: `conversation.created:${c.id}`, type: 'conversation.created', data: eventData(c) }])
   /** Counts one change by `userId` against its limit; RATE_LIMITED when over. */
   const limit = async (limiter: Limiter | undefined, userId: string) => { if (limiter !== undefined) await enforceLimit(limiter, userId) }
 
@@ -93,9 +103,12 @@ export function createConversationService (deps: ConversationServiceDeps) {
     for (const userId of new Set([...c.participantIds, ...alsoNotify])) await publish(channels.user(userId), live)
   }
 
+  /** People, and bots made by POST /bots that are not revoked (a webhook's bot posts only where its webhook is). */
   async function requireUsers (ids: string[], field: string) {
     const found = await store.users.findByIds(ids)
-    const missing = ids.filter((id) => !found.some((u) => u.id === id && u.kind === 'user'))
+    const bots = new Set((await Promise.all(found.filter((u) => u.kind === 'bot').map((u) => store.bots.findById(u.id))))
+      .filter((b) => b !== null && b.revokedAt === undefined).map((b) => b!.id))
+    const missing = ids.filter((id) => !found.some((u) => u.id === id && (u.kind === 'user' || bots.has(id))))
     if (missing.length > 0) throw validationError(`unknown users: ${missing.join(', ')}`, { field })
   }
 
@@ -125,6 +138,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
     const at = now()
     await store.memberships.addMany([member(conversation.id, userId, 'member', at), member(conversation.id, otherId, 'member', at)])
     if (created) await announce(conversation)
+    await conversationCreated(conversation)
     return { conversation: await viewFor(conversation, userId), created }
   }
 
@@ -157,6 +171,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       })
       await store.memberships.addMany([member(id, userId, 'owner', at), ...others.map((o) => member(id, o, 'member', at))])
       await announce(conversation)
+      await conversationCreated(conversation)
       return { conversation: toConversationView(conversation, 0), created: true }
     },
 
@@ -187,6 +202,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
         const changed = await store.conversations.update(conversationId, patch, now(), version)
         if (changed === null) throw notFound('conversation')
         await announce(changed)
+        await record([{ key: `conversation.updated:${conversationId}:${version}`, type: 'conversation.updated', data: eventData(changed) }])
         return changed
       })
       return viewFor(updated, userId)
@@ -205,6 +221,8 @@ export function createConversationService (deps: ConversationServiceDeps) {
       }
       const at = now()
       await store.memberships.addMany(wanted.map((id) => member(conversationId, id, 'member', at)))
+      // Before the participant list moves on: a retry after a crash here finds them missing from it again, and records them once (the key holds the version read).
+      await record(wanted.map((id) => ({ key: `member.added:${conversationId}:${id}:${conversation.version}`, type: 'member.added' as const, data: { conversationId, userId: id, role: 'member', addedBy: userId, joinedAt: at.toISOString() } })))
       return viewFor(await syncParticipants(conversationId), userId)
     },
 
@@ -219,6 +237,7 @@ export function createConversationService (deps: ConversationServiceDeps) {
       // Leaving is always allowed; removing others counts against the limit.
       if (targetId !== userId) await limit(deps.limiters?.participants, userId)
       await store.memberships.remove(conversationId, targetId)
+      await record([{ key: `member.removed:${conversationId}:${targetId}:${conversation.version}`, type: 'member.removed', data: { conversationId, userId: targetId, removedBy: userId, left: targetId === userId } }])
       await deps.onMembershipEnded?.(conversationId, targetId)
       if (target.role === 'owner') {
         const heir = nextOwner(await store.memberships.listByConversation(conversationId))

@@ -19,6 +19,7 @@ import type { AttachmentLinks } from '../domain/attachments.js'
 import type { AttachmentService } from './attachments.js'
 import type { Sender } from './senders.js'
 import { lastMessageOf, type SendPipeline, type SendResult } from './send-pipeline.js'
+import type { NewOutboxEvent } from '../domain/outgoing.js'
 
 export type { SendResult } from './send-pipeline.js'
 
@@ -41,6 +42,9 @@ export interface SendInput {
   trace?: Trace
 }
 
+/** Where the services record outgoing events (see EventService.record). */
+export interface EventRecorder { record (events: readonly NewOutboxEvent[]): Promise<void> }
+
 export interface MessageServiceDeps {
   store: Store
   pipeline: SendPipeline
@@ -58,6 +62,8 @@ export interface MessageServiceDeps {
   reactionLimiter?: Limiter
   /** A thread root's summary could not be updated after a reply (stored all the same; the next reply updates it). */
   onThreadError?: (err: unknown, rootId: string) => void
+  /** Outgoing events: each change recorded after it is stored, before it is answered (absent: none). */
+  events?: EventRecorder
   /** Called after each new message is stored and published (metrics, logs). */
   onSent?: (message: MessageView, source: MessageSource, trace: Trace | undefined) => void
   now?: () => Date
@@ -95,6 +101,12 @@ const CHANGE_ATTEMPTS = 5
 
 export function createMessageService (deps: MessageServiceDeps) {
   const { store, pipeline, publish } = deps
+  const record = deps.events?.record ?? (async () => {})
+  /** message.created, recorded again by a resend (once: by its key). */
+  const created = async (result: SendResult): Promise<SendResult> => {
+    await record([{ key: `message.created:${result.message.id}`, type: 'message.created', data: result.message as unknown as Record<string, unknown> }])
+    return result
+  }
   const now = deps.now ?? (() => new Date())
   const maxPins = deps.maxPins ?? 50
 
@@ -284,7 +296,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         const first = input.clientMessageId === undefined ? undefined : pipeline.recentSend(input.conversationId, sender.userId, input.clientMessageId)
         if (first !== undefined) {
           slot.cancel()
-          return await pipeline.answerResend(first)
+          return await created(await pipeline.answerResend(first))
         }
         await sender.limit(conversation)
         if (input.replyTo !== undefined) replyTo = await quoted(input.conversationId, input.replyTo)
@@ -322,7 +334,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       // The root's summary after the reply (its new_message goes first): a failure here is the summary's
       // alone, never the reply's, which is stored; the next reply to the thread sums it up again.
       if (result.created && input.threadId !== undefined) await updateThread(input.conversationId, input.threadId).catch((err: unknown) => deps.onThreadError?.(err, input.threadId!))
-      return result
+      return await created(result)
     },
 
     /**
@@ -437,6 +449,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         await store.messages.updateQuotes(conversationId, messageId, quoteOf(edited.content))
         const [view] = await viewsOf([edited], await store.memberships.listByConversation(conversationId))
         await publish(channels.conversation(conversationId), { event: { type: 'message_updated', message: view } })
+        await record([{ key: `message.updated:${messageId}:${edited.version}`, type: 'message.updated', data: view as unknown as Record<string, unknown> }])
         return view!
       })
     },
@@ -453,7 +466,8 @@ export function createMessageService (deps: MessageServiceDeps) {
       const message = await messageIn(conversationId, messageId)
       if (!policy.canDeleteMessage(conversation, message, membership)) throw forbidden('you may delete only your own messages')
       // Deleted already: a rerun finishes what the first run may have left (its uploads' bytes).
-      if (message.deletedAt !== undefined) { await removeAttachments(messageId); return }
+      const deleted = (m: MessageRecord) => record([{ key: `message.deleted:${messageId}`, type: 'message.deleted', data: { conversationId, messageId, seq: m.seq, version: m.version, deletedBy: userId, deletedAt: (m.deletedAt ?? now()).toISOString() } }])
+      if (message.deletedAt !== undefined) { await deleted(message); await removeAttachments(messageId); return }
       await changeMessage(conversationId, messageId, async (version) => {
         const at = now()
         const gone = await store.messages.tombstone(messageId, at, version)
@@ -463,6 +477,7 @@ export function createMessageService (deps: MessageServiceDeps) {
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(gone), at)
         await store.messages.updateQuotes(conversationId, messageId, '')
         await publish(channels.conversation(conversationId), { event: { type: 'message_deleted', conversationId, messageId, seq: gone.seq, version: gone.version } })
+        await deleted(gone)
       })
       await removeAttachments(messageId)
       if (message.threadId !== undefined) await updateThread(conversationId, message.threadId).catch((err: unknown) => deps.onThreadError?.(err, message.threadId!))

@@ -2,6 +2,7 @@ import { DecryptError, type KeyRing } from '../domain/keyring.js'
 import { DuplicateKeyError } from '../domain/errors.js'
 import { isUploaded, type Attachment, type ConversationRecord, type LastMessage, type MessageRecord, type UploadRecord, type UserRecord } from '../domain/types.js'
 import { isClaim, type BlobRepository, type Store, type TimelineEntry } from './port.js'
+import type { EventEndpointRecord, OutboxEventRecord } from '../domain/outgoing.js'
 
 /** A value that would not decrypt: where it was, for the log (never the value). */
 export type DecryptFailure = (err: DecryptError, where: { collection: string, id: string, field: string }) => void
@@ -74,9 +75,24 @@ export function encryptedStore (inner: Store, ring: KeyRing, onFailure: DecryptF
 
   const openUpload = (r: UploadRecord): UploadRecord => ({ ...r, name: open(r.name, 'attachments', r.id, 'name', `attachment:${r.id}:name`).value })
 
-  const { users, conversations, messages, attachments } = inner
+  const { users, conversations, messages, attachments, eventEndpoints, outbox } = inner
+  // An endpoint's secret and an event's body (it carries message content) are sealed too; one that does not open reads as ''.
+  const openEndpoint = (e: EventEndpointRecord): EventEndpointRecord => ({ ...e, secret: open(e.secret, 'eventEndpoints', e.id, 'secret', `endpoint:${e.id}:secret`).value })
+  const openEvent = (e: OutboxEventRecord): OutboxEventRecord => ({ ...e, body: open(e.body, 'events', e.id, 'body', `event:${e.id}:body`).value })
   return {
     ...inner,
+    eventEndpoints: {
+      ...eventEndpoints,
+      insert: (e) => eventEndpoints.insert({ ...e, secret: ring.encrypt(e.secret, `endpoint:${e.id}:secret`) }),
+      findById: async (id) => { const e = await eventEndpoints.findById(id); return e === null ? null : openEndpoint(e) },
+      list: async () => (await eventEndpoints.list()).map(openEndpoint)
+    },
+    outbox: {
+      ...outbox,
+      record: (events) => outbox.record(events.map((e) => ({ ...e, body: ring.encrypt(e.body, `event:${e.id}:body`) }))),
+      claimNew: async (now, until, limit) => (await outbox.claimNew(now, until, limit)).map(openEvent),
+      findEvents: async (ids) => (await outbox.findEvents(ids)).map(openEvent)
+    },
     blobs: encryptedBlobs(inner.blobs, ring, onFailure),
     users: {
       ...users,

@@ -3,6 +3,7 @@ import type {
   ReactionRecord, RefreshTokenRecord, ThreadSummary, Role, UploadRecord, UserPatch, UserRecord, VersionClaim, WebhookRecord
 } from '../domain/types.js'
 import type { DuplicateKeyError } from '../domain/errors.js'
+import type { DeliveryRecord, EventEndpointRecord, OutboxEventRecord } from '../domain/outgoing.js'
 
 /**
  * The persistence port. Adapters: memory (embedded default) and mongo.
@@ -34,6 +35,72 @@ export interface Store {
   blobs: BlobRepository
   /** Which keys of encryption at rest have sealed anything still stored. */
   encryptionKeys: EncryptionKeyRepository
+  /** Where outgoing events go (the admin API's). */
+  eventEndpoints: EventEndpointRepository
+  /** Outgoing events, and their deliveries to each endpoint. */
+  outbox: OutboxRepository
+  /** Bots' owners and API keys (a bot is also a user, of kind 'bot'). */
+  bots: BotRepository
+}
+
+export interface EventEndpointRepository extends Resealable<EventEndpointRecord> {
+  insert (endpoint: EventEndpointRecord): Promise<void>
+  findById (id: string): Promise<EventEndpointRecord | null>
+  /** Oldest first. */
+  list (): Promise<EventEndpointRecord[]>
+  /** True when it existed. */
+  remove (id: string): Promise<boolean>
+}
+
+/**
+ * The outbox. An event is recorded by the code path of the change it tells
+ * of (after the change, before its answer: a retried request records it
+ * again, once); any node then claims it for a while (a lease), writes one
+ * delivery per endpoint that wants it, and claims the deliveries that are due.
+ * Two nodes claiming one thing at once (possible where updates race) send it
+ * twice, never zero times: delivery is at least once. Its scan and reseal
+ * are over events.
+ */
+export interface OutboxRepository extends Resealable<OutboxEventRecord> {
+  /** Records each event unless one with its key is recorded already. */
+  record (events: ReadonlyArray<Omit<OutboxEventRecord, 'state' | 'leaseUntil'>>): Promise<void>
+  /** Events still `new` and not leased at `now`, oldest first, at most `limit`: leased until `leaseUntil`. */
+  claimNew (now: Date, leaseUntil: Date, limit: number): Promise<OutboxEventRecord[]>
+  /** Its deliveries are written: it is `expanded`. */
+  markExpanded (id: string): Promise<void>
+  findEvents (ids: readonly string[]): Promise<OutboxEventRecord[]>
+  /** Writes each delivery unless the event has one to that endpoint already. */
+  addDeliveries (deliveries: readonly DeliveryRecord[]): Promise<void>
+  /** Pending deliveries due at `now` and not leased, soonest first, at most `limit`: leased until `leaseUntil`. */
+  claimDue (now: Date, leaseUntil: Date, limit: number): Promise<DeliveryRecord[]>
+  /** The outcome of an attempt (the lease is dropped). */
+  settle (id: string, patch: Pick<DeliveryRecord, 'status' | 'attempts' | 'nextAttemptAt' | 'lastAttemptAt'> & Partial<Pick<DeliveryRecord, 'lastStatusCode' | 'lastError' | 'deliveredAt'>>): Promise<void>
+  findDelivery (id: string): Promise<DeliveryRecord | null>
+  /** An endpoint's deliveries, newest first, older than `beforeId`, at most `limit`. */
+  listDeliveries (endpointId: string, limit: number, beforeId?: string): Promise<DeliveryRecord[]>
+  /** Pending again, due at `now`, retried until `expiresAt`; null when there is no such delivery. */
+  retry (id: string, now: Date, expiresAt: Date): Promise<DeliveryRecord | null>
+  /** Events not yet expanded plus deliveries pending, and when the oldest of them was created. */
+  backlog (): Promise<{ depth: number, oldest?: Date }>
+}
+
+export interface BotRecord {
+  /** The bot's user id. */
+  id: string
+  ownerId: string
+  /** SHA-256 of its API key's secret part, hex. */
+  keyHash: string
+  createdAt: Date
+  revokedAt?: Date
+}
+
+export interface BotRepository {
+  insert (bot: BotRecord): Promise<void>
+  findById (id: string): Promise<BotRecord | null>
+  /** The owner's bots (revoked ones too), oldest first. */
+  listByOwner (ownerId: string): Promise<BotRecord[]>
+  /** Revoked from `at` on; false when there is no such bot or it was revoked already. */
+  revoke (id: string, at: Date): Promise<boolean>
 }
 
 export interface EncryptionKeyRepository {

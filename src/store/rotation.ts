@@ -16,7 +16,8 @@ const standing = (value: string) => keyIdOf(value) ?? 'plaintext'
 /**
  * Re-encrypts under the ring's active key what older keys (or no key)
  * sealed: message content, quote excerpts, upload names in messages and in
- * uploads, lastMessage excerpts, emails, and the keyed hashes of search
+ * uploads, lastMessage excerpts, emails, event endpoints' secrets, outgoing
+ * events' bodies, and the keyed hashes of search
  * words and emails (made again from the decrypted text). `inner` is the
  * store under the encryption (its records as stored). Each record is
  * rewritten only while the field it was read by is unchanged, so a write
@@ -156,6 +157,19 @@ export async function rotateKeys (inner: Store, ring: KeyRing, opts: { batch?: n
     const plain = decryptOr('attachments', standing(r.name))(() => ring.decrypt(r.name, `attachment:${r.id}:name`))
     if (plain === undefined) return
     await reseal('attachments', inner.attachments, r.id, { field: 'name', value: r.name }, { name: ring.encrypt(plain, `attachment:${r.id}:name`) })
+  })
+  await walk('eventEndpoints', inner.eventEndpoints, async (e) => {
+    if (current(e.secret)) { leave('eventEndpoints', active); return }
+    const plain = decryptOr('eventEndpoints', standing(e.secret))(() => ring.decrypt(e.secret, `endpoint:${e.id}:secret`))
+    if (plain === undefined) return
+    await reseal('eventEndpoints', inner.eventEndpoints, e.id, { field: 'secret', value: e.secret }, { secret: ring.encrypt(plain, `endpoint:${e.id}:secret`) })
+  })
+
+  await walk('events', inner.outbox, async (e) => {
+    if (current(e.body)) { leave('events', active); return }
+    const plain = decryptOr('events', standing(e.body))(() => ring.decrypt(e.body, `event:${e.id}:body`))
+    if (plain === undefined) return
+    await reseal('events', inner.outbox, e.id, { field: 'body', value: e.body }, { body: ring.encrypt(plain, `event:${e.id}:body`) })
   })
   // A key of the ring that nothing is left under is retired: a start without it in the ring is then allowed.
   const stillUsed = new Set(Object.values(report).flatMap((r) => Object.entries(r.left).filter(([, n]) => n > 0).map(([key]) => key)))

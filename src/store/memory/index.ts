@@ -8,6 +8,7 @@ import { createMemoryWebhookRepository } from './webhooks.js'
 import { createMemoryReactionRepository } from './reactions.js'
 import { createMemoryAttachmentRepository, createMemoryBlobRepository } from './attachments.js'
 import type { EncryptionKeyRepository } from '../port.js'
+import { createMemoryBotRepository, createMemoryEventEndpointRepository, createMemoryOutboxRepository } from './outgoing.js'
 
 function createMemoryEncryptionKeyRepository (): EncryptionKeyRepository {
   const used = new Set<string>()
@@ -45,6 +46,9 @@ export function createMemoryStore (): Store {
     webhooks: createMemoryWebhookRepository(),
     attachments: createMemoryAttachmentRepository(),
     blobs: createMemoryBlobRepository(),
-    encryptionKeys: createMemoryEncryptionKeyRepository()
+    encryptionKeys: createMemoryEncryptionKeyRepository(),
+    eventEndpoints: createMemoryEventEndpointRepository(),
+    outbox: createMemoryOutboxRepository(),
+    bots: createMemoryBotRepository()
   }
 }

@@ -8,6 +8,7 @@ import { createMongoMembershipRepository, ensureMembershipIndexes } from './memb
 import { createMongoMessageRepository, ensureMessageIndexes } from './messages.js'
 import { createMongoWebhookRepository, ensureWebhookIndexes } from './webhooks.js'
 import { createMongoReactionRepository, ensureReactionIndexes } from './reactions.js'
+import { createMongoBotRepository, createMongoEventEndpointRepository, createMongoOutboxRepository, ensureOutgoingIndexes } from './outgoing.js'
 import { createMongoAttachmentRepository, createMongoBlobRepository, ensureAttachmentIndexes } from './attachments.js'
 
 export interface MongoStoreOptions {
@@ -51,6 +52,7 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
         await ensureWebhookIndexes(db)
         await ensureReactionIndexes(db)
         await ensureAttachmentIndexes(db)
+        await ensureOutgoingIndexes(db)
       })
     },
     onRecover (handler) {
@@ -72,6 +74,9 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
     webhooks: createMongoWebhookRepository(db, guard),
     attachments: createMongoAttachmentRepository(db, guard),
     blobs: createMongoBlobRepository(db, guard),
+    eventEndpoints: createMongoEventEndpointRepository(db, guard),
+    outbox: createMongoOutboxRepository(db, guard),
+    bots: createMongoBotRepository(db, guard),
     encryptionKeys: {
       async markUsed (keyId) {
         await guard(() => keys.updateOne({ _id: keyId }, { $set: { usedAt: new Date() }, $unset: { retiredAt: '' } }, { upsert: true }))
