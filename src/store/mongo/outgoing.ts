@@ -61,7 +61,7 @@ export function createMongoOutboxRepository (db: Db, guard: Guard): OutboxReposi
     for (const doc of found) {
       const lease = doc.leaseUntil === undefined ? { leaseUntil: { $exists: false } } : { leaseUntil: doc.leaseUntil as Date }
       const res = await guard(() => any.updateOne({ _id: doc._id, ...filter, ...lease }, { $set: { leaseUntil } }))
-      if (res.modifiedCount === 1) claimed.push({ ...doc, leaseUntil } as unknown as WithId<D>)
+      if (res.matchedCount === 1) claimed.push({ ...doc, leaseUntil } as unknown as WithId<D>)
     }
     return claimed
   }
