@@ -23,7 +23,7 @@ import { ensureChromium, ensureRedisServer, ferretHarness, freePort, redisAnswer
 
 const cache = join(root, '.cache')
 const children = []
-const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'presence-redis', 'limits-redis', 'revocations-redis', 'faults-node', 'faults-redis', 'faults-store', 'browser']
+const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'presence-redis', 'limits-redis', 'revocations-redis', 'faults-node', 'faults-redis', 'faults-store', 'faults-outbox', 'browser']
 
 const log = (msg) => console.log(`[test] ${msg}`)
 
