@@ -50,10 +50,12 @@ forEachStore(t, 'everything works encrypted: sends, replies, edits, search by wo
 })
 
 t.test('the raw MongoDB documents hold no readable content, excerpt, file name or email', async (t) => {
-  const built = await buildTestApp(t, { store: 'mongo', env: ENV })
+  const built = await buildTestApp(t, { store: 'mongo', env: { ...ENV, ADMIN_API_TOKEN: 'admin-token-for-tests-0123456789abcdef', EVENT_ENDPOINTS_ALLOW_PRIVATE: 'true' } })
   if (built === undefined) return
   const { app } = built
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  // An event endpoint (nothing listens there): the outbox holds every event, with the content it carries.
+  const endpoint = (await app.inject({ method: 'POST', url: '/v1/admin/event-endpoints', headers: { authorization: 'Bearer admin-token-for-tests-0123456789abcdef' }, payload: { url: 'http://127.0.0.1:9/hook' } })).json() as { secret: string }
   const ana = await register(app, 'encraw')
   const ben = await register(app, 'encraw')
   const a = client(app, ana)
@@ -69,7 +71,9 @@ t.test('the raw MongoDB documents hold no readable content, excerpt, file name o
   t.equal((await a.get('/v1/search/messages?q=quokka')).body.items.length, 1)
   const db = (app.store as unknown as { db: Db }).db
   const dump = async (name: string) => JSON.stringify(await db.collection(name).find({}).toArray())
-  const raw = { messages: await dump('messages'), conversations: await dump('conversations'), users: await dump('users'), attachments: await dump('attachments') }
+  const raw = { messages: await dump('messages'), conversations: await dump('conversations'), users: await dump('users'), attachments: await dump('attachments'), events: await dump('events') }
+  t.ok((await db.collection('events').countDocuments({ type: 'message.created' })) >= 2, 'the outbox holds the events')
+  t.notOk((await dump('eventEndpoints')).includes(endpoint.secret.slice(6)), 'the endpoint\'s signing secret is sealed too')
   for (const [name, text] of Object.entries(raw)) {
     // (The emails' local parts are the usernames here, and usernames are not encrypted: the whole address is looked for.)
     for (const s of [...SECRETS, ana.email, ben.email]) t.notOk(text.toLowerCase().includes(s.toLowerCase()), `${name}: no ${s}`)
