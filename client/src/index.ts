@@ -16,6 +16,8 @@ export interface ChatClientOptions {
   /** More base URLs for the live connection to rotate through (nodes without a balancer); defaults to baseUrl. */
   liveUrls?: string[]
   tokens?: Tokens
+  /** A bot's API key instead of a session (POST /v1/bots answers it once). */
+  apiKey?: string
   onTokens?: (tokens: Tokens | null) => void
   WebSocket?: WebSocketConstructor
   live?: Partial<Pick<LiveClientOptions, 'minDelayMs' | 'maxDelayMs' | 'ackTimeoutMs' | 'cursors' | 'dedupeWindow' | 'deliveredReceipts' | 'deliveredDelayMs'>>
@@ -40,7 +42,7 @@ export class ChatClient {
   readonly live: LiveClient
 
   constructor (options: ChatClientOptions) {
-    this.rest = new RestClient({ baseUrl: options.baseUrl, ...(options.tokens && { tokens: options.tokens }), ...(options.onTokens && { onTokens: options.onTokens }) })
+    this.rest = new RestClient({ baseUrl: options.baseUrl, ...(options.tokens && { tokens: options.tokens }), ...(options.apiKey !== undefined && { apiKey: options.apiKey }), ...(options.onTokens && { onTokens: options.onTokens }) })
     const origin = options.baseUrl !== '' ? options.baseUrl : (globalThis as { location?: { origin: string } }).location?.origin ?? ''
     this.live = new LiveClient({
       ...options.live,

@@ -9,6 +9,8 @@ import type { PublicUser as PublicUserSchema, SelfUser as SelfUserSchema } from 
 import type { LoginBody, RegisterBody } from '../../routes/v1/auth/schemas.js'
 import type { CreateConversationBody, CreatedWebhook as CreatedWebhookSchema, ParticipantList as ParticipantListSchema, UpdateConversationBody, Webhook as WebhookSchema } from '../../routes/v1/conversations/schemas.js'
 import type { UpdateMeBody } from '../../routes/v1/users/schemas.js'
+import type { EVENT_TYPES } from '../../src/domain/outgoing.js'
+import type { DeliveryView } from '../../src/services/events.js'
 
 export type Message = Static<typeof MessageSchema>
 export type Upload = Static<typeof UploadSchema>
@@ -78,6 +80,8 @@ export interface RestClientOptions {
   /** The server's base URL ('' for the page's own origin in a browser). */
   baseUrl: string
   tokens?: Tokens
+  /** A bot's API key (POST /v1/bots answers it once) instead of a session: sent as the Bearer token, never refreshed. */
+  apiKey?: string
   /** Called whenever the tokens change (after login, register, refresh; null after logout or a failed refresh). */
   onTokens?: (tokens: Tokens | null) => void
   fetch?: typeof fetch
@@ -95,8 +99,9 @@ export class RestClient {
     this.fetchImpl = options.fetch ?? ((...args) => fetch(...args))
   }
 
+  /** The Bearer token calls carry: the session's access token, or the bot's API key. */
   get accessToken (): string | undefined {
-    return this.tokens?.accessToken
+    return this.tokens?.accessToken ?? this.options.apiKey
   }
 
   get session (): Tokens | undefined {
@@ -114,7 +119,7 @@ export class RestClient {
     const qs = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&')
     const headers: Record<string, string> = { ...opts.headers }
     if (opts.body !== undefined) headers['content-type'] = 'application/json'
-    if (auth && this.tokens !== undefined) headers.authorization = `Bearer ${this.tokens.accessToken}`
+    if (auth && this.accessToken !== undefined) headers.authorization = `Bearer ${this.accessToken}`
     const res = await this.fetchImpl(`${this.options.baseUrl}${path}${qs === '' ? '' : `?${qs}`}`, {
       method,
       headers,
@@ -164,7 +169,7 @@ export class RestClient {
     const once = () => new Promise<{ status: number, statusText: string, text: string, retryAfter: string | null }>((resolve, reject) => {
       const xhr = new XMLHttpRequest()
       xhr.open('POST', `${this.options.baseUrl}${path}`)
-      if (this.tokens !== undefined) xhr.setRequestHeader('authorization', `Bearer ${this.tokens.accessToken}`)
+      if (this.accessToken !== undefined) xhr.setRequestHeader('authorization', `Bearer ${this.accessToken}`)
       xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total) }
       xhr.onload = () => resolve({ status: xhr.status, statusText: xhr.statusText, text: xhr.responseText, retryAfter: xhr.getResponseHeader('retry-after') })
       xhr.onerror = () => reject(new TypeError('upload failed: network error'))
@@ -181,7 +186,7 @@ export class RestClient {
   /** The bytes of an attachment (its signed url needs no token; a bare path gets this client's). */
   async download (attachment: Pick<Attachment, 'url'>): Promise<Blob> {
     const signed = attachment.url.includes('signature=')
-    const res = await this.fetchImpl(this.urlOf(attachment.url), signed || this.tokens === undefined ? {} : { headers: { authorization: `Bearer ${this.tokens.accessToken}` } })
+    const res = await this.fetchImpl(this.urlOf(attachment.url), signed || this.accessToken === undefined ? {} : { headers: { authorization: `Bearer ${this.accessToken}` } })
     if (!res.ok) return answerOf<never>(res.status, res.statusText, await res.text(), res.headers.get('retry-after'))
     return res.blob()
   }
@@ -304,4 +309,51 @@ export class RestClient {
   postToWebhook (webhookId: string, token: string, input: SendMessageInput): Promise<Message> {
     return this.request('POST', `/v1/webhooks/${webhookId}/${token}`, { body: input, auth: false })
   }
+
+  // Bots
+
+  /** A bot I own: a user of kind bot, with its API key (shown this once): `new ChatClient({ baseUrl, apiKey })` then acts as it. */
+  createBot (input: { username: string, name?: string }): Promise<Bot & { apiKey: string }> { return this.request('POST', '/v1/bots', { body: input }) }
+  async bots (): Promise<Bot[]> { return (await this.request<{ items: Bot[] }>('GET', '/v1/bots')).items }
+  /** Its key is refused from now on, on every node, and its sockets close. */
+  revokeBot (botId: string): Promise<void> { return this.request('DELETE', `/v1/bots/${botId}`) }
+}
+
+export interface Bot { bot: PublicUser, ownerId: string, createdAt: string, revoked: boolean }
+
+export type EventType = typeof EVENT_TYPES[number]
+export interface EventEndpoint { id: string, url: string, events: EventType[], description?: string, createdAt: string }
+export type Delivery = DeliveryView
+
+/**
+ * The admin API (ADMIN_API_TOKEN): where outgoing events go, and what became
+ * of them. A receiver verifies each POST with the endpoint's secret and the
+ * `standardwebhooks` library (see the README).
+ */
+export class AdminClient {
+  private readonly fetchImpl: typeof fetch
+  constructor (private readonly options: { baseUrl: string, token: string, fetch?: typeof fetch }) {
+    this.fetchImpl = options.fetch ?? ((...args) => fetch(...args))
+  }
+
+  private async call<T> (method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.fetchImpl(`${this.options.baseUrl}/v1/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.options.token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) })
+    })
+    return answerOf<T>(res.status, res.statusText, await res.text(), res.headers.get('retry-after'))
+  }
+
+  /** Its `secret` (whsec_…) is answered this once. */
+  createEndpoint (input: { url: string, events?: EventType[], description?: string }): Promise<EventEndpoint & { secret: string }> { return this.call('POST', '/event-endpoints', input) }
+  async endpoints (): Promise<EventEndpoint[]> { return (await this.call<{ items: EventEndpoint[] }>('GET', '/event-endpoints')).items }
+  deleteEndpoint (id: string): Promise<void> { return this.call('DELETE', `/event-endpoints/${id}`) }
+  /** Newest first; `cursor` is the last page's nextCursor. */
+  deliveries (endpointId: string, opts: { limit?: number, cursor?: string } = {}): Promise<{ items: Delivery[], nextCursor: string | null }> {
+    const qs = new URLSearchParams(Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])).toString()
+    return this.call('GET', `/event-endpoints/${endpointId}/deliveries${qs === '' ? '' : `?${qs}`}`)
+  }
+
+  retry (endpointId: string, deliveryId: string): Promise<Delivery> { return this.call('POST', `/event-endpoints/${endpointId}/deliveries/${deliveryId}/retry`) }
 }
