@@ -36,7 +36,7 @@ export function buildAsyncApi (version: string, limits: MessageLimits): Record<s
     info: {
       title: 'Chat backend live protocol',
       version,
-      description: `One websocket per client. Every frame is JSON text \`{type, ...}\`. A missing or bad token is refused before the upgrade with HTTP 401; when the token expires on an open socket, or its session ends (logout, a reused refresh token), the server closes it with ${CloseCode.TOKEN_EXPIRED}. A socket with too many frames not yet handled is not read until they are. On shutdown sockets are closed with ${CloseCode.SERVICE_RESTART} (reconnect to another node), a client that stops reading is closed with ${CloseCode.TRY_AGAIN_LATER}, one that keeps flooding with ${CloseCode.POLICY_VIOLATION}, and frames over the payload limit close the socket with ${CloseCode.MESSAGE_TOO_BIG}. The server pings every socket on an interval and closes those that stop answering.`
+      description: `One websocket per client. Every frame is JSON text \`{type, ...}\`. A missing or bad token is refused before the upgrade with HTTP 401; when the token expires on an open socket, or its session ends (logout, a reused refresh token, a bot revoked), the server closes it with ${CloseCode.TOKEN_EXPIRED}. A socket with too many frames not yet handled is not read until they are. On shutdown sockets are closed with ${CloseCode.SERVICE_RESTART} (reconnect to another node), a client that stops reading is closed with ${CloseCode.TRY_AGAIN_LATER}, one that keeps flooding with ${CloseCode.POLICY_VIOLATION}, and frames over the payload limit close the socket with ${CloseCode.MESSAGE_TOO_BIG}. The server pings every socket on an interval and closes those that stop answering.`
     },
     servers: {
       local: {
@@ -70,8 +70,8 @@ export function buildAsyncApi (version: string, limits: MessageLimits): Record<s
     },
     components: {
       securitySchemes: {
-        queryToken: { type: 'httpApiKey', name: 'token', in: 'query', description: 'the access token from /v1/auth/login' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'the access token in an Authorization header' }
+        queryToken: { type: 'httpApiKey', name: 'token', in: 'query', description: 'the access token from /v1/auth/login, or a bot\'s API key (cbk_…)' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'the access token (or a bot\'s API key) in an Authorization header' }
       },
       schemas: {
         Message: portable(Message),
