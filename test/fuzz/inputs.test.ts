@@ -12,6 +12,7 @@ import { buildTestApp, client, register } from '../helper.js'
 import { WsClient } from '../ws-client.js'
 import { FAST_ENV } from '../realtime/nodes.js'
 
+const ADMIN_TOKEN = 'admin-token-for-the-fuzz-0123456789abcdef'
 const CODES = new Set(['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED'])
 
 /** Any JSON-ish value, with the keys attackers like. */
@@ -31,25 +32,27 @@ const deep = fc.integer({ min: 50, max: 2000 }).map((n) => JSON.parse('['.repeat
 const body = fc.oneof(nastyValue, deep, fc.dictionary(nastyKey, nastyValue, { maxKeys: 6 }))
 
 t.test('REST bodies: never a 500, always the contract shape', async (t) => {
-  const built = await buildTestApp(t, { env: FAST_ENV })
+  const built = await buildTestApp(t, { env: { ...FAST_ENV, ADMIN_API_TOKEN: ADMIN_TOKEN } })
   if (built === undefined) return
   const { app } = built
   const a = client(app, await register(app, 'fz'))
   const b = client(app, await register(app, 'fz'))
   const conv = (await a.post('/v1/conversations', { type: 'direct', participantIds: [b.user.id] })).body.id
   const msg = (await a.post(`/v1/conversations/${conv}/messages`, { content: 'seed' })).body.id
-  const targets: Array<[string, string, boolean]> = [
+  const endpoint = (await app.inject({ method: 'POST', url: '/v1/admin/event-endpoints', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { url: 'https://hooks.example.com/fuzz' } })).json().id as string
+  const targets: Array<[string, string, boolean | 'admin']> = [
     ['POST', '/v1/auth/register', false], ['POST', '/v1/auth/login', false], ['POST', '/v1/auth/refresh', false],
     ['POST', '/v1/auth/logout', false], ['PATCH', '/v1/users/me', true], ['POST', '/v1/conversations', true],
     ['PATCH', `/v1/conversations/${conv}`, true], ['POST', `/v1/conversations/${conv}/participants`, true],
     ['POST', `/v1/conversations/${conv}/messages`, true], ['PATCH', `/v1/conversations/${conv}/messages/${msg}`, true],
-    ['POST', `/v1/conversations/${conv}/read`, true], ['POST', `/v1/conversations/${conv}/webhooks`, true]
+    ['POST', `/v1/conversations/${conv}/read`, true], ['POST', `/v1/conversations/${conv}/webhooks`, true],
+    ['POST', '/v1/bots', true], ['POST', '/v1/admin/event-endpoints', 'admin'], ['POST', `/v1/admin/event-endpoints/${endpoint}/deliveries/${msg}/retry`, 'admin']
   ]
   const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort()
   let count = 0
   await fc.assert(fc.asyncProperty(fc.constantFrom(...targets), body, async ([method, url, auth], payload) => {
     count++
-    const res = await app.inject({ method: method as 'POST', url, headers: { 'content-type': 'application/json', ...(auth && a.user.auth) }, payload: JSON.stringify(payload) })
+    const res = await app.inject({ method: method as 'POST', url, headers: { 'content-type': 'application/json', ...(auth === 'admin' ? { authorization: `Bearer ${ADMIN_TOKEN}` } : auth && a.user.auth) }, payload: JSON.stringify(payload) })
     if (res.statusCode >= 500) throw new Error(`${method} ${url} ${JSON.stringify(payload)?.slice(0, 200)} → ${res.statusCode} ${res.body}`)
     if (res.statusCode >= 400) {
       const err = res.json()
@@ -112,7 +115,7 @@ t.test('reaction emoji in the path: any string is a 204 or a contract error, nev
 /** Header values a client can send (printable ASCII; what HTTP allows through). */
 const headerValue = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 120 }),
-  fc.constantFrom('', ' ', 'x'.repeat(4000), '../../etc/passwd', '<script>alert(1)</script>', '%00', '1.1.1.1, 2.2.2.2, 3.3.3.3', '::1', 'unknown', '[::ffff:10.0.0.1]:80', 'evil.example:99999', 'Bearer ', 'Bearer a.b.c')
+  fc.constantFrom('', ' ', 'x'.repeat(4000), '../../etc/passwd', '<script>alert(1)</script>', '%00', '1.1.1.1, 2.2.2.2, 3.3.3.3', '::1', 'unknown', '[::ffff:10.0.0.1]:80', 'evil.example:99999', 'Bearer ', 'Bearer a.b.c', 'Bearer cbk_', 'Bearer cbk_665f1c2ab4d5e6f7a8b9c0d1_', `Bearer cbk_665f1c2ab4d5e6f7a8b9c0d1_${'A'.repeat(43)}`, 'Bearer cbk_x_y_z')
 )
 
 t.test('multipart upload bodies: malformed, truncated, mislabelled, oversized: a contract error or a 201, never a 500', async (t) => {

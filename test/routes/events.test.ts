@@ -82,6 +82,11 @@ forEachStore(t, 'a receiver that answers 500 three times, then 200, gets the eve
   }
   t.match(log.items, [{ type: 'message.created', status: 'delivered', attempts: 4, lastStatusCode: 200, deliveredAt: String }], 'delivered at the fourth attempt')
   t.equal(JSON.parse(receiver.received[3]!.body).data.id, sent.id)
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, /event_deliveries_total\{outcome="retry"\} 3/, 'metrics: three attempts to retry')
+  t.match(metrics, /event_deliveries_total\{outcome="delivered"\} 1/, 'and one delivered')
+  t.match(metrics, /event_outbox_depth \d+/, 'the outbox depth is exposed')
+  t.match(metrics, /event_outbox_oldest_age_seconds \d+/, 'and the age of its oldest')
   const retried = await adminCall(app, 'POST', `/v1/admin/event-endpoints/${endpoint.id}/deliveries/${log.items[0].id}/retry`)
   t.equal(retried.status, 202)
   t.match(retried.body, { status: 'pending' })
