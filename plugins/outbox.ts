@@ -25,6 +25,7 @@ export default fp(async (app) => {
     retry: { baseMs: config.EVENT_RETRY_BASE_MS, maxMs: config.EVENT_RETRY_MAX_MS, forMs: config.EVENT_RETRY_FOR_MS },
     timeoutMs: config.EVENT_DELIVERY_TIMEOUT_MS,
     maxInFlight: config.EVENT_MAX_IN_FLIGHT,
+    maxInFlightPerEndpoint: Math.min(config.EVENT_MAX_IN_FLIGHT, config.EVENT_MAX_IN_FLIGHT_PER_ENDPOINT),
     leaseMs: config.EVENT_LEASE_MS,
     pollMs: config.EVENT_POLL_INTERVAL_MS,
     onOutcome: (outcome) => metrics.eventDeliveries.inc({ outcome }),

@@ -97,6 +97,7 @@ export const ConfigSchema = Type.Object({
   EVENT_RETRY_FOR_MS: Type.Integer({ minimum: 1000, maximum: 2592000000, default: 172800000, description: 'how long a delivery is retried from its event on before it is failed (at least 24 hours in production)' }),
   EVENT_DELIVERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'how long one attempt waits for the endpoint\'s answer' }),
   EVENT_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'deliveries one node attempts at once, at most' }),
+  EVENT_MAX_IN_FLIGHT_PER_ENDPOINT: Type.Integer({ minimum: 1, maximum: 10000, default: 16, description: 'of those, to one endpoint at most: a slow or dead endpoint never takes the slots of the others' }),
   EVENT_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3600000, default: 30000, description: 'how long a node\'s claim on an event or a delivery holds (at least the delivery timeout plus 2 s): a node that dies holds its claims no longer' }),
   EVENT_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 500, description: 'how often a node looks at the outbox for due deliveries when nothing woke it' }),
   MAX_BOTS_PER_USER: Type.Integer({ minimum: 1, maximum: 100000, default: 20, description: 'bots one user may own (revoked ones count); one more: 409 CONFLICT' }),

@@ -17,6 +17,8 @@ export interface DispatcherDeps {
   timeoutMs: number
   /** Deliveries this node attempts at once, at most. */
   maxInFlight: number
+  /** Of those, to one endpoint at most (so a slow or dead one never takes every slot). */
+  maxInFlightPerEndpoint: number
   /** How long a claim holds (a node that dies holds its claims no longer than this). */
   leaseMs: number
   /** How often the outbox is looked at when nothing woke the dispatcher. */
@@ -38,7 +40,8 @@ const EXCERPT = 140
  * delivery per endpoint that wants them (and a new message into
  * push.requested events for its participants with no device connected on
  * any node); due deliveries are claimed and POSTed, at most maxInFlight at
- * once, each on its own (a slow endpoint holds only its own), and settled:
+ * once and maxInFlightPerEndpoint to one endpoint, each on its own (a slow
+ * endpoint holds only its own slots, never the others'), and settled:
  * delivered on a 2xx, retried later with a growing delay otherwise, failed
  * once its time is up. Every node runs one; claims keep them apart.
  */
@@ -49,6 +52,8 @@ export function createDispatcher (deps: DispatcherDeps) {
   // A claim outlives the longest attempt, or another node would send it meanwhile.
   const leaseMs = Math.max(deps.leaseMs, deps.timeoutMs + 2000)
   const attempts = new Set<Promise<void>>()
+  /** Attempts under way per endpoint. */
+  const busy = new Map<string, number>()
   let running = false
   let timer: NodeJS.Timeout | undefined
   let ticking: Promise<void> | undefined
@@ -135,11 +140,24 @@ export function createDispatcher (deps: DispatcherDeps) {
     }
     const room = deps.maxInFlight - attempts.size
     if (room <= 0) return
-    const due = await store.outbox.claimDue(now(), new Date(now().getTime() + leaseMs), room)
+    const full = [...busy].filter(([, n]) => n >= deps.maxInFlightPerEndpoint).map(([id]) => id)
+    const due = await store.outbox.claimDue(now(), new Date(now().getTime() + leaseMs), room, full)
+    const spare: string[] = []
     for (const d of due) {
-      const p: Promise<void> = attempt(d).catch((err: unknown) => deps.onError?.(err)).finally(() => { attempts.delete(p); wake() })
+      const n = busy.get(d.endpointId) ?? 0
+      // More to one endpoint than it may have in flight: given back, for the next round (or another node).
+      if (n >= deps.maxInFlightPerEndpoint) { spare.push(d.id); continue }
+      busy.set(d.endpointId, n + 1)
+      const p: Promise<void> = attempt(d).catch((err: unknown) => deps.onError?.(err)).finally(() => {
+        attempts.delete(p)
+        const left = (busy.get(d.endpointId) ?? 1) - 1
+        if (left > 0) busy.set(d.endpointId, left)
+        else busy.delete(d.endpointId)
+        wake()
+      })
       attempts.add(p)
     }
+    if (spare.length > 0) await store.outbox.release(spare)
     if (due.length === room) again = true
   }
 

@@ -71,8 +71,10 @@ export interface OutboxRepository extends Resealable<OutboxEventRecord> {
   findEvents (ids: readonly string[]): Promise<OutboxEventRecord[]>
   /** Writes each delivery unless the event has one to that endpoint already. */
   addDeliveries (deliveries: readonly DeliveryRecord[]): Promise<void>
-  /** Pending deliveries due at `now` and not leased, soonest first, at most `limit`: leased until `leaseUntil`. */
-  claimDue (now: Date, leaseUntil: Date, limit: number): Promise<DeliveryRecord[]>
+  /** Pending deliveries due at `now` and not leased, soonest first, at most `limit`, none to the endpoints in `skipEndpoints`: leased until `leaseUntil`. */
+  claimDue (now: Date, leaseUntil: Date, limit: number, skipEndpoints?: readonly string[]): Promise<DeliveryRecord[]>
+  /** Claimed but not attempted: free for any node again. */
+  release (ids: readonly string[]): Promise<void>
   /** The outcome of an attempt (the lease is dropped). */
   settle (id: string, patch: Pick<DeliveryRecord, 'status' | 'attempts' | 'nextAttemptAt' | 'lastAttemptAt'> & Partial<Pick<DeliveryRecord, 'lastStatusCode' | 'lastError' | 'deliveredAt'>>): Promise<void>
   findDelivery (id: string): Promise<DeliveryRecord | null>

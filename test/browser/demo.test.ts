@@ -33,7 +33,7 @@ async function signUp (page: Page, base: string, username: string) {
 
 const texts = (page: Page) => page.$$eval('#messages .message:not(.pending) .text', (els) => els.map((el) => el.textContent))
 
-t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads, attachments, search', async (t) => {
+t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline and back, text stays text, reactions, pins, replies, mentions, threads, attachments, bots, search', async (t) => {
   if (!existsSync(CHROMIUM)) {
     if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing (apt-get install chromium)`)
     else void t.test('browser suite', { skip: `${CHROMIUM} is missing` }, () => {})
@@ -242,6 +242,20 @@ t.test('the demo client in Chromium: chat, typing, presence, read ticks, offline
   t.same(await bob.$$eval('#thread-messages .message:not(.root):not(.pending) .text', (els) => els.map((el) => el.textContent)), ['an answer in the thread', 'thanks, noted'], 'the thread on Bob\'s side: both replies, in order, once')
   t.equal(await ada.textContent('#thread-messages .message.root .text'), 'hey @bob, a question for the team', 'the root heads the thread')
   await bob.screenshot({ path: join(SHOTS, 'thread.png') })
+
+  // A bot: Ada creates one (REST, with her own login), adds it to the group; it writes with its API key alone,
+  // and Bob sees its message marked as a bot's.
+  const adaLogin = (await app.inject({ method: 'POST', url: '/v1/auth/login', remoteAddress: '198.18.250.1', payload: { login: 'ada', password: 'correct horse battery' } })).json() as { accessToken: string }
+  const asAda = { authorization: `Bearer ${adaLogin.accessToken}` }
+  const { bot, apiKey } = (await app.inject({ method: 'POST', url: '/v1/bots', headers: asAda, payload: { username: 'deploybot', name: 'Deploy bot' } })).json() as { bot: { id: string }, apiKey: string }
+  const team = ((await app.inject({ method: 'GET', url: '/v1/conversations', headers: asAda })).json() as { items: Array<{ id: string, name?: string }> }).items.find((c) => c.name === 'team')!
+  t.equal((await app.inject({ method: 'POST', url: `/v1/conversations/${team.id}/participants`, headers: asAda, payload: { userIds: [bot.id] } })).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: `/v1/conversations/${team.id}/messages`, headers: { authorization: `Bearer ${apiKey}` }, payload: { content: 'deployed v2 to production' } })).statusCode, 201)
+  const fromBot = bob.locator('#messages .message', { hasText: 'deployed v2 to production' })
+  await fromBot.locator('.from .bot-tag').waitFor()
+  t.equal(await fromBot.locator('.from').textContent(), 'deploybotbot', 'its sender, tagged as a bot')
+  t.equal(await fromBot.locator('.from .bot-tag').textContent(), 'bot')
+  await bob.screenshot({ path: join(SHOTS, 'bot.png') })
 
   // Search: Bob looks for a phrase from the direct conversation while the group is open; the hit opens it at the message.
   await bob.fill('#search-input', '"EDITED twice"')

@@ -174,7 +174,7 @@ t.test('the SSRF guard', async (t) => {
   t.ok(retryDelay(1, 5000, 3600_000, () => 0.5) === 5000 && retryDelay(5, 5000, 3600_000, () => 0.5) === 80_000 && retryDelay(20, 5000, 3600_000, () => 1) === 4320_000, 'backoff doubles to its cap, jittered')
 })
 
-forEachStore(t, 'a receiver that never answers does not slow sends', async (t, app) => {
+forEachStore(t, 'a receiver that never answers slows neither sends nor the other endpoints', async (t, app) => {
   const healthy = await startReceiver(t)
   const dead = await startReceiver(t)
   dead.answer = () => {} // holds every request open
@@ -197,11 +197,15 @@ forEachStore(t, 'a receiver that never answers does not slow sends', async (t, a
   await healthy.until((es) => es.length >= 150)
   await adminCall(app, 'DELETE', `/v1/admin/event-endpoints/${first.id}`)
   await addEndpoint(app, dead.url, ['message.created'])
+  const alongside = await startReceiver(t)
+  await addEndpoint(app, alongside.url, ['message.created'])
   await new Promise((resolve) => setTimeout(resolve, 1100)) // every node's endpoint list is read again
   const stalled = await p99('stalled')
-  t.ok(dead.received.length > 0, `the dead receiver holds ${dead.received.length} deliveries open`)
+  await alongside.until((es) => es.length >= 150, 10_000)
+  t.pass('another endpoint gets every event meanwhile')
+  t.equal(dead.received.length, 4, 'the dead receiver holds as many deliveries open as one endpoint may have (EVENT_MAX_IN_FLIGHT_PER_ENDPOINT)')
   t.ok(stalled < base * 3 + 15, `send p99 ${stalled.toFixed(1)} ms with a receiver that never answers, ${base.toFixed(1)} ms with a healthy one`)
-}, { env: { ...ENV, RATE_LIMITS: 'off', EVENT_MAX_IN_FLIGHT: '8', EVENT_DELIVERY_TIMEOUT_MS: '60000' } })
+}, { env: { ...ENV, RATE_LIMITS: 'off', EVENT_MAX_IN_FLIGHT: '8', EVENT_MAX_IN_FLIGHT_PER_ENDPOINT: '4', EVENT_DELIVERY_TIMEOUT_MS: '60000' } })
 
 forEachDeployment(t, 'push.requested only for participants with no device connected on any node; none for the sender or a bot', async (t, nodes) => {
   const [na, nb] = [nodes[0]!, nodes[1]!]

@@ -677,9 +677,14 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     const due = await store.outbox.claimDue(now, lease, 10)
     t.same(due.map((d) => d.id), [d1.id], 'only what is due')
     t.same(await store.outbox.claimDue(now, lease, 10), [], 'and claimed once')
+    await store.outbox.release([d1.id, 'bad'])
+    t.same(await store.outbox.claimDue(now, lease, 10, [endpointId]), [], 'released, but its endpoint is skipped')
+    t.same((await store.outbox.claimDue(new Date(), lease, 10, [newId()])).map((d) => d.id), [d1.id], 'released: claimed again')
     await store.outbox.settle(d1.id, { status: 'pending', attempts: 1, nextAttemptAt: now, lastAttemptAt: now, lastStatusCode: 500, lastError: 'answered 500' })
     t.match(await store.outbox.findDelivery(d1.id), { status: 'pending', attempts: 1, lastStatusCode: 500 })
     t.same((await store.outbox.claimDue(new Date(now.getTime() + 1), lease, 10)).map((d) => d.id), [d1.id], 'settled: the lease is dropped')
+    await store.outbox.settle(d1.id, { status: 'pending', attempts: 1, nextAttemptAt: now, lastAttemptAt: new Date(now.getTime() + 2), lastStatusCode: 500, lastError: 'answered 500' })
+    t.same((await store.outbox.claimDue(new Date(now.getTime() + 3), lease, 10)).map((d) => d.id), [d1.id], 'and again after another attempt')
     await store.outbox.settle(d1.id, { status: 'delivered', attempts: 2, nextAttemptAt: now, lastAttemptAt: now, lastStatusCode: 200, lastError: '', deliveredAt: now })
     t.same((await store.outbox.backlog()).depth, 2, 'one event not expanded, one delivery pending')
     const page = await store.outbox.listDeliveries(endpointId, 1)
@@ -689,6 +694,14 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.match(again, { id: d1.id, status: 'pending', attempts: 2 })
     t.equal(await store.outbox.retry(newId(), now, now), null)
     t.equal(await store.outbox.findDelivery('bad'), null)
+
+    // Dispatchers racing for the same deliveries (several nodes): each is claimed by one of them.
+    const many = Array.from({ length: 20 }, () => delivery(newId(), at))
+    await store.outbox.addDeliveries(many)
+    const raced = await Promise.all(Array.from({ length: 5 }, () => store.outbox.claimDue(new Date(), new Date(Date.now() + 60_000), 20)))
+    const ids = raced.flat().map((d) => d.id)
+    t.equal(new Set(ids).size, ids.length, `no delivery claimed twice (${ids.length} claims)`)
+    t.ok(many.every((d) => ids.includes(d.id)), 'and every one claimed')
   })
 
   withStore('event endpoints and bots', async (t, store) => {

@@ -250,7 +250,13 @@ function messageElement (view: ConversationView, m: Message | LiveMessage, inThr
   const li = h('li', `message${mine ? ' mine' : ''}${m.deletedAt !== undefined ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`)
   li.dataset.seq = String(m.seq)
   li.dataset.id = m.id
-  if (view.conversation.type === 'group' && !mine) li.append(h('div', 'from', users.get(m.senderId)?.username ?? '…'))
+  if (view.conversation.type === 'group' && !mine) {
+    const sender = users.get(m.senderId)
+    const from = h('div', 'from', sender?.username ?? '…')
+    // Bots (API bots and webhooks' bots) are marked, so nobody takes one for a person.
+    if (sender?.bot === true) from.append(h('span', 'bot-tag', 'bot'))
+    li.append(from)
+  }
   if (m.replyTo !== undefined) {
     const q = m.replyTo
     li.append(h('div', 'quote', `${users.get(q.senderId)?.username ?? '…'}: ${q.content === '' ? 'message deleted' : q.content}`))
@@ -546,6 +552,8 @@ function onMessage (m: LiveMessage) {
     markRead(view)
   }
   renderList()
+  // A sender the page does not know yet (one just added): named once their profile is read.
+  if (m.senderId !== me.id && !users.has(m.senderId)) void knowUsers([m.senderId]).then(() => { if (c.id === current) renderMessages() }, () => {})
 }
 
 /** The bar over the messages: what is pinned, the newest pin first. */

@@ -51,11 +51,14 @@ export function createMemoryOutboxRepository (): OutboxRepository {
         deliveries.set(d.id, copy(d))
       }
     },
-    async claimDue (now, leaseUntil, limit) {
-      const due = [...deliveries.values()].filter((d) => d.status === 'pending' && d.nextAttemptAt <= now && free(d, now))
+    async claimDue (now, leaseUntil, limit, skipEndpoints = []) {
+      const due = [...deliveries.values()].filter((d) => d.status === 'pending' && d.nextAttemptAt <= now && free(d, now) && !skipEndpoints.includes(d.endpointId))
         .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || byIdAsc(a, b)).slice(0, limit)
       for (const d of due) d.leaseUntil = leaseUntil
       return due.map(copy)
+    },
+    async release (ids) {
+      for (const id of ids) delete deliveries.get(id)?.leaseUntil
     },
     async settle (id, patch) {
       const d = deliveries.get(id)

@@ -20,6 +20,7 @@ export async function ensureOutgoingIndexes (db: Db): Promise<void> {
     { key: { status: 1, nextAttemptAt: 1 }, name: 'due' },
     { key: { endpointId: 1, _id: -1 }, name: 'endpoint' }
   ])
+  await ensureIndexes(db, 'outboxClaims', [{ key: { at: 1 }, name: 'at' }])
   await ensureIndexes(db, 'bots', [{ key: { ownerId: 1, _id: 1 }, name: 'owner' }])
 }
 
@@ -52,17 +53,34 @@ export function createMongoEventEndpointRepository (db: Db, guard: Guard): Event
 export function createMongoOutboxRepository (db: Db, guard: Guard): OutboxRepository {
   const events = db.collection<Doc<OutboxEventRecord>>('events')
   const deliveries = db.collection<Doc<DeliveryRecord>>('deliveries')
+  const claims = db.collection<{ _id: string, at: Date }>('outboxClaims')
 
-  /** Finds candidates, then leases each on the condition that it is still as found (another node may lease it first). */
-  async function claim<D extends Document> (collection: Collection<D>, filter: Filter<Document>, sort: Record<string, 1 | -1>, now: Date, leaseUntil: Date, limit: number): Promise<Array<WithId<D>>> {
+  /**
+   * Finds candidates, then leases each that no other node leased first. The
+   * guard is a unique index, not the update's condition (FerretDB 1.x applies
+   * updates as read-modify-write, so two conditional updates can both match):
+   * a claim document named by the record and the lease it was found with
+   * (none, or the one that ran out) goes in once, and only its inserter
+   * takes the record; so what ends a lease (settle, release, retry) sets one
+   * that has run out rather than none. Claim documents go after a day.
+   */
+  async function claim<D extends Document> (collection: Collection<D>, kind: string, filter: Filter<Document>, sort: Record<string, 1 | -1>, now: Date, leaseUntil: Date, limit: number): Promise<Array<WithId<D>>> {
     const any = collection as unknown as Collection<Document>
     const found = await guard(() => any.find({ ...filter, ...free(now) }).sort(sort).limit(limit).toArray())
     const claimed: Array<WithId<D>> = []
     for (const doc of found) {
-      const lease = doc.leaseUntil === undefined ? { leaseUntil: { $exists: false } } : { leaseUntil: doc.leaseUntil as Date }
+      const was = doc.leaseUntil as Date | undefined
+      try {
+        await guard(() => claims.insertOne({ _id: `${kind}:${String(doc._id)}:${was?.getTime() ?? 'free'}`, at: now }))
+      } catch (err) {
+        if (err instanceof DuplicateKeyError) continue
+        throw err
+      }
+      const lease = was === undefined ? { leaseUntil: { $exists: false } } : { leaseUntil: was }
       const res = await guard(() => any.updateOne({ _id: doc._id, ...filter, ...lease }, { $set: { leaseUntil } }))
       if (res.matchedCount === 1) claimed.push({ ...doc, leaseUntil } as unknown as WithId<D>)
     }
+    if (Math.random() < 0.01) await guard(() => claims.deleteMany({ at: { $lt: new Date(now.getTime() - 86400_000) } }))
     return claimed
   }
 
@@ -72,7 +90,7 @@ export function createMongoOutboxRepository (db: Db, guard: Guard): OutboxReposi
       for (const { id, ...doc } of list) await insertUnlessThere(guard, () => events.insertOne({ _id: new ObjectId(id), ...doc, state: 'new' }))
     },
     async claimNew (now, leaseUntil, limit) {
-      return (await claim(events, { state: 'new' }, { _id: 1 }, now, leaseUntil, limit)).map(toRecord<OutboxEventRecord>)
+      return (await claim(events, 'event', { state: 'new' }, { _id: 1 }, now, leaseUntil, limit)).map(toRecord<OutboxEventRecord>)
     },
     async markExpanded (id) {
       await guard(() => events.updateOne({ _id: new ObjectId(id) }, { $set: { state: 'expanded' }, $unset: { leaseUntil: '' } }))
@@ -84,11 +102,17 @@ export function createMongoOutboxRepository (db: Db, guard: Guard): OutboxReposi
     async addDeliveries (list) {
       for (const { id, ...doc } of list) await insertUnlessThere(guard, () => deliveries.insertOne({ _id: new ObjectId(id), ...doc }))
     },
-    async claimDue (now, leaseUntil, limit) {
-      return (await claim(deliveries, { status: 'pending', nextAttemptAt: { $lte: now } }, { nextAttemptAt: 1, _id: 1 }, now, leaseUntil, limit)).map(toRecord<DeliveryRecord>)
+    async claimDue (now, leaseUntil, limit, skipEndpoints = []) {
+      const skip = skipEndpoints.length === 0 ? {} : { endpointId: { $nin: [...skipEndpoints] } }
+      return (await claim(deliveries, 'delivery', { status: 'pending', nextAttemptAt: { $lte: now }, ...skip }, { nextAttemptAt: 1, _id: 1 }, now, leaseUntil, limit)).map(toRecord<DeliveryRecord>)
+    },
+    async release (ids) {
+      const _ids = ids.flatMap((id) => { const o = oid(id); return o === null ? [] : [o] })
+      // A lease that ran out now (not none): the next claim is of a generation never claimed before.
+      if (_ids.length > 0) await guard(() => deliveries.updateMany({ _id: { $in: _ids } }, { $set: { leaseUntil: new Date() } }))
     },
     async settle (id, patch) {
-      await guard(() => deliveries.updateOne({ _id: new ObjectId(id) }, { $set: patch, $unset: { leaseUntil: '' } }))
+      await guard(() => deliveries.updateOne({ _id: new ObjectId(id) }, { $set: { ...patch, leaseUntil: patch.lastAttemptAt } }))
     },
     findDelivery: byId(deliveries, guard, toRecord<DeliveryRecord>),
     async listDeliveries (endpointId, limit, beforeId) {
@@ -98,7 +122,7 @@ export function createMongoOutboxRepository (db: Db, guard: Guard): OutboxReposi
     async retry (id, now, expiresAt) {
       const _id = oid(id)
       if (_id === null) return null
-      const res = await guard(() => deliveries.updateOne({ _id }, { $set: { status: 'pending', nextAttemptAt: now, expiresAt }, $unset: { leaseUntil: '' } }))
+      const res = await guard(() => deliveries.updateOne({ _id }, { $set: { status: 'pending', nextAttemptAt: now, expiresAt, leaseUntil: now } }))
       if (res.matchedCount === 0) return null
       const doc = await guard(() => deliveries.findOne({ _id }))
       return doc === null ? null : toRecord<DeliveryRecord>(doc)
