@@ -28,6 +28,7 @@ export default fp(async (app) => {
     maxInFlightPerEndpoint: Math.min(config.EVENT_MAX_IN_FLIGHT, config.EVENT_MAX_IN_FLIGHT_PER_ENDPOINT),
     leaseMs: config.EVENT_LEASE_MS,
     pollMs: config.EVENT_POLL_INTERVAL_MS,
+    retentionMs: config.EVENT_LOG_RETENTION_MS,
     onOutcome: (outcome) => metrics.eventDeliveries.inc({ outcome }),
     onError: (err) => app.log.warn({ err: (err as Error).message }, 'outgoing events: a dispatch step failed; what it claimed is taken up again when its claim runs out')
   })

@@ -100,6 +100,7 @@ export const ConfigSchema = Type.Object({
   EVENT_MAX_IN_FLIGHT_PER_ENDPOINT: Type.Integer({ minimum: 1, maximum: 10000, default: 16, description: 'of those, to one endpoint at most: a slow or dead endpoint never takes the slots of the others' }),
   EVENT_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3600000, default: 30000, description: 'how long a node\'s claim on an event or a delivery holds (at least the delivery timeout plus 2 s): a node that dies holds its claims no longer' }),
   EVENT_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 500, description: 'how often a node looks at the outbox for due deliveries when nothing woke it' }),
+  EVENT_LOG_RETENTION_MS: Type.Integer({ minimum: 3600000, maximum: 31536000000, default: 604800000, description: 'events and their deliveries (delivered or failed) older than this leave the outbox and the delivery log; pending ones stay' }),
   MAX_BOTS_PER_USER: Type.Integer({ minimum: 1, maximum: 100000, default: 20, description: 'bots one user may own (revoked ones count); one more: 409 CONFLICT' }),
   ATTACHMENT_URL_KEY: Type.Optional(Type.String({ minLength: 32, description: 'the HMAC key of signed attachment links, the same on every node; unset: derived from JWT_SECRET' })),
 })

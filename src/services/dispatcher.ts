@@ -23,6 +23,8 @@ export interface DispatcherDeps {
   leaseMs: number
   /** How often the outbox is looked at when nothing woke the dispatcher. */
   pollMs: number
+  /** Events (and their finished deliveries) older than this are removed. */
+  retentionMs: number
   onOutcome?: (outcome: 'delivered' | 'retry' | 'failed') => void
   onError?: (err: unknown) => void
   /** Tests: attempts go through this instead of the network. */
@@ -129,8 +131,14 @@ export function createDispatcher (deps: DispatcherDeps) {
     deps.onOutcome?.(expired ? 'failed' : 'retry')
   }
 
+  let prunedAt = 0
   async function tick (): Promise<void> {
     const at = now()
+    // Once a minute per node: what is finished and older than the retention goes (a few hundred at a time).
+    if (at.getTime() - prunedAt >= 60_000) {
+      prunedAt = at.getTime()
+      await store.outbox.prune(new Date(at.getTime() - deps.retentionMs), 500)
+    }
     const until = new Date(at.getTime() + leaseMs)
     const fresh = await store.outbox.claimNew(at, until, 50)
     if (fresh.length > 0) {

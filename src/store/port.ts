@@ -82,6 +82,8 @@ export interface OutboxRepository extends Resealable<OutboxEventRecord> {
   listDeliveries (endpointId: string, limit: number, beforeId?: string): Promise<DeliveryRecord[]>
   /** Pending again, due at `now`, retried until `expiresAt`; null when there is no such delivery. */
   retry (id: string, now: Date, expiresAt: Date): Promise<DeliveryRecord | null>
+  /** Removes deliveries delivered or failed, of events created before `before`, and those events once none of theirs is pending; at most `limit` events a call. Answers how many events went. */
+  prune (before: Date, limit: number): Promise<number>
   /** Events not yet expanded plus deliveries pending, and when the oldest of them was created. */
   backlog (): Promise<{ depth: number, oldest?: Date }>
 }

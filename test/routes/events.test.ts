@@ -198,10 +198,13 @@ forEachStore(t, 'a receiver that never answers slows neither sends nor the other
   await adminCall(app, 'DELETE', `/v1/admin/event-endpoints/${first.id}`)
   await addEndpoint(app, dead.url, ['message.created'])
   const alongside = await startReceiver(t)
-  await addEndpoint(app, alongside.url, ['message.created'])
+  const beside = await addEndpoint(app, alongside.url, ['message.created'])
   await new Promise((resolve) => setTimeout(resolve, 1100)) // every node's endpoint list is read again
   const stalled = await p99('stalled')
-  await alongside.until((es) => es.length >= 150, 10_000)
+  await alongside.until((es) => es.length >= 150, 30_000).catch(async (err: Error) => {
+    const log = (await adminCall(app, 'GET', `/v1/admin/event-endpoints/${beside.id}/deliveries?limit=100`)).body
+    throw new Error(`${err.message.slice(0, 40)}; its log: ${JSON.stringify(log.items.filter((d: { status: string }) => d.status !== 'delivered'))}`)
+  })
   t.pass('another endpoint gets every event meanwhile')
   t.equal(dead.received.length, 4, 'the dead receiver holds as many deliveries open as one endpoint may have (EVENT_MAX_IN_FLIGHT_PER_ENDPOINT)')
   t.ok(stalled < base * 3 + 15, `send p99 ${stalled.toFixed(1)} ms with a receiver that never answers, ${base.toFixed(1)} ms with a healthy one`)

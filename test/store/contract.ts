@@ -695,6 +695,16 @@ export function storeContract (t: Test, makeStore: (t: Test) => Promise<Store | 
     t.equal(await store.outbox.retry(newId(), now, now), null)
     t.equal(await store.outbox.findDelivery('bad'), null)
 
+    // Pruning: finished and old enough goes; an event with a delivery still pending stays, with its deliveries.
+    const later = new Date(Date.now() + 1000)
+    t.equal(await store.outbox.prune(later, 100), 0, 'd1 is pending again (retried): its event stays')
+    await store.outbox.settle(d1.id, { status: 'failed', attempts: 3, nextAttemptAt: now, lastAttemptAt: new Date(now.getTime() + 5), lastError: 'gave up' })
+    t.equal(await store.outbox.prune(at, 100), 0, 'nothing created before `before`')
+    t.equal(await store.outbox.prune(later, 100), 1, 'the finished event goes')
+    t.equal(await store.outbox.findDelivery(d1.id), null, 'with its deliveries')
+    t.same((await store.outbox.findEvents([first.id])), [])
+    t.same((await store.outbox.listDeliveries(endpointId, 10)).map((d) => d.id), [d2.id], 'the other, still new, stays')
+
     // Dispatchers racing for the same deliveries (several nodes): each is claimed by one of them.
     const many = Array.from({ length: 20 }, () => delivery(newId(), at))
     await store.outbox.addDeliveries(many)

@@ -78,6 +78,18 @@ export function createMemoryOutboxRepository (): OutboxRepository {
       delete d.leaseUntil
       return copy(d)
     },
+    async prune (before, limit) {
+      const old = [...events.values()].filter((e) => e.state === 'expanded' && e.createdAt < before).slice(0, limit)
+      let removed = 0
+      for (const e of old) {
+        const its = [...deliveries.values()].filter((d) => d.eventId === e.id)
+        if (its.some((d) => d.status === 'pending')) continue
+        for (const d of its) { deliveries.delete(d.id); pairs.delete(`${d.eventId}:${d.endpointId}`) }
+        events.delete(e.id)
+        removed++
+      }
+      return removed
+    },
     async backlog () {
       const open = [...[...events.values()].filter((e) => e.state === 'new'), ...[...deliveries.values()].filter((d) => d.status === 'pending')]
       const oldest = open.reduce<Date | undefined>((at, r) => (at === undefined || r.createdAt < at ? r.createdAt : at), undefined)

@@ -13,12 +13,14 @@ const toRecord = <R>({ _id, ...rest }: WithId<Doc<R>>) => ({ id: _id.toHexString
 export async function ensureOutgoingIndexes (db: Db): Promise<void> {
   await ensureIndexes(db, 'events', [
     { key: { key: 1 }, name: 'event_key_unique', unique: true },
-    { key: { state: 1, _id: 1 }, name: 'state' }
+    { key: { state: 1, _id: 1 }, name: 'state' },
+    { key: { state: 1, createdAt: 1 }, name: 'state_created' }
   ])
   await ensureIndexes(db, 'deliveries', [
     { key: { eventId: 1, endpointId: 1 }, name: 'delivery_unique', unique: true },
     { key: { status: 1, nextAttemptAt: 1 }, name: 'due' },
-    { key: { endpointId: 1, _id: -1 }, name: 'endpoint' }
+    { key: { endpointId: 1, _id: -1 }, name: 'endpoint' },
+    { key: { eventId: 1, status: 1 }, name: 'event_status' }
   ])
   await ensureIndexes(db, 'outboxClaims', [{ key: { at: 1 }, name: 'at' }])
   await ensureIndexes(db, 'bots', [{ key: { ownerId: 1, _id: 1 }, name: 'owner' }])
@@ -126,6 +128,18 @@ export function createMongoOutboxRepository (db: Db, guard: Guard): OutboxReposi
       if (res.matchedCount === 0) return null
       const doc = await guard(() => deliveries.findOne({ _id }))
       return doc === null ? null : toRecord<DeliveryRecord>(doc)
+    },
+    async prune (before, limit) {
+      const old = await guard(() => events.find({ state: 'expanded', createdAt: { $lt: before } }).project<{ _id: ObjectId }>({ _id: 1 }).limit(limit).toArray())
+      if (old.length === 0) return 0
+      const ids = old.map((e) => e._id.toHexString())
+      const busy = new Set((await guard(() => deliveries.find({ eventId: { $in: ids }, status: 'pending' }).project<{ eventId: string }>({ eventId: 1 }).toArray())).map((d) => d.eventId))
+      const done = ids.filter((id) => !busy.has(id))
+      if (done.length === 0) return 0
+      // Deliveries first: an event is never gone while a delivery of it is left (a rerun finishes either).
+      await guard(() => deliveries.deleteMany({ eventId: { $in: done } }))
+      await guard(() => events.deleteMany({ _id: { $in: done.map((id) => new ObjectId(id)) } }))
+      return done.length
     },
     async backlog () {
       const [newEvents, pending] = await Promise.all([guard(() => events.countDocuments({ state: 'new' })), guard(() => deliveries.countDocuments({ status: 'pending' }))])
