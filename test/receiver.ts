@@ -32,7 +32,7 @@ export async function startReceiver (t: Test): Promise<Receiver> {
       const wh = new Webhook(secret)
       return received.map((r) => wh.verify(r.body, r.headers as Record<string, string>) as ReceivedEvent)
     },
-    async until (where, timeoutMs = 10_000) {
+    async until (where, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const events = received.map((r) => JSON.parse(r.body) as ReceivedEvent)

@@ -317,7 +317,7 @@ t.test('bots and outgoing events through the SDK: a bot acts with its API key al
   await receiver.until((es) => es.some((e) => e.data.id === sent.messageId && e.data.senderId === created.bot.id))
   t.equal(receiver.verified(endpoint.secret).length, receiver.received.length, 'signed with the secret the admin client was given')
   let log = await admin.deliveries(endpoint.id)
-  for (let i = 0; i < 50 && log.items.some((d) => d.status !== 'delivered'); i++) { await sleep(20); log = await admin.deliveries(endpoint.id) }
+  for (let i = 0; i < 250 && log.items.some((d) => d.status !== 'delivered'); i++) { await sleep(20); log = await admin.deliveries(endpoint.id) }
   t.match(log.items, [{ type: 'message.created', status: 'delivered', attempts: 1 }])
   await owner.rest.revokeBot(created.bot.id)
   t.match(await owner.rest.bots(), [{ revoked: true }])

@@ -55,7 +55,8 @@ forEachStore(t, 'every event type is delivered, signed so that the Standard Webh
   t.match(byType('member.removed')[0]!.data, { conversationId: cid, userId: cat.id, removedBy: ana.id, left: false })
   const pushes = byType('push.requested').map((e) => e.data)
   t.same(pushes.map((p) => p.userId).sort(), [ben.id, cat.id].sort(), 'push.requested for each offline participant, none for the sender')
-  t.match(pushes[0], { conversationId: cid, messageId: sent.id, senderId: ana.id, excerpt: 'hello, integrators', unreadTotal: 1 })
+  // (The badge is counted when the event is dispatched: the message may be deleted by then, as it is here. The push test below checks its value.)
+  t.match(pushes[0], { conversationId: cid, messageId: sent.id, senderId: ana.id, excerpt: 'hello, integrators', unreadTotal: Number })
   for (const r of receiver.received) {
     const body = JSON.parse(r.body) as { id: string }
     t.equal(r.headers['webhook-id'], body.id, 'webhook-id is the event id')
@@ -76,7 +77,7 @@ forEachStore(t, 'a receiver that answers 500 three times, then 200, gets the eve
   const gaps = receiver.received.slice(1).map((r, i) => r.at - receiver.received[i]!.at)
   t.ok(gaps.every((g) => g >= 30), `attempts spaced by the backoff (${gaps.join(', ')} ms)`)
   let log = (await adminCall(app, 'GET', `/v1/admin/event-endpoints/${endpoint.id}/deliveries`)).body
-  for (let i = 0; i < 50 && log.items[0]?.status !== 'delivered'; i++) {
+  for (let i = 0; i < 250 && log.items[0]?.status !== 'delivered'; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20))
     log = (await adminCall(app, 'GET', `/v1/admin/event-endpoints/${endpoint.id}/deliveries`)).body
   }
@@ -105,7 +106,7 @@ forEachStore(t, 'a delivery that never succeeds is failed once its time is up; a
   const cid = (await client(app, ana).post('/v1/conversations', { type: 'direct', participantIds: [ben.id] })).body.id
   await client(app, ana).post(`/v1/conversations/${cid}/messages`, { content: 'never' })
   let log: { items: Array<{ status: string, attempts: number, lastStatusCode?: number, lastError?: string }> } = { items: [] }
-  for (let i = 0; i < 200 && log.items[0]?.status !== 'failed'; i++) {
+  for (let i = 0; i < 400 && log.items[0]?.status !== 'failed'; i++) {
     await new Promise((resolve) => setTimeout(resolve, 25))
     log = (await adminCall(app, 'GET', `/v1/admin/event-endpoints/${endpoint.id}/deliveries`)).body
   }
@@ -194,14 +195,14 @@ forEachStore(t, 'a receiver that never answers slows neither sends nor the other
   }
   const first = await addEndpoint(app, healthy.url, ['message.created'])
   const base = await p99('healthy')
-  await healthy.until((es) => es.length >= 150)
+  await healthy.until((es) => es.length >= 150, 60_000)
   await adminCall(app, 'DELETE', `/v1/admin/event-endpoints/${first.id}`)
   await addEndpoint(app, dead.url, ['message.created'])
   const alongside = await startReceiver(t)
   const beside = await addEndpoint(app, alongside.url, ['message.created'])
   await new Promise((resolve) => setTimeout(resolve, 1100)) // every node's endpoint list is read again
   const stalled = await p99('stalled')
-  await alongside.until((es) => es.length >= 150, 30_000).catch(async (err: Error) => {
+  await alongside.until((es) => es.length >= 150, 60_000).catch(async (err: Error) => {
     const log = (await adminCall(app, 'GET', `/v1/admin/event-endpoints/${beside.id}/deliveries?limit=100`)).body
     throw new Error(`${err.message.slice(0, 40)}; its log: ${JSON.stringify(log.items.filter((d: { status: string }) => d.status !== 'delivered'))}`)
   })
