@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createMetrics, type Metrics } from '../src/metrics.js'
 import { Type } from '@sinclair/typebox'
 import { unauthorized } from '../src/domain/errors.js'
+import { sameSecret } from '../src/domain/secrets.js'
 import { responses } from '../src/schemas/common.js'
 
 declare module 'fastify' {
@@ -10,10 +10,6 @@ declare module 'fastify' {
     metrics: Metrics
   }
 }
-
-/** Compares two secrets in constant time (their SHA-256 digests: equal lengths whatever was sent). */
-const sameSecret = (given: string, expected: string): boolean =>
-  timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest())
 
 /** Prometheus metrics: HTTP durations here, the rest where they happen; GET /metrics (behind METRICS_TOKEN when set). */
 export default fp(async (app) => {

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { matchesHash, sha256 } from '../domain/secrets.js'
 import { conflict, forbidden, notFound, unauthorized, validationError } from '../domain/errors.js'
 import { isId } from '../domain/ids.js'
 import { botIdentity, toPublicUser, type PublicUser } from '../domain/users.js'
@@ -11,7 +12,6 @@ const KEY = /^cbk_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/
 export const isApiKey = (token: string): boolean => token.startsWith('cbk_')
 /** The session a bot's sockets belong to: revoking the bot ends it. */
 export const botSessionId = (botId: string) => `apikey:${botId}`
-const sha256 = (s: string) => createHash('sha256').update(s).digest()
 
 /** The email a bot's user record holds, unique by a fresh id (nobody registers one: see botIdentity). */
 const botEmail = (unique: string) => `${unique}@bots.invalid`
@@ -27,7 +27,7 @@ export async function botOfApiKey (store: Store, key: string): Promise<string> {
   const parts = KEY.exec(key)
   if (parts === null) throw unauthorized('the API key is invalid')
   const bot = await store.bots.findById(parts[1]!)
-  if (bot === null || !timingSafeEqual(sha256(parts[2]!), Buffer.from(bot.keyHash, 'hex'))) throw unauthorized('the API key is invalid')
+  if (bot === null || !matchesHash(parts[2]!, bot.keyHash)) throw unauthorized('the API key is invalid')
   if (bot.revokedAt !== undefined) throw unauthorized('the API key was revoked')
   return bot.id
 }

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { matchesHash, sha256 } from '../domain/secrets.js'
 import { conflict, forbidden, notFound, unauthorized } from '../domain/errors.js'
 import { isManager } from '../domain/conversations.js'
 import { botIdentity } from '../domain/users.js'
@@ -23,7 +24,6 @@ export interface WebhookServiceDeps {
   now?: () => Date
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest()
 
 export interface WebhookView {
   id: string
@@ -96,7 +96,7 @@ export function createWebhookService (deps: WebhookServiceDeps) {
     async post (webhookId: string, token: string, input: Pick<SendInput, 'content' | 'contentType' | 'clientMessageId' | 'attachments'>, trace?: Trace): Promise<SendResult> {
       const webhook = await store.webhooks.findById(webhookId)
       if (webhook === null) throw notFound('webhook')
-      if (!timingSafeEqual(sha256(token), Buffer.from(webhook.tokenHash, 'hex'))) throw unauthorized('the webhook token is wrong')
+      if (!matchesHash(token, webhook.tokenHash)) throw unauthorized('the webhook token is wrong')
       return deps.messages.send(deps.senders.webhook(webhook), { ...input, conversationId: webhook.conversationId, source: 'webhook', ...(trace !== undefined && { trace }) })
     }
   }

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RouteOptions } from 'fastify'
 import { AppError, unauthorized } from '../../../src/domain/errors.js'
 import { EVENT_TYPES } from '../../../src/domain/outgoing.js'
+import { sameSecret } from '../../../src/domain/secrets.js'
 import { DateTime, Id, responses } from '../../../src/schemas/common.js'
 
 const EventType = Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)), { title: 'EventType' })
@@ -42,8 +42,6 @@ const DeliveriesQuery = Type.Object({
   cursor: Type.Optional(Id)
 }, { additionalProperties: false })
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
-
 /**
  * /v1/admin: outgoing events' endpoints and their delivery log, behind
  * ADMIN_API_TOKEN (a Bearer token; compared in constant time). Unset: every
@@ -55,7 +53,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
   const tags = ['admin']
   app.addHook('onRequest', async (request) => {
     if (token === undefined) throw new AppError('NOT_FOUND', 'not found')
-    if (!timingSafeEqual(digest(request.headers.authorization ?? ''), digest(`Bearer ${token}`))) throw unauthorized('the admin token is required')
+    if (!sameSecret(request.headers.authorization ?? '', `Bearer ${token}`)) throw unauthorized('the admin token is required')
   })
   app.addHook('onRoute', (route: RouteOptions) => {
     route.schema = { ...route.schema, security: [{ adminAuth: [] }] }
