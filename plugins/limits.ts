@@ -20,7 +20,7 @@ const FALLBACK_WARN_EVERY_MS = 10_000
 
 /**
  * Decorates `limits`: counted in Redis (on the broker's connection) when
- * REDIS_URL is set, and per node while it does not answer; else in this process.
+ * REDIS_URL or REDIS_CLUSTER_NODES is set, and per node while it does not answer; else in this process.
  */
 export default fp<LimitsPluginOptions>(async (app, opts) => {
   let warnedAt = 0
@@ -29,7 +29,7 @@ export default fp<LimitsPluginOptions>(async (app, opts) => {
     warnedAt = Date.now()
     app.log.warn('redis unavailable: rate limits are counted per node until it is back')
   }
-  app.decorate('limits', opts.limits ?? (app.config.REDIS_URL !== undefined
-    ? createRedisLimits({ client: app.redis, prefix: app.redisPrefix, onFallback })
+  app.decorate('limits', opts.limits ?? (app.sharedRedis !== undefined
+    ? createRedisLimits({ client: app.sharedRedis, prefix: app.redisPrefix, onFallback })
     : createMemoryLimits()))
 }, { name: 'limits', dependencies: ['config', 'broker'] })

@@ -14,9 +14,9 @@ export interface PresencePluginOptions {
   presence?: PresenceRegistry
 }
 
-/** Decorates `presence`: in Redis (on the broker's connection) when REDIS_URL is set, else in this process. */
+/** Decorates `presence`: in Redis (on the broker's connection) when REDIS_URL or REDIS_CLUSTER_NODES is set, else in this process. */
 export default fp<PresencePluginOptions>(async (app, opts) => {
-  app.decorate('presence', opts.presence ?? (app.config.REDIS_URL !== undefined
-    ? createRedisPresence({ client: app.redis, prefix: app.redisPrefix })
+  app.decorate('presence', opts.presence ?? (app.sharedRedis !== undefined
+    ? createRedisPresence({ client: app.sharedRedis, prefix: app.redisPrefix })
     : createMemoryPresence()))
 }, { name: 'presence', dependencies: ['config', 'broker'] })

@@ -14,9 +14,9 @@ export interface RevocationsPluginOptions {
   revocations?: Revocations
 }
 
-/** Decorates `revocations`: in Redis (on the broker's connection) when REDIS_URL is set, else in this process. */
+/** Decorates `revocations`: in Redis (on the broker's connection) when REDIS_URL or REDIS_CLUSTER_NODES is set, else in this process. */
 export default fp<RevocationsPluginOptions>(async (app, opts) => {
-  app.decorate('revocations', opts.revocations ?? (app.config.REDIS_URL !== undefined
-    ? createRedisRevocations({ client: app.redis, prefix: app.redisPrefix })
+  app.decorate('revocations', opts.revocations ?? (app.sharedRedis !== undefined
+    ? createRedisRevocations({ client: app.sharedRedis, prefix: app.redisPrefix })
     : createMemoryRevocations()))
 }, { name: 'revocations', dependencies: ['config', 'broker'] })

@@ -77,6 +77,87 @@ export function ensureChromium (log = console.log) {
 /** Arguments for a redis-server that keeps nothing on disk. */
 export const redisArgs = (port) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
 
+/** Resolves true when 127.0.0.1:port can be listened on. */
+function portFree (port) {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+  })
+}
+
+/** A free port for a cluster node: below 55536, with its bus port (port + 10000) free too. */
+export async function freeClusterPort (taken = new Set()) {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 25000)
+    if (taken.has(port) || taken.has(port + 10000) || taken.has(port - 10000)) continue
+    if (await portFree(port) && await portFree(port + 10000)) return port
+  }
+}
+
+/**
+ * Arguments for one node of a Redis Cluster that keeps nothing on disk but
+ * its nodes.conf (in dir). A master is failed over after nodeTimeoutMs.
+ */
+export const redisClusterArgs = (port, dir, nodeTimeoutMs = 1000) => [
+  ...redisArgs(port), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+  '--cluster-node-timeout', String(nodeTimeoutMs), '--dir', dir
+]
+
+/** `redis-cli -p port ...args`, its output. */
+export function redisCli (port, ...args) {
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 30_000 })
+  if (r.status !== 0) throw new Error(`redis-cli -p ${port} ${args.join(' ')}: ${r.stderr || r.stdout}`)
+  return r.stdout
+}
+
+/** True when every node says the cluster is ok, `masters` masters have a replica each, and every replica is in sync. */
+export function clusterHealthy (ports, masters = 3) {
+  try {
+    for (const port of ports) {
+      if (!/cluster_state:ok/.test(redisCli(port, 'cluster', 'info'))) return false
+      const replication = redisCli(port, 'info', 'replication')
+      if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false
+    }
+    const nodes = redisCli(ports[0], 'cluster', 'nodes').split('\n').filter((l) => l.trim() !== '')
+    const live = nodes.filter((l) => !/fail/.test(l.split(' ')[2] ?? ''))
+    return live.filter((l) => / master /.test(` ${(l.split(' ')[2] ?? '').replace(/,/g, ' ')} `)).length === masters &&
+      live.filter((l) => /slave/.test(l.split(' ')[2] ?? '')).length === masters
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A Redis Cluster of `masters` masters with a replica each, on free ports:
+ * redis-server processes with cluster mode on, joined by `redis-cli
+ * --cluster create`. Resolves when every node agrees the cluster is ok.
+ * The caller stops the processes (children) when done.
+ */
+export async function startRedisCluster ({ masters = 3, nodeTimeoutMs = 1000, log = () => {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'))
+  const taken = new Set()
+  const ports = []
+  for (let i = 0; i < masters * 2; i++) {
+    const port = await freeClusterPort(taken)
+    taken.add(port)
+    ports.push(port)
+  }
+  const children = ports.map((port) => spawn('redis-server', redisClusterArgs(port, dir, nodeTimeoutMs), { stdio: 'ignore' }))
+  try {
+    for (const port of ports) await waitFor(() => redisAnswers(port), `redis-server (cluster node) on ${port}`, 10_000)
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 })
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create: ${create.stdout.slice(-500)}${create.stderr}`)
+    await waitFor(() => clusterHealthy(ports, masters), 'the Redis Cluster', 30_000)
+  } catch (err) {
+    for (const c of children) c.kill('SIGKILL')
+    throw err
+  }
+  log(`redis cluster: ${masters} masters and ${masters} replicas on ${ports.join(', ')}`)
+  return { ports, dir, children, seeds: ports.map((p) => `127.0.0.1:${p}`).join(',') }
+}
+
 /** Builds the harness unless a build from the same inputs and tags exists; returns the binary. */
 export function buildFerretHarness (tags, log = console.log) {
   const src = join(root, 'test', 'ferretdb')

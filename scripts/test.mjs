@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * The test command (`npm test`). It provisions what the suites need, runs
- * every test file with tap, and refuses a run in which the MongoDB or Redis
- * suites did not run.
+ * every test file with tap, and refuses a run in which the MongoDB, Redis or
+ * Redis Cluster suites did not run.
  *
  *   Redis:   REDIS_URL if set; else 127.0.0.1:6379 if it answers; else a
  *            redis-server of our own on a free port (the Debian package is
  *            installed when missing).
+ *   Redis Cluster: REDIS_CLUSTER_NODES if set; else six redis-server
+ *            processes of our own (3 masters, 3 replicas, free ports below
+ *            55536), joined by `redis-cli --cluster create`.
  *   MongoDB: MONGODB_URL if set; else our FerretDB 1.x harness
  *            (test/ferretdb), built with `go build` into .cache/ and started
  *            on a free port, on the local PostgreSQL (or SQLite when
@@ -19,11 +22,12 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureChromium, ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, root, startFerretHarness, waitFor } from './services.mjs'
+import { ensureChromium, ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, root, startFerretHarness, startRedisCluster, waitFor } from './services.mjs'
 
 const cache = join(root, '.cache')
 const children = []
-const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'presence-redis', 'limits-redis', 'revocations-redis', 'faults-node', 'faults-redis', 'faults-store', 'faults-outbox', 'browser']
+const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'presence-redis', 'limits-redis', 'revocations-redis',
+  'broker-redis-cluster', 'presence-redis-cluster', 'limits-redis-cluster', 'revocations-redis-cluster', 'faults-redis-cluster', 'faults-node', 'faults-redis', 'faults-store', 'faults-outbox', 'browser']
 
 const log = (msg) => console.log(`[test] ${msg}`)
 
@@ -43,6 +47,17 @@ async function provisionRedis () {
   await waitFor(() => redisAnswers(port), 'redis-server', 10_000)
   log(`redis: started redis-server on 127.0.0.1:${port}`)
   return `redis://127.0.0.1:${port}`
+}
+
+/** REDIS_CLUSTER_NODES, or a cluster of six redis-server processes of the run's own (3 masters, 3 replicas). */
+async function provisionRedisCluster () {
+  if (process.env.REDIS_CLUSTER_NODES) {
+    log('redis cluster: using REDIS_CLUSTER_NODES')
+    return process.env.REDIS_CLUSTER_NODES
+  }
+  const cluster = await startRedisCluster({ log })
+  children.push(...cluster.children)
+  return cluster.seeds
 }
 
 /** MONGODB_URL, or our harness; also returns the harness for the suites that stop and start databases of their own. */
@@ -71,6 +86,7 @@ function parseTapTotals (output) {
 async function main () {
   // One after the other: the harness build (spawnSync) would stall the Redis probe's timers.
   const redisUrl = await provisionRedis()
+  const redisClusterNodes = await provisionRedisCluster()
   const { url: mongoUrl, harness } = await provisionMongo()
   // The browser suite drives Debian's chromium and loads the demo client's bundle.
   ensureChromium(log)
@@ -81,6 +97,7 @@ async function main () {
   const env = {
     ...process.env,
     TEST_REDIS_URL: redisUrl,
+    TEST_REDIS_CLUSTER_NODES: redisClusterNodes,
     TEST_MONGODB_URL: mongoUrl,
     TEST_MARKER_DIR: markers,
     // The fault suites start, stop and restart databases of their own with these.
@@ -90,6 +107,7 @@ async function main () {
   // The app under test must not pick these up from the developer's shell.
   delete env.MONGODB_URL
   delete env.REDIS_URL
+  delete env.REDIS_CLUSTER_NODES
 
   const tap = spawn(process.execPath, [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...tapArgs], {
     cwd: root, env, stdio: ['ignore', 'pipe', 'inherit']

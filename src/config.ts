@@ -21,7 +21,8 @@ export const ConfigSchema = Type.Object({
   MONGODB_DB: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$', default: 'chat', description: 'database name when MONGODB_URL names none' }),
   MONGODB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 5000, description: 'how long an operation waits for a reachable database before it fails with UNAVAILABLE' }),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'unset: the in-process broker, single node' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'one Redis shared by the nodes; unset (and no REDIS_CLUSTER_NODES): the in-process broker, single node' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^(rediss?://[^,\\s]+|[^,:/\\s]+:[0-9]{1,5})(,(rediss?://[^,\\s]+|[^,:/\\s]+:[0-9]{1,5}))*$', description: 'instead of REDIS_URL: seed nodes of a Redis Cluster (7 or later), host:port or redis[s]:// URLs, comma-separated; pub/sub is sharded (SPUBLISH/SSUBSCRIBE)' })),
   DEPENDENCY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 2000, description: 'how long a readiness check (and the broker\'s ping) waits for the store or Redis to answer' }),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'chat:', description: 'prefix of every Redis key and channel (deployments sharing one Redis)' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret, at least 32 characters' })),
@@ -210,6 +211,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
   }
 
+  if (raw.REDIS_URL !== undefined && raw.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('invalid configuration: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both')
+  }
   if (raw.ENCRYPTION_KEYS !== undefined && raw.ENCRYPTION_KEYS_FILE !== undefined) {
     throw new ConfigError('invalid configuration: set ENCRYPTION_KEYS or ENCRYPTION_KEYS_FILE, not both')
   }

@@ -25,13 +25,14 @@ if (config.jwtSecretGenerated) {
   app.log.warn('JWT_SECRET is not set: using a random secret for this process; tokens will not survive a restart or work across nodes')
 }
 const storeSays = config.MONGODB_URL === undefined ? 'embedded memory store' : 'MongoDB (MONGODB_URL)'
-const brokerSays = config.REDIS_URL === undefined ? 'in-process broker' : 'Redis (REDIS_URL)'
-if (config.MONGODB_URL === undefined || config.REDIS_URL === undefined) {
+const sharedRedis = config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined
+const brokerSays = config.REDIS_CLUSTER_NODES !== undefined ? 'Redis Cluster (REDIS_CLUSTER_NODES, sharded pub/sub)' : config.REDIS_URL !== undefined ? 'Redis (REDIS_URL)' : 'in-process broker'
+if (config.MONGODB_URL === undefined || !sharedRedis) {
   app.log.warn(
     `running on the ${storeSays} and the ${brokerSays}: ` +
     `${config.MONGODB_URL === undefined ? 'nothing is durable (all data is lost on exit)' : 'data is durable'}, ` +
-    `${config.REDIS_URL === undefined ? 'and this node cannot be joined by others (single node)' : 'and nodes share events'}. ` +
-    'Set MONGODB_URL and REDIS_URL for production.'
+    `${!sharedRedis ? 'and this node cannot be joined by others (single node)' : 'and nodes share events'}. ` +
+    'Set MONGODB_URL and REDIS_URL (or REDIS_CLUSTER_NODES) for production.'
   )
 }
 app.log.info({ store: app.store.kind, broker: app.broker.kind, nodeId: app.broker.nodeId }, `store: ${storeSays}; broker: ${brokerSays}`)

@@ -16,3 +16,8 @@ export function onTwoNodes<N> (t: Test, makeNodes: MakeNodes<N>, close?: (node: 
       await fn(t, ...nodes)
     })
 }
+
+/** Two nodes made on two connections of one backend (a pair of Redis or Redis Cluster clients). */
+export function nodesOn<C, N> (pair: { clients: [C, C], prefix: string } | undefined, make: (client: C, prefix: string) => N): [N, N] | undefined {
+  return pair && [make(pair.clients[0], pair.prefix), make(pair.clients[1], pair.prefix)]
+}

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { MongoClient } from 'mongodb'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
+import { clusterSeeds } from '../src/redis.js'
 import type { Test } from 'tap'
 
 const env = process.env
@@ -21,10 +22,11 @@ function unique (t: Test, label: string): string {
  * Returns the URL of the run's server for `service`, or ends the test: skipped
  * when run outside the test command, failed under CI=true, where nothing may be skipped.
  */
-function serviceUrl (t: Test, service: 'mongo' | 'redis'): string | undefined {
-  const url = service === 'mongo' ? env.TEST_MONGODB_URL : env.TEST_REDIS_URL
+function serviceUrl (t: Test, service: 'mongo' | 'redis' | 'redis cluster'): string | undefined {
+  const name = { mongo: 'TEST_MONGODB_URL', redis: 'TEST_REDIS_URL', 'redis cluster': 'TEST_REDIS_CLUSTER_NODES' }[service]
+  const url = env[name]
   if (url !== undefined && url !== '') return url
-  const why = `TEST_${service === 'mongo' ? 'MONGODB' : 'REDIS'}_URL is not set (run the suite with npm test)`
+  const why = `${name} is not set (run the suite with npm test)`
   if (env.CI === 'true') t.fail(`${service} suite cannot run in CI: ${why}`)
   else void t.test(`${service} suite`, { skip: why }, () => {})
   return undefined
@@ -78,6 +80,44 @@ export async function redisTestPair (t: Test): Promise<{ clients: [Redis, Redis]
   t.teardown(() => other.disconnect())
   for (const c of [redis.client, other]) if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve))
   return { clients: [redis.client, other], prefix: redis.prefix }
+}
+
+/**
+ * A client of the run's Redis Cluster (TEST_REDIS_CLUSTER_NODES) and a key
+ * prefix of this test's own, ready; its keys are deleted (on every master)
+ * and the client closed when the test ends.
+ */
+export async function redisClusterTestClient (t: Test): Promise<{ client: Cluster, prefix: string, seeds: string } | undefined> {
+  const seeds = serviceUrl(t, 'redis cluster')
+  if (seeds === undefined) return undefined
+  const { nodes, redisOptions } = clusterSeeds(seeds)
+  const client = new Cluster(nodes, { redisOptions: { ...redisOptions, maxRetriesPerRequest: 2 } })
+  client.on('error', () => {})
+  const prefix = `${unique(t, 'c')}:`
+  t.teardown(async () => {
+    try {
+      for (const master of client.nodes('master')) {
+        const keys = await master.keys(`${prefix}*`)
+        for (const key of keys) await client.del(key)
+      }
+    } catch (err) {
+      console.error(`redis cluster cleanup of ${prefix} failed: ${(err as Error).message}`)
+    }
+    client.disconnect()
+  })
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve))
+  return { client, prefix, seeds }
+}
+
+/** Two cluster clients with this test's prefix, as two server nodes would each have their own, both ready. */
+export async function redisClusterTestPair (t: Test): Promise<{ clients: [Cluster, Cluster], prefix: string } | undefined> {
+  const first = await redisClusterTestClient(t)
+  if (first === undefined) return undefined
+  const other = new Cluster(clusterSeeds(first.seeds).nodes, { redisOptions: { maxRetriesPerRequest: 2 } })
+  other.on('error', () => {})
+  t.teardown(() => other.disconnect())
+  if (other.status !== 'ready') await new Promise((resolve) => other.once('ready', resolve))
+  return { clients: [first.client, other], prefix: first.prefix }
 }
 
 /** A client of a Redis that is not there (port 9, discard): every command fails at once. Closed when the test ends. */

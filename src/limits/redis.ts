@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis.js'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { Limiter, Limits } from './port.js'
 import { decide, windowSeconds } from './memory.js'
 
 export interface RedisLimitsOptions {
-  client: Redis
+  client: RedisClient
   /** Prepended to every key (deployments, or test files, sharing one Redis). */
   prefix: string
   /** Called when a hit is counted on this node alone because Redis did not answer. */

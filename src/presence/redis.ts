@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis.js'
 import { unavailableAs } from '../domain/errors.js'
 import type { PresenceRegistry } from './port.js'
 
 export interface RedisPresenceOptions {
-  client: Redis
+  client: RedisClient
   /** Prepended to every key (deployments, or test files, sharing one Redis). */
   prefix: string
 }
@@ -40,7 +40,7 @@ return redis.call('ZCARD', KEYS[1])`,
 return redis.call('ZCARD', KEYS[1])`
 } as const
 
-type PresenceClient = Redis & { [K in keyof typeof SCRIPTS]: (key: string, ...args: Array<string | number>) => Promise<number> }
+type PresenceClient = RedisClient & { [K in keyof typeof SCRIPTS]: (key: string, ...args: Array<string | number>) => Promise<number> }
 
 export function createRedisPresence (options: RedisPresenceOptions): PresenceRegistry {
   const client = options.client as PresenceClient

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis.js'
 import { unavailableAs } from '../domain/errors.js'
 import type { Revocations } from './port.js'
 
 export interface RedisRevocationsOptions {
-  client: Redis
+  client: RedisClient
   /** Prepended to every key (deployments, or test files, sharing one Redis). */
   prefix: string
 }

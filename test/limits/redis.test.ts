@@ -1,13 +1,18 @@
 import t from 'tap'
 import { createRedisLimits } from '../../src/limits/redis.js'
 import { limitsContract } from './contract.js'
-import { markSuiteRan, redisTestPair, unreachableRedis } from '../services.js'
+import type { RedisClient } from '../../src/redis.js'
+import { nodesOn } from '../contract-nodes.js'
+import { markSuiteRan, redisClusterTestPair, redisTestPair, unreachableRedis } from '../services.js'
 
 markSuiteRan(t, 'limits-redis')
 // Both connections ready: until one is, its hits are counted on the node (rejectIfRedisNotReady).
-limitsContract(t, async (t) => {
-  const pair = await redisTestPair(t)
-  return pair && [createRedisLimits({ client: pair.clients[0], prefix: pair.prefix }), createRedisLimits({ client: pair.clients[1], prefix: pair.prefix })]
+const onPair = (pair: { clients: [RedisClient, RedisClient], prefix: string } | undefined) => nodesOn(pair, (client, prefix) => createRedisLimits({ client, prefix }))
+limitsContract(t, async (t) => onPair(await redisTestPair(t)))
+// The same contract on the run's Redis Cluster: each key lives on the shard that owns its slot.
+void t.test('on a Redis Cluster', async (t) => {
+  markSuiteRan(t, 'limits-redis-cluster')
+  limitsContract(t, async (t) => onPair(await redisClusterTestPair(t)))
 })
 
 t.test('an unreachable Redis: counted on this node, never open, and reported', async (t) => {

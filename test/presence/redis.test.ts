@@ -1,12 +1,17 @@
 import t from 'tap'
 import { createRedisPresence } from '../../src/presence/redis.js'
 import { presenceContract } from './contract.js'
-import { markSuiteRan, redisTestPair, unreachableRedis } from '../services.js'
+import type { RedisClient } from '../../src/redis.js'
+import { nodesOn } from '../contract-nodes.js'
+import { markSuiteRan, redisClusterTestPair, redisTestPair, unreachableRedis } from '../services.js'
 
 markSuiteRan(t, 'presence-redis')
-presenceContract(t, async (t) => {
-  const pair = await redisTestPair(t)
-  return pair && [createRedisPresence({ client: pair.clients[0], prefix: pair.prefix }), createRedisPresence({ client: pair.clients[1], prefix: pair.prefix })]
+const onPair = (pair: { clients: [RedisClient, RedisClient], prefix: string } | undefined) => nodesOn(pair, (client, prefix) => createRedisPresence({ client, prefix }))
+presenceContract(t, async (t) => onPair(await redisTestPair(t)))
+// The same contract on the run's Redis Cluster: each key lives on the shard that owns its slot.
+void t.test('on a Redis Cluster', async (t) => {
+  markSuiteRan(t, 'presence-redis-cluster')
+  presenceContract(t, async (t) => onPair(await redisClusterTestPair(t)))
 })
 
 t.test('an unreachable Redis fails as unavailable', async (t) => {

@@ -1,12 +1,17 @@
 import t from 'tap'
 import { createRedisRevocations } from '../../src/revocations/redis.js'
 import { revocationsContract } from './contract.js'
-import { markSuiteRan, redisTestPair, unreachableRedis } from '../services.js'
+import type { RedisClient } from '../../src/redis.js'
+import { nodesOn } from '../contract-nodes.js'
+import { markSuiteRan, redisClusterTestPair, redisTestPair, unreachableRedis } from '../services.js'
 
 markSuiteRan(t, 'revocations-redis')
-revocationsContract(t, async (t) => {
-  const pair = await redisTestPair(t)
-  return pair && [createRedisRevocations({ client: pair.clients[0], prefix: pair.prefix }), createRedisRevocations({ client: pair.clients[1], prefix: pair.prefix })]
+const onPair = (pair: { clients: [RedisClient, RedisClient], prefix: string } | undefined) => nodesOn(pair, (client, prefix) => createRedisRevocations({ client, prefix }))
+revocationsContract(t, async (t) => onPair(await redisTestPair(t)))
+// The same contract on the run's Redis Cluster: each key lives on the shard that owns its slot.
+void t.test('on a Redis Cluster', async (t) => {
+  markSuiteRan(t, 'revocations-redis-cluster')
+  revocationsContract(t, async (t) => onPair(await redisClusterTestPair(t)))
 })
 
 t.test('an unreachable Redis fails as unavailable', async (t) => {

@@ -1,12 +1,17 @@
-import type { Redis } from 'ioredis'
 import { unavailableAs } from '../../domain/errors.js'
 import { channels as named } from '../../domain/channels.js'
+import { isCluster, type RedisClient } from '../../redis.js'
 import { withTimeout } from '../../timeout.js'
 import type { Broker, BrokerHandler } from '../port.js'
+import { shardedWire } from './sharded.js'
+import { classicWire } from './wire.js'
 
 export interface RedisBrokerOptions {
-  /** The command connection; the broker duplicates it for subscribing and leaves this one to its owner to close. */
-  client: Redis
+  /**
+   * The command connection (one Redis, or a cluster); the broker opens its
+   * subscriber connections itself and leaves this one to its owner to close.
+   */
+  client: RedisClient
   nodeId: string
   /** Prepended to every channel, so several deployments (or test files) can share one Redis. */
   prefix: string
@@ -24,16 +29,14 @@ interface Envelope {
 
 export function createRedisBroker (options: RedisBrokerOptions): Broker {
   const { nodeId, prefix, pingTimeoutMs, client } = options
-  // Channels are resubscribed below, on every 'ready', from the set this broker keeps.
-  const subscriber = options.client.duplicate({ autoResubscribe: false, enableOfflineQueue: true })
   /** Every channel this node wants, whether or not Redis has it right now. */
   const channels = new Set<string>()
   const handlers = new Set<BrokerHandler>()
   const recoverHandlers = new Set<() => void>()
   /**
    * Set when the link to Redis may have lost something (a subscription was
-   * down, a publish failed): the next time both connections are ready again,
-   * every node is told to let its clients sync.
+   * down or moved, a publish failed): the next time every wanted channel is
+   * subscribed again, every node is told to let its clients sync.
    */
   let lost = false
   let closed = false
@@ -42,7 +45,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     for (const handler of handlers) handler({ channel, payload, origin })
   }
 
-  subscriber.on('message', (wireChannel: string, raw: string) => {
+  const onWire = (wireChannel: string, raw: string) => {
     if (!wireChannel.startsWith(prefix)) return
     let envelope: Envelope
     try {
@@ -53,39 +56,34 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     // Our own publications were delivered locally in publish().
     if (envelope.o === nodeId) return
     deliver(wireChannel.slice(prefix.length), envelope.p, envelope.o)
-  })
-  // Errors surface through ping() and failed commands; without a listener ioredis would log them unhandled.
-  subscriber.on('error', () => {})
+  }
 
   const recovered = () => {
     for (const handler of recoverHandlers) handler()
   }
 
+  const events = { message: onWire, down: () => { lost = true }, up: () => { void recover() } }
+  const isClosed = () => closed
+  const wire = isCluster(client) ? shardedWire(client, events, isClosed) : classicWire(client, events, isClosed)
+
   /**
-   * After an outage: subscribe every wanted channel again, then tell every
+   * After an outage (or on a cluster, after any refresh of the slot map):
+   * subscribe every wanted channel again, where it belongs, then tell every
    * node (this one through the control channel's local delivery) that
    * publications may have been missed.
    */
   async function recover () {
-    if (closed || subscriber.status !== 'ready' || options.client.status !== 'ready') return
+    if (closed || !wire.ready) return
     try {
-      if (channels.size > 0) await subscriber.subscribe(...[...channels].map((c) => prefix + c))
+      await wire.subscribe([...channels].map((c) => prefix + c))
       if (!lost) return
       lost = false
       recovered()
-      await client.publish(prefix + CONTROL_CHANNEL, JSON.stringify({ o: nodeId, p: { type: 'recovered' } } satisfies Envelope))
+      await wire.publish(prefix + CONTROL_CHANNEL, JSON.stringify({ o: nodeId, p: { type: 'recovered' } } satisfies Envelope))
     } catch {
-      lost = true // the next 'ready' tries again
+      lost = true // the next 'ready' (on a cluster, the next refresh of the slot map) tries again
     }
   }
-  /** Settles when the subscriber first connects, or first fails to: subscriptions made at start wait for it. */
-  const firstAttempt = new Promise<void>((resolve) => {
-    subscriber.once('ready', resolve)
-    subscriber.once('close', resolve)
-  })
-  subscriber.on('close', () => { if (!closed) lost = true })
-  subscriber.on('ready', () => { void recover() })
-  options.client.on('ready', () => { void recover() })
   channels.add(CONTROL_CHANNEL)
   handlers.add(({ channel }) => { if (channel === CONTROL_CHANNEL) recovered() })
 
@@ -97,7 +95,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     async publish (channel, payload) {
       const raw = JSON.stringify({ o: nodeId, p: payload } satisfies Envelope)
       if (channels.has(channel)) deliver(channel, JSON.parse(raw).p, nodeId)
-      await call(() => client.publish(prefix + channel, raw))
+      await call(() => wire.publish(prefix + channel, raw))
     },
     /**
      * Wanted from now on. While Redis is away this resolves at once: the
@@ -107,17 +105,17 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     async subscribe (channel) {
       if (channels.has(channel)) return
       channels.add(channel)
-      await firstAttempt
-      if (subscriber.status !== 'ready') return
+      await wire.firstAttempt
+      if (!wire.ready) return
       try {
-        await subscriber.subscribe(prefix + channel)
+        await wire.subscribe([prefix + channel])
       } catch {
         lost = true
       }
     },
     async unsubscribe (channel) {
-      if (!channels.delete(channel) || subscriber.status !== 'ready') return
-      await subscriber.unsubscribe(prefix + channel).catch(() => {})
+      if (!channels.delete(channel)) return
+      await wire.unsubscribe(prefix + channel)
     },
     onMessage (handler) {
       handlers.add(handler)
@@ -135,7 +133,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
       handlers.clear()
       recoverHandlers.clear()
       channels.clear()
-      subscriber.disconnect()
+      wire.close()
     }
   }
 }
