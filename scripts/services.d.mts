@@ -10,6 +10,11 @@ export function waitFor (check: () => boolean | Promise<boolean>, what: string, 
 export function ensureChromium (log?: (msg: string) => void): void
 export function ensureRedisServer (log?: (msg: string) => void): void
 export function redisArgs (port: number): string[]
+export function freeClusterPort (taken?: Set<number>): Promise<number>
+export function redisClusterArgs (port: number, dir: string, nodeTimeoutMs?: number): string[]
+export function redisCli (port: number, ...args: string[]): string
+export function clusterHealthy (ports: number[], masters?: number): boolean
+export function startRedisCluster (options?: { masters?: number, nodeTimeoutMs?: number, log?: (msg: string) => void }): Promise<{ ports: number[], dir: string, children: ChildProcess[], seeds: string }>
 export function buildFerretHarness (tags: string[], log?: (msg: string) => void): string
 export type FerretBackend = 'postgresql' | 'sqlite'
 export function ferretHarness (log?: (msg: string) => void): Promise<{ bin: string, backend: FerretBackend, argsFor (name: string): string[] }>

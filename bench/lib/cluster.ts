@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ferretArgs, freePort, redisAnswers, redisArgs, root, startFerretHarness, waitFor, type FerretBackend } from '../../scripts/services.mjs'
+import { clusterHealthy, ferretArgs, freePort, redisAnswers, redisArgs, redisCli, root, startFerretHarness, startRedisCluster, waitFor, type FerretBackend } from '../../scripts/services.mjs'
 
 export interface Restartable {
   readonly name: string
@@ -47,6 +47,68 @@ export class RedisProcess implements Restartable {
 
   async stop (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await exited(this.child, signal)
+  }
+}
+
+/**
+ * A Redis Cluster of six redis-server processes (3 masters, each with a
+ * replica), a master failed over one second after it stops answering.
+ * Stopping it stops them all; kill() stops one node, as a crash would.
+ */
+export class RedisClusterProcess implements Restartable {
+  readonly name = 'redis cluster'
+  private constructor (readonly ports: number[], private readonly children: ChildProcess[]) {}
+
+  static async start (): Promise<RedisClusterProcess> {
+    const { ports, children } = await startRedisCluster()
+    return new RedisClusterProcess(ports, children)
+  }
+
+  /** REDIS_CLUSTER_NODES for a server node. */
+  get seeds (): string { return this.ports.map((p) => `127.0.0.1:${p}`).join(',') }
+  get running (): boolean { return this.children.some((c) => c.exitCode === null && c.signalCode === null) }
+
+  /** The port of the live master owning a slot, by the cluster's own slot map. */
+  masterOf (slot: number): number {
+    const live = this.ports.filter((_, i) => this.children[i]!.exitCode === null && this.children[i]!.signalCode === null)
+    for (const line of redisCli(live[0]!, 'cluster', 'nodes').split('\n')) {
+      const [, address, flags, , , , , , ...ranges] = line.split(' ')
+      if (address === undefined || !/master/.test(flags ?? '') || /fail/.test(flags ?? '')) continue
+      for (const range of ranges) {
+        const [from, to] = range.split('-').map(Number)
+        if (slot >= from! && slot <= (to ?? from)!) return Number(address.split('@')[0]!.split(':')[1])
+      }
+    }
+    throw new Error(`no live master owns slot ${slot}`)
+  }
+
+  /** Kills one node (SIGKILL: no goodbye to its replica or its clients). */
+  async kill (port: number): Promise<void> {
+    await exited(this.children[this.ports.indexOf(port)], 'SIGKILL')
+  }
+
+  /** Resolves when the live nodes agree the cluster is ok again with `masters` masters (a replica took over). */
+  async failedOver (port: number, timeoutMs = 15_000): Promise<void> {
+    const live = this.ports.filter((p) => p !== port)
+    await waitFor(() => {
+      try {
+        return live.every((p) => /cluster_state:ok/.test(redisCli(p, 'cluster', 'info'))) &&
+          !redisCli(live[0]!, 'cluster', 'nodes').split('\n').some((l) => l.includes(`:${port}@`) && /master/.test(l.split(' ')[2] ?? '') && !/fail/.test(l.split(' ')[2] ?? ''))
+      } catch {
+        return false
+      }
+    }, `a replica taking over from ${port}`, timeoutMs)
+  }
+
+  /** Whether every node, the killed ones aside, says the cluster is whole. */
+  healthy (masters = 3): boolean { return clusterHealthy(this.ports, masters) }
+
+  async start (): Promise<void> {
+    if (!this.running) throw new Error('a stopped Redis Cluster is not started again: start a new one')
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await Promise.all(this.children.map((c) => exited(c, signal)))
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
-import { FerretProcess, NodeProcess, RedisProcess, stopAll } from '../../bench/lib/cluster.js'
+import { FerretProcess, NodeProcess, RedisClusterProcess, RedisProcess, stopAll, type Restartable } from '../../bench/lib/cluster.js'
 import { Workload, type Verdict } from '../../bench/lib/workload.js'
 import { which } from '../../scripts/services.mjs'
 import { markSuiteRan } from '../services.js'
@@ -29,27 +29,42 @@ export interface Cluster {
   urls: string[]
 }
 
-/** Starts the cluster, or ends the test: skipped outside npm test, failed under CI=true. */
-export async function startCluster (t: Test, label: string, extraEnv: Record<string, string> = {}): Promise<Cluster | undefined> {
+/** Why the fault suites cannot run here, if they cannot: the test is then skipped outside npm test, failed under CI=true. */
+function cannotRun (t: Test): boolean {
   const missing = process.env.TEST_FERRETDB_BIN === undefined ? 'TEST_FERRETDB_BIN is not set (run the suite with npm test)' : which('redis-server') === null ? 'redis-server is not installed' : undefined
-  if (missing !== undefined) {
-    if (process.env.CI === 'true') t.fail(`fault suite cannot run in CI: ${missing}`)
-    else void t.test('fault suite', { skip: missing }, () => {})
-    return undefined
-  }
+  if (missing === undefined) return false
+  if (process.env.CI === 'true') t.fail(`fault suite cannot run in CI: ${missing}`)
+  else void t.test('fault suite', { skip: missing }, () => {})
+  return true
+}
+
+/** A FerretDB of the test's own and two server nodes on it, joined by the Redis that `redisEnv` names; all stopped when the test ends. */
+async function startNodes (t: Test, label: string, redis: Restartable, redisEnv: Record<string, string>, extraEnv: Record<string, string>) {
   const database = `chat_fault_${label}_${randomBytes(4).toString('hex')}`
-  const redis = await RedisProcess.start()
   const db = await FerretProcess.start(database)
   const served = [database]
-  const cluster: Cluster = { redis, db, nodes: [], urls: [] }
+  const nodes: NodeProcess[] = []
   t.teardown(async () => {
-    await stopAll([...cluster.nodes, redis, db])
+    await stopAll([...nodes, redis, db])
     await db.dropDatabases([...served, db.database])
   })
-  const env = { ...FAULT_ENV, MONGODB_URL: db.url, MONGODB_DB: 'chat', REDIS_URL: redis.url, ...extraEnv }
-  for (const name of ['a', 'b']) cluster.nodes.push(await NodeProcess.start(`node-${name}`, env))
-  cluster.urls = cluster.nodes.map((n) => n.baseUrl)
-  return cluster
+  const env = { ...FAULT_ENV, MONGODB_URL: db.url, MONGODB_DB: 'chat', ...redisEnv, ...extraEnv }
+  for (const name of ['a', 'b']) nodes.push(await NodeProcess.start(`node-${name}`, env))
+  return { db, nodes, urls: nodes.map((n) => n.baseUrl) }
+}
+
+/** Starts the cluster, or ends the test: skipped outside npm test, failed under CI=true. */
+export async function startCluster (t: Test, label: string, extraEnv: Record<string, string> = {}): Promise<Cluster | undefined> {
+  if (cannotRun(t)) return undefined
+  const redis = await RedisProcess.start()
+  return { redis, ...await startNodes(t, label, redis, { REDIS_URL: redis.url }, extraEnv) }
+}
+
+/** The same two nodes on a Redis Cluster of the test's own (six processes), which the test may kill nodes of. */
+export async function startClusterOnRedisCluster (t: Test, label: string, extraEnv: Record<string, string> = {}): Promise<(Omit<Cluster, 'redis'> & { redis: RedisClusterProcess }) | undefined> {
+  if (cannotRun(t)) return undefined
+  const redis = await RedisClusterProcess.start()
+  return { redis, ...await startNodes(t, label, redis, { REDIS_CLUSTER_NODES: redis.seeds }, extraEnv) }
 }
 
 /**
