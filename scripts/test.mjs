@@ -19,7 +19,7 @@
  * A summary is written to .cache/test-summary.json for .ci/run.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureChromium, ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, root, startFerretHarness, startRedisCluster, waitFor } from './services.mjs'
@@ -77,6 +77,22 @@ function stopChildren () {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM')
 }
 
+/**
+ * What the stores of the run reported (src/store/mongo/shard-keys.ts): the
+ * commands checked, and each distinct query or update on messages or
+ * memberships that lacked conversationId, the shard key.
+ */
+function shardKeyAudit (dir) {
+  let checked = 0
+  const problems = new Set()
+  for (const f of readdirSync(dir)) {
+    const text = readFileSync(join(dir, f), 'utf8')
+    if (f.endsWith('.checked')) checked += Number(text) || 0
+    else for (const line of text.split('\n')) if (line !== '') problems.add(line)
+  }
+  return { checked, problems: [...problems].sort() }
+}
+
 function parseTapTotals (output) {
   const line = output.split('\n').reverse().find((l) => /^# \{ total: \d+/.test(l))
   const get = (k) => Number(new RegExp(`${k}: (\\d+)`).exec(line ?? '')?.[1] ?? 0)
@@ -93,6 +109,7 @@ async function main () {
   const web = spawnSync(process.execPath, [join(root, 'scripts', 'build-web.mjs'), '--no-types'], { stdio: 'inherit' })
   if (web.status !== 0) throw new Error('building the demo web client failed')
   const markers = mkdtempSync(join(tmpdir(), 'chat-test-markers-'))
+  const shardAudit = mkdtempSync(join(tmpdir(), 'chat-shard-key-audit-'))
   const tapArgs = process.argv.slice(2)
   const env = {
     ...process.env,
@@ -100,6 +117,8 @@ async function main () {
     TEST_REDIS_CLUSTER_NODES: redisClusterNodes,
     TEST_MONGODB_URL: mongoUrl,
     TEST_MARKER_DIR: markers,
+    // Every mongo store the suites open reports queries on messages and memberships without their shard key here.
+    TEST_SHARD_KEY_AUDIT: shardAudit,
     // The fault suites start, stop and restart databases of their own with these.
     TEST_FERRETDB_BIN: harness.bin,
     TEST_FERRETDB_BACKEND: harness.backend
@@ -124,8 +143,15 @@ async function main () {
   for (const s of missing) log(`FAIL: the ${s} suite did not run to a passing end`)
   if (ran.length > 0) log(`suites against real servers that ran: ${ran.sort().join(', ')}`)
 
-  const failed = totals.fail + missing.length + (code !== 0 && totals.fail === 0 ? 1 : 0)
-  const summary = { passed: totals.pass, failed, skipped: totals.skip, tapExitCode: code, suitesRan: ran, missingSuites: missing }
+  const audit = shardKeyAudit(shardAudit)
+  rmSync(shardAudit, { recursive: true, force: true })
+  const auditFailed = tapArgs.length === 0 ? audit.problems.length + (audit.checked === 0 ? 1 : 0) : audit.problems.length
+  if (audit.checked > 0) log(`shard-key audit: ${audit.checked} commands checked, ${audit.problems.length} without their shard key`)
+  else if (tapArgs.length === 0) log('FAIL: the shard-key audit saw no command (the mongo suites did not report)')
+  for (const p of audit.problems) log(`FAIL: shard key: ${p}`)
+
+  const failed = totals.fail + missing.length + auditFailed + (code !== 0 && totals.fail === 0 ? 1 : 0)
+  const summary = { passed: totals.pass, failed, skipped: totals.skip, tapExitCode: code, suitesRan: ran, missingSuites: missing, shardKeyAudit: { checked: audit.checked, problems: audit.problems } }
   mkdirSync(cache, { recursive: true })
   writeFileSync(join(cache, 'test-summary.json'), JSON.stringify(summary, null, 2))
   console.log(`${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`)

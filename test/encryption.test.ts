@@ -70,7 +70,9 @@ t.test('the raw MongoDB documents hold no readable content, excerpt, file name o
   await a.post(`/v1/conversations/${cid}/messages`, { contentType: 'file', content: 'zanzibar', attachments: [{ id: up.id }] })
   t.equal((await a.get('/v1/search/messages?q=quokka')).body.items.length, 1)
   const db = (app.store as unknown as { db: Db }).db
-  const dump = async (name: string) => JSON.stringify(await db.collection(name).find({}).toArray())
+  // The test reads whole collections, on purpose: named so to the run's shard-key audit.
+  const everything = { comment: 'scatter-gather: the test reads the raw documents' }
+  const dump = async (name: string) => JSON.stringify(await db.collection(name).find({}, everything).toArray())
   const raw = { messages: await dump('messages'), conversations: await dump('conversations'), users: await dump('users'), attachments: await dump('attachments'), events: await dump('events') }
   t.ok((await db.collection('events').countDocuments({ type: 'message.created' })) >= 2, 'the outbox holds the events')
   t.notOk((await dump('eventEndpoints')).includes(endpoint.secret.slice(6)), 'the endpoint\'s signing secret is sealed too')
@@ -83,7 +85,7 @@ t.test('the raw MongoDB documents hold no readable content, excerpt, file name o
   const bytes = Buffer.concat(chunks.map((c) => Buffer.from((c.data as { buffer: Uint8Array }).buffer)))
   for (const s of SECRETS) t.notOk(bytes.includes(Buffer.from(s)), `GridFS chunks: no ${s}`)
   t.equal(bytes.subarray(0, 4).toString('latin1'), 'ENC1', 'the bytes are sealed (ENC1, then segments)')
-  const doc = await db.collection('messages').findOne({ content: { $regex: '^enc1\\.' } })
+  const doc = await db.collection('messages').findOne({ content: { $regex: '^enc1\\.' } }, everything)
   t.ok(doc !== null, 'content is stored as enc1.<key>.<nonce>.<ciphertext>')
   t.match(String(doc!.content), /^enc1\.k2\./, 'under the active key')
   t.ok((doc!.words as string[]).every((w) => w.startsWith('h1.k2.')), 'search words are keyed hashes')
@@ -115,11 +117,11 @@ for (const kind of ['memory', 'mongo'] as const) t.test(`a ciphertext tampered w
   const one = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'first secret' })).body
   const two = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'second secret' })).body
   const three = (await a.post(`/v1/conversations/${cid}/messages`, { content: 'third, untouched' })).body
-  const stored = (await inner.messages.findById(one.id))!.content
+  const stored = (await inner.messages.findById(one))!.content
   t.match(stored, /^enc1\./)
-  await inner.messages.edit(two.id, stored, new Date(), two.version + 1000)
+  await inner.messages.edit(two, stored, new Date(), two.version + 1000)
   const flipped = stored.slice(0, -2) + (stored.at(-2) === 'A' ? 'B' : 'A') + stored.at(-1)
-  await inner.messages.edit(one.id, flipped, new Date(), one.version + 2000)
+  await inner.messages.edit(one, flipped, new Date(), one.version + 2000)
   const history = await a.get(`/v1/conversations/${cid}/messages`)
   t.equal(history.status, 200, 'the page is served')
   const byId = new Map(history.body.items.map((m: { id: string }) => [m.id, m]))

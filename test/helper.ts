@@ -8,7 +8,7 @@ import type { Test } from 'tap'
 import { buildApp, type BuildOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { loggerOptions } from '../src/logging.js'
-import { mongoTestUrl, redisTestClient } from './services.js'
+import { mongoTestUrl, redisTestClient, shardKeyAuditEnv } from './services.js'
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789'
 
@@ -16,7 +16,7 @@ export type StoreKind = 'memory' | 'mongo'
 
 /** The configuration tests run with: production's rate limits included, unless a test turns them off (and says why). */
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, ...env })
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, ...shardKeyAuditEnv(), ...env })
 }
 
 export interface TestAppOptions {

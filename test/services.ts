@@ -9,6 +9,7 @@ import { basename, join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { Cluster, Redis } from 'ioredis'
 import { clusterSeeds } from '../src/redis.js'
+import type { MongoStoreOptions } from '../src/store/mongo/index.js'
 import type { Test } from 'tap'
 
 const env = process.env
@@ -30,6 +31,18 @@ function serviceUrl (t: Test, service: 'mongo' | 'redis' | 'redis cluster'): str
   if (env.CI === 'true') t.fail(`${service} suite cannot run in CI: ${why}`)
   else void t.test(`${service} suite`, { skip: why }, () => {})
   return undefined
+}
+
+/** MONGODB_SHARD_KEY_AUDIT for an app under test: the run's audit of shard keys (scripts/test.mjs), when it runs one. */
+export function shardKeyAuditEnv (): { MONGODB_SHARD_KEY_AUDIT?: string } {
+  const dir = env.TEST_SHARD_KEY_AUDIT
+  return dir !== undefined && dir !== '' ? { MONGODB_SHARD_KEY_AUDIT: dir } : {}
+}
+
+/** The options of a mongo store a test opens itself on `url`, in the run's shard-key audit. */
+export function testMongoOptions (url: string): MongoStoreOptions {
+  const audit = shardKeyAuditEnv().MONGODB_SHARD_KEY_AUDIT
+  return { url, dbName: 'unused', poolSize: 10, serverSelectionTimeoutMs: 5000, ...(audit !== undefined && { shardKeyAudit: audit }) }
 }
 
 /** A MongoDB URL naming a database of this test's own, dropped when the test ends. */

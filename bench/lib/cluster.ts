@@ -207,6 +207,8 @@ export class NodeProcess implements Restartable {
         LOG_LEVEL: 'warn',
         JWT_SECRET: TEST_SECRET,
         RATE_LIMITS: 'off',
+        // In the test run's audit of shard keys (scripts/test.mjs), when it runs one.
+        ...(process.env.TEST_SHARD_KEY_AUDIT !== undefined && { MONGODB_SHARD_KEY_AUDIT: process.env.TEST_SHARD_KEY_AUDIT }),
         ...this.env
       },
       stdio: ['ignore', 'pipe', 'pipe']

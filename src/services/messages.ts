@@ -112,8 +112,8 @@ export function createMessageService (deps: MessageServiceDeps) {
 
   /** Loads a message of this conversation; 404 for a message of another one. */
   async function messageIn (conversationId: string, messageId: string): Promise<MessageRecord> {
-    const message = await store.messages.findById(messageId)
-    if (message === null || message.conversationId !== conversationId) throw notFound('message')
+    const message = await store.messages.findById({ conversationId, id: messageId })
+    if (message === null) throw notFound('message')
     return message
   }
 
@@ -125,8 +125,8 @@ export function createMessageService (deps: MessageServiceDeps) {
 
   /** A message a send refers to (replyTo, threadId): of this conversation and not deleted; VALIDATION_ERROR on `field` otherwise. */
   async function referenced (conversationId: string, messageId: string, field: string, what: string): Promise<MessageRecord> {
-    const m = await store.messages.findById(messageId)
-    if (m === null || m.conversationId !== conversationId || 'target' in m) throw validationError(`${field} must be a message of this conversation`, { field })
+    const m = await store.messages.findById({ conversationId, id: messageId })
+    if (m === null || 'target' in m) throw validationError(`${field} must be a message of this conversation`, { field })
     if (m.deletedAt !== undefined) throw validationError(`the ${what} was deleted`, { field })
     return m
   }
@@ -180,7 +180,7 @@ export function createMessageService (deps: MessageServiceDeps) {
   /** The root's summary, summed up again from its replies at the root's next version, and sent as message_updated. */
   async function updateThread (conversationId: string, rootId: string): Promise<void> {
     await changeMessage(conversationId, rootId, async (version) => {
-      const root = await store.messages.setThread(rootId, await store.messages.threadSummary(conversationId, rootId), version)
+      const root = await store.messages.setThread({ conversationId, id: rootId }, await store.messages.threadSummary(conversationId, rootId), version)
       if (root === null) return
       if (root.version !== version) return LOST
       const [view] = await viewsOf([root], await store.memberships.listByConversation(conversationId))
@@ -226,7 +226,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       return
     }
     await pipeline.change(conversationId, messageId, async (version) => {
-      const moved = await store.messages.touch(messageId, version)
+      const moved = await store.messages.touch({ conversationId, id: messageId }, version)
       if (moved === null) throw notFound('message')
       await publish(channels.conversation(conversationId), { event: { type: 'reaction', conversationId, messageId, emoji, userId, added, version: moved.version } })
     })
@@ -248,7 +248,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       throw conflict(`a conversation has at most ${maxPins} pinned messages; unpin one first`)
     }
     await changeMessage(conversationId, messageId, async (version) => {
-      const changed = await store.messages.setPin(messageId, pinned ? { by: userId, at: now() } : null, version)
+      const changed = await store.messages.setPin({ conversationId, id: messageId }, pinned ? { by: userId, at: now() } : null, version)
       if (changed === null) throw notFound('message')
       if (changed.deletedAt !== undefined) throw conflict('the message was deleted')
       if (changed.version !== version) return LOST
@@ -415,7 +415,7 @@ export function createMessageService (deps: MessageServiceDeps) {
      */
     async backfillWords (batch = 200): Promise<number> {
       const todo = await store.messages.unindexed(batch)
-      for (const m of todo) await store.messages.setWords(m.id, searchable(m.contentType, m.content))
+      for (const m of todo) await store.messages.setWords(m, searchable(m.contentType, m.content))
       return todo.length
     },
 
@@ -442,7 +442,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       // At the next version of the conversation's timeline (a claim), in order with its sends on this node.
       return changeMessage(conversationId, messageId, async (version) => {
         const at = now()
-        const edited = await store.messages.edit(messageId, content, at, version, mentions, searchable(message.contentType, content))
+        const edited = await store.messages.edit({ conversationId, id: messageId }, content, at, version, mentions, searchable(message.contentType, content))
         if (edited === null || edited.deletedAt !== undefined) throw conflict('the message was deleted')
         if (edited.version !== version) return LOST
         await store.conversations.replaceLastMessage(conversationId, lastMessageOf(edited), at)
@@ -470,7 +470,7 @@ export function createMessageService (deps: MessageServiceDeps) {
       if (message.deletedAt !== undefined) { await deleted(message); await removeAttachments(messageId); return }
       await changeMessage(conversationId, messageId, async (version) => {
         const at = now()
-        const gone = await store.messages.tombstone(messageId, at, version)
+        const gone = await store.messages.tombstone({ conversationId, id: messageId }, at, version)
         if (gone === null) throw notFound('message')
         // Not deleted: a later change landed first; delete again above it. (Deleted by another: told at its version.)
         if (gone.deletedAt === undefined) return LOST

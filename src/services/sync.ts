@@ -84,8 +84,8 @@ export function createSyncService (deps: SyncServiceDeps) {
         // A change applied after the messages were read: sent too, in its state now.
         let m: MessageRecord | null | undefined = byId.get(claim.target)
         if (m === undefined || m.version < claim.seq) {
-          m = await store.messages.findById(claim.target)
-          if (m !== null && m.version >= claim.seq && m.conversationId === conversationId) byId.set(m.id, m)
+          m = await store.messages.findById({ conversationId, id: claim.target })
+          if (m !== null && m.version >= claim.seq) byId.set(m.id, m)
         }
         applied = m !== null && m.version >= claim.seq
       }

@@ -225,6 +225,12 @@ export interface ReactionRepository {
   forMessages (messageIds: readonly string[]): Promise<ReactionRecord[]>
 }
 
+/** A message named by its conversation and id (a MessageRecord is one): the conversation is the shard key of messages. */
+export interface MessageKey {
+  conversationId: string
+  id: string
+}
+
 export interface MessageRepository extends Resealable<MessageRecord> {
   /**
    * Inserts messages and version claims in order, one seq each, and stops at
@@ -234,7 +240,8 @@ export interface MessageRepository extends Resealable<MessageRecord> {
    * inserted before it. Claims are never answered by the reads below except claimsSince.
    */
   insertMany (entries: readonly TimelineEntry[]): Promise<{ inserted: number, duplicate?: DuplicateKeyError }>
-  findById (id: string): Promise<MessageRecord | null>
+  /** The message `key` names, if it is in that conversation (the conversation is the shard key: every lookup names it). */
+  findById (key: MessageKey): Promise<MessageRecord | null>
   findByClientMessageId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | null>
   /**
    * With neither bound: the newest `limit` messages, hasMore when older exist.
@@ -257,17 +264,17 @@ export interface MessageRepository extends Resealable<MessageRecord> {
   /** The version claims of the conversation with a seq above `afterSeq`, by seq ascending, at most `limit`. */
   claimsSince (conversationId: string, afterSeq: number, limit: number): Promise<VersionClaim[]>
   /** New content (and the mentions and search words found in it; none when left out) at `version`, unless deleted or at that version or later already; answers the message as it is now. */
-  edit (id: string, content: string, editedAt: Date, version: number, mentions?: { ids: string[], all: boolean }, words?: string[]): Promise<MessageRecord | null>
+  edit (key: MessageKey, content: string, editedAt: Date, version: number, mentions?: { ids: string[], all: boolean }, words?: string[]): Promise<MessageRecord | null>
   /** Empties content and attachments and sets deletedAt at `version` (once); answers the message as it is now. */
-  tombstone (id: string, deletedAt: Date, version: number): Promise<MessageRecord | null>
+  tombstone (key: MessageKey, deletedAt: Date, version: number): Promise<MessageRecord | null>
   /** Pins (`pin` set) or unpins (null) a message at `version`, unless it is deleted or at that version or later already. */
-  setPin (id: string, pin: { by: string, at: Date } | null, version: number): Promise<MessageRecord | null>
+  setPin (key: MessageKey, pin: { by: string, at: Date } | null, version: number): Promise<MessageRecord | null>
   /** A conversation's pinned messages, the newest pin first. */
   pinned (conversationId: string, limit: number): Promise<MessageRecord[]>
   /** A thread's replies summed up, from the replies themselves. */
   threadSummary (conversationId: string, rootId: string): Promise<ThreadSummary>
   /** Sets a root's thread summary at `version`, unless it is at that version or later already. */
-  setThread (id: string, thread: ThreadSummary, version: number): Promise<MessageRecord | null>
+  setThread (key: MessageKey, thread: ThreadSummary, version: number): Promise<MessageRecord | null>
   /** Sets the excerpt of every quote of a message (its edit, or its deletion: ''); the quoting messages keep their versions. */
   updateQuotes (conversationId: string, quotedId: string, content: string): Promise<void>
   /**
@@ -279,9 +286,9 @@ export interface MessageRepository extends Resealable<MessageRecord> {
   /** Messages with no search words at all (stored before search existed), not deleted, at most `limit`. */
   unindexed (limit: number): Promise<MessageRecord[]>
   /** Sets a message's search words while it has none and is not deleted (an edit or a deletion meanwhile wins). */
-  setWords (id: string, words: readonly string[]): Promise<void>
+  setWords (key: MessageKey, words: readonly string[]): Promise<void>
   /** Moves a message to `version` (a change kept elsewhere, such as its reactions), unless it is there or later already. */
-  touch (id: string, version: number): Promise<MessageRecord | null>
+  touch (key: MessageKey, version: number): Promise<MessageRecord | null>
 }
 
 export interface WebhookRepository {

@@ -111,7 +111,7 @@ forEachStore(t, 'the store keeps normalised words for search, never shown; the m
   const cid = (await ana!.post('/v1/conversations', { type: 'direct', participantIds: [ben!.user.id] })).body.id
   const sent = (await ana!.post(`/v1/conversations/${cid}/messages`, { content: 'Ünïcode WORDS, words!' })).body
   t.equal(sent.words, undefined, 'not in the API')
-  t.same((await app.store.messages.findById(sent.id))?.words, ['unicode', 'words'], 'distinct, folded, in order')
+  t.same((await app.store.messages.findById(sent))?.words, ['unicode', 'words'], 'distinct, folded, in order')
   if (kind !== 'mongo') return
   const db = (app.store as unknown as { db: Db }).db
   const indexes = (await db.collection('messages').indexes()).map((ix) => ix.name)
@@ -139,7 +139,7 @@ forEachStore(t, 'messages stored before search existed are found once the backfi
   const cid = (await ana!.post('/v1/conversations', { type: 'direct', participantIds: [ben!.user.id] })).body.id
   const sent = (await ana!.post(`/v1/conversations/${cid}/messages`, { content: 'placeholder' })).body
   // As an older version stored it: the same message with no words field.
-  const old = { ...(await app.store.messages.findById(sent.id))!, id: '665f1c2ab4d5e6f7a8b9c0d1', seq: 99, version: 99, clientMessageId: 'legacy', content: 'an archaic marmalade recipe' }
+  const old = { ...(await app.store.messages.findById(sent))!, id: '665f1c2ab4d5e6f7a8b9c0d1', seq: 99, version: 99, clientMessageId: 'legacy', content: 'an archaic marmalade recipe' }
   delete old.words
   await app.store.messages.insertMany([old])
   t.same(contents(await search(ben!, 'marmalade')), [], 'not found before')

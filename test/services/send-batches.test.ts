@@ -18,7 +18,7 @@ import { createAttachmentLinks } from '../../src/domain/attachments.js'
 import { createSenders } from '../../src/services/senders.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/port.js'
-import { markSuiteRan, mongoTestUrl } from '../services.js'
+import { markSuiteRan, mongoTestUrl, testMongoOptions } from '../services.js'
 
 markSuiteRan(t, 'store-mongo')
 
@@ -196,7 +196,7 @@ suite(t, 'memory store', async () => createMemoryStore())
 suite(t, 'mongo store', async (t) => {
   const url = mongoTestUrl(t)
   if (url === undefined) return undefined
-  const store = createMongoStore({ url, dbName: 'unused', poolSize: 10, serverSelectionTimeoutMs: 5000 })
+  const store = createMongoStore(testMongoOptions(url))
   t.teardown(() => store.close())
   return store
 })

@@ -5,7 +5,7 @@ import { createMongoStore } from '../../src/store/mongo/index.js'
 import { encryptedStore } from '../../src/store/encrypted.js'
 import { createKeyRing, parseKeyRing } from '../../src/domain/keyring.js'
 import { storeContract } from './contract.js'
-import { mongoTestUrl } from '../services.js'
+import { mongoTestUrl, testMongoOptions } from '../services.js'
 
 const ring = createKeyRing(parseKeyRing(`k2:${Buffer.alloc(32, 7).toString('base64')},k1:${Buffer.alloc(32, 3).toString('base64')}`))
 const failures: string[] = []
@@ -18,7 +18,7 @@ t.test('memory, encrypted', async (t) => {
 t.test('mongo, encrypted', async (t) => {
   storeContract(t, async (t) => {
     const url = mongoTestUrl(t)
-    return url === undefined ? undefined : encryptedStore(createMongoStore({ url, dbName: 'unused', poolSize: 10, serverSelectionTimeoutMs: 5000 }), ring, onFailure)
+    return url === undefined ? undefined : encryptedStore(createMongoStore(testMongoOptions(url)), ring, onFailure)
   })
 })
 

@@ -1,12 +1,12 @@
 import t from 'tap'
 import { createMongoStore } from '../../src/store/mongo/index.js'
 import { storeContract } from './contract.js'
-import { markSuiteRan, mongoTestUrl } from '../services.js'
+import { markSuiteRan, mongoTestUrl, testMongoOptions } from '../services.js'
 
 markSuiteRan(t, 'store-mongo')
 storeContract(t, async (t) => {
   const url = mongoTestUrl(t)
-  return url === undefined ? undefined : createMongoStore({ url, dbName: 'unused', poolSize: 10, serverSelectionTimeoutMs: 5000 })
+  return url === undefined ? undefined : createMongoStore(testMongoOptions(url))
 })
 
 t.test('an unreachable server makes operations fail as unavailable, not hang', async (t) => {

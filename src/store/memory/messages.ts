@@ -1,5 +1,5 @@
 import type { MessageRecord, VersionClaim } from '../../domain/types.js'
-import { isClaim, type MessageRepository, type TimelineEntry } from '../port.js'
+import { isClaim, type MessageKey, type MessageRepository, type TimelineEntry } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { UniqueIndex, copy } from './unique-index.js'
 import { resealIn, scanIn } from './reseal.js'
@@ -16,6 +16,11 @@ export function createMemoryMessageRepository (): MessageRepository {
   const claims = new Map<string, VersionClaim[]>()
 
   const found = (m: MessageRecord | undefined) => (m === undefined ? null : copy(m))
+  /** The message a key names, if it is in the conversation the key says (as the sharded MongoDB store finds it). */
+  const inConversation = (key: MessageKey): MessageRecord | undefined => {
+    const m = messages.get(key.id)
+    return m?.conversationId === key.conversationId ? m : undefined
+  }
 
   /** The index of the first entry of `list` (sorted by `key`) whose key is above `value`: a binary search. */
   function firstAbove<T> (list: readonly T[], key: (e: T) => number, value: number): number {
@@ -91,8 +96,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       return { inserted: input.length }
     },
 
-    async findById (id) {
-      return found(messages.get(id))
+    async findById (key) {
+      return found(inConversation(key))
     },
 
     async findByClientMessageId (conversationId, senderId, clientMessageId) {
@@ -169,8 +174,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       return out
     },
 
-    async setWords (id, words) {
-      const m = messages.get(id)
+    async setWords (key, words) {
+      const m = inConversation(key)
       if (m !== undefined && m.words === undefined && m.deletedAt === undefined) m.words = [...words]
     },
 
@@ -179,8 +184,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       return list.slice(firstAfter(list, afterSeq), firstAfter(list, afterSeq) + limit).map(copy)
     },
 
-    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }, words = []) {
-      const m = messages.get(id)
+    async edit (key, content, editedAt, version, mentions = { ids: [], all: false }, words = []) {
+      const m = inConversation(key)
       if (m === undefined) return null
       if (m.deletedAt === undefined && m.version < version) {
         m.content = content
@@ -192,8 +197,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       return copy(m)
     },
 
-    async tombstone (id, deletedAt, version) {
-      const m = messages.get(id)
+    async tombstone (key, deletedAt, version) {
+      const m = inConversation(key)
       if (m === undefined) return null
       if (m.deletedAt === undefined && m.version < version) {
         m.content = ''
@@ -208,8 +213,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       return copy(m)
     },
 
-    async setPin (id, pin, version) {
-      const m = messages.get(id)
+    async setPin (key, pin, version) {
+      const m = inConversation(key)
       if (m === undefined) return null
       if (m.deletedAt === undefined && m.version < version) {
         if (pin === null) {
@@ -242,8 +247,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       }
     },
 
-    async setThread (id, thread, version) {
-      const m = messages.get(id)
+    async setThread (key, thread, version) {
+      const m = inConversation(key)
       if (m === undefined) return null
       if (m.version < version) {
         m.thread = { ...thread, participantIds: [...thread.participantIds] }
@@ -256,8 +261,8 @@ export function createMemoryMessageRepository (): MessageRepository {
       for (const m of timelines.get(conversationId) ?? []) if (m.replyTo?.id === quotedId) m.replyTo.content = content
     },
 
-    async touch (id, version) {
-      const m = messages.get(id)
+    async touch (key, version) {
+      const m = inConversation(key)
       if (m === undefined) return null
       if (m.version < version) moveTo(m, version)
       return copy(m)

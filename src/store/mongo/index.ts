@@ -10,6 +10,7 @@ import { createMongoWebhookRepository, ensureWebhookIndexes } from './webhooks.j
 import { createMongoReactionRepository, ensureReactionIndexes } from './reactions.js'
 import { createMongoBotRepository, createMongoEventEndpointRepository, createMongoOutboxRepository, ensureOutgoingIndexes } from './outgoing.js'
 import { createMongoAttachmentRepository, createMongoBlobRepository, ensureAttachmentIndexes } from './attachments.js'
+import { auditShardKeys } from './shard-keys.js'
 
 export interface MongoStoreOptions {
   url: string
@@ -18,7 +19,16 @@ export interface MongoStoreOptions {
   poolSize: number
   /** How long an operation waits for a reachable server (and a connection for its first answer) before failing as unavailable. */
   serverSelectionTimeoutMs: number
+  /** Write concern (`w`): 'majority' by default, so an acknowledged message survives the loss of the primary. */
+  writeConcern?: 'majority' | number
+  /** Read concern level: 'majority' by default, so nothing read can be rolled back. */
+  readConcern?: 'majority' | 'local'
+  /** A directory where every command on a sharded collection that lacks its shard key is written (src/store/mongo/shard-keys.ts). */
+  shardKeyAudit?: string
 }
+
+/** The driver's write and read concerns: 'majority' writes unless told otherwise; the read concern given (default 'majority'). */
+const concerns = (o: MongoStoreOptions) => ({ w: o.writeConcern ?? 'majority', readConcernLevel: o.readConcern ?? 'majority' })
 
 /**
  * The production store on the official driver. The driver connects lazily and
@@ -30,8 +40,11 @@ export function createMongoStore (options: MongoStoreOptions): Store & { db: Db 
     maxPoolSize: options.poolSize,
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMs,
     connectTimeoutMS: options.serverSelectionTimeoutMs,
-    appName: 'chat-backend'
+    appName: 'chat-backend',
+    ...concerns(options),
+    ...(options.shardKeyAudit !== undefined && { monitorCommands: true })
   })
+  if (options.shardKeyAudit !== undefined) auditShardKeys(client, options.shardKeyAudit)
   // A database named in the URL wins over the configured default.
   const urlDb = new URL(options.url.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1)
   const db = client.db(urlDb !== '' ? decodeURIComponent(urlDb) : options.dbName)

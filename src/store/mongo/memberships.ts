@@ -4,6 +4,7 @@ import type { MembershipRecord } from '../../domain/types.js'
 import type { MembershipRepository } from '../port.js'
 import type { Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
+import { SCATTER_GATHER } from './shard-keys.js'
 
 export async function ensureMembershipIndexes (db: Db): Promise<void> {
   await ensureIndexes(db, 'memberships', [
@@ -55,7 +56,7 @@ export function createMongoMembershipRepository (db: Db, guard: Guard): Membersh
     },
 
     async conversationIdsOf (userId) {
-      const docs = await guard(() => memberships.find({ userId }, { projection: { _id: 0, conversationId: 1 } }).toArray())
+      const docs = await guard(() => memberships.find({ userId }, { projection: { _id: 0, conversationId: 1 }, comment: SCATTER_GATHER.conversationsOfUser }).toArray())
       return docs.map((m) => m.conversationId)
     },
 

@@ -1,11 +1,12 @@
 import { MongoServerError, ObjectId, type Db, type Filter, type WithId } from 'mongodb'
 import type { MessageRecord, VersionClaim } from '../../domain/types.js'
-import { isClaim, type MessageRepository, type MessageSearch, type TimelineEntry } from '../port.js'
+import { isClaim, type MessageKey, type MessageRepository, type MessageSearch, type TimelineEntry } from '../port.js'
 import { DuplicateKeyError } from '../../domain/errors.js'
 import { resolveDuplicate, translateError, type Guard } from './errors.js'
 import { ensureIndexes } from './indexes.js'
 import { mongoResealable } from './reseal.js'
 import { oid } from './ids.js'
+import { SCATTER_GATHER } from './shard-keys.js'
 
 type MessageDoc = Omit<MessageRecord, 'id'>
 
@@ -86,10 +87,10 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
   const messages = db.collection<MessageDoc>('messages')
   const claims = db.collection<ClaimDoc>('messages')
 
-  async function findById (id: string): Promise<MessageRecord | null> {
-    const _id = oid(id)
+  async function findById (key: MessageKey): Promise<MessageRecord | null> {
+    const _id = oid(key.id)
     if (_id === null) return null
-    const doc = await guard(() => messages.findOne({ _id, ...MESSAGES_ONLY }))
+    const doc = await guard(() => messages.findOne({ conversationId: key.conversationId, _id, ...MESSAGES_ONLY }))
     return doc === null ? null : toRecord(doc)
   }
 
@@ -176,14 +177,14 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
     },
 
     async unindexed (limit) {
-      const docs = await guard(() => messages.find({ words: { $exists: false }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }).limit(limit).toArray())
+      const docs = await guard(() => messages.find({ words: { $exists: false }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }, { comment: SCATTER_GATHER.searchBackfill }).limit(limit).toArray())
       return docs.map(toRecord)
     },
 
-    async setWords (id, words) {
-      const _id = oid(id)
+    async setWords (key, words) {
+      const _id = oid(key.id)
       if (_id === null) return
-      await guard(() => messages.updateOne({ _id, words: { $exists: false }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }, { $set: { words: [...words] } }))
+      await guard(() => messages.updateOne({ conversationId: key.conversationId, _id, words: { $exists: false }, deletedAt: { $exists: false }, ...MESSAGES_ONLY }, { $set: { words: [...words] } }))
     },
 
     async claimsSince (conversationId, afterSeq, limit) {
@@ -191,8 +192,8 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       return docs.map(({ _id, conversationId, seq, target, claimedAt }): VersionClaim => ({ id: _id.toHexString(), conversationId, seq, target, claimedAt }))
     },
 
-    async edit (id, content, editedAt, version, mentions = { ids: [], all: false }, words = []) {
-      const _id = oid(id)
+    async edit (key, content, editedAt, version, mentions = { ids: [], all: false }, words = []) {
+      const _id = oid(key.id)
       if (_id === null) return null
       const $set: Partial<MessageDoc> = { content, editedAt, version }
       const $unset: Record<string, ''> = {}
@@ -201,27 +202,27 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       if (mentions.all) $set.mentionsAll = true
       else $unset.mentionsAll = ''
       $set.words = [...words]
-      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set, ...(Object.keys($unset).length > 0 && { $unset }) }, { returnDocument: 'after' }))
-      return doc === null ? findById(id) : toRecord(doc)
+      const doc = await guard(() => messages.findOneAndUpdate({ conversationId: key.conversationId, _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, { $set, ...(Object.keys($unset).length > 0 && { $unset }) }, { returnDocument: 'after' }))
+      return doc === null ? findById(key) : toRecord(doc)
     },
 
-    async tombstone (id, deletedAt, version) {
-      const _id = oid(id)
+    async tombstone (key, deletedAt, version) {
+      const _id = oid(key.id)
       if (_id === null) return null
       const doc = await guard(() => messages.findOneAndUpdate(
-        { _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) },
+        { conversationId: key.conversationId, _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) },
         { $set: { content: '', attachments: [], deletedAt, version }, $unset: { pinnedAt: '', pinnedBy: '', mentions: '', mentionsAll: '', words: '' } },
         { returnDocument: 'after' }
       ))
-      return doc === null ? findById(id) : toRecord(doc)
+      return doc === null ? findById(key) : toRecord(doc)
     },
 
-    async setPin (id, pin, version) {
-      const _id = oid(id)
+    async setPin (key, pin, version) {
+      const _id = oid(key.id)
       if (_id === null) return null
       const update = pin === null ? { $set: { version }, $unset: { pinnedAt: '' as const, pinnedBy: '' as const } } : { $set: { version, pinnedAt: pin.at, pinnedBy: pin.by } }
-      const doc = await guard(() => messages.findOneAndUpdate({ _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, update, { returnDocument: 'after' }))
-      return doc === null ? findById(id) : toRecord(doc)
+      const doc = await guard(() => messages.findOneAndUpdate({ conversationId: key.conversationId, _id, deletedAt: { $exists: false }, ...MESSAGES_ONLY, ...below(version) }, update, { returnDocument: 'after' }))
+      return doc === null ? findById(key) : toRecord(doc)
     },
 
     async pinned (conversationId, limit) {
@@ -243,22 +244,22 @@ export function createMongoMessageRepository (db: Db, guard: Guard): MessageRepo
       }
     },
 
-    async setThread (id, thread, version) {
-      const _id = oid(id)
+    async setThread (key, thread, version) {
+      const _id = oid(key.id)
       if (_id === null) return null
-      const doc = await guard(() => messages.findOneAndUpdate({ _id, ...MESSAGES_ONLY, ...below(version) }, { $set: { thread, version } }, { returnDocument: 'after' }))
-      return doc === null ? findById(id) : toRecord(doc)
+      const doc = await guard(() => messages.findOneAndUpdate({ conversationId: key.conversationId, _id, ...MESSAGES_ONLY, ...below(version) }, { $set: { thread, version } }, { returnDocument: 'after' }))
+      return doc === null ? findById(key) : toRecord(doc)
     },
 
     async updateQuotes (conversationId, quotedId, content) {
       await guard(() => messages.updateMany({ conversationId, 'replyTo.id': quotedId, ...MESSAGES_ONLY }, { $set: { 'replyTo.content': content } }))
     },
 
-    async touch (id, version) {
-      const _id = oid(id)
+    async touch (key, version) {
+      const _id = oid(key.id)
       if (_id === null) return null
-      const doc = await guard(() => messages.findOneAndUpdate({ _id, ...MESSAGES_ONLY, ...below(version) }, { $set: { version } }, { returnDocument: 'after' }))
-      return doc === null ? findById(id) : toRecord(doc)
+      const doc = await guard(() => messages.findOneAndUpdate({ conversationId: key.conversationId, _id, ...MESSAGES_ONLY, ...below(version) }, { $set: { version } }, { returnDocument: 'after' }))
+      return doc === null ? findById(key) : toRecord(doc)
     }
   }
 }
