@@ -20,6 +20,7 @@ export type Spec =
   | { scenario: 'idle', connections: number, users: number }
   | { scenario: 'churn', seconds: number, concurrency: number }
   | { scenario: 'reactions', members: number, rate: number, seconds: number }
+  | { scenario: 'split', groups: number, members: number, rate: number, seconds: number }
 
 export interface DriverInput { kind: TargetKind, urls: string[], runId: string, contentBytes: number, spec: Spec }
 
@@ -203,6 +204,49 @@ async function directs (target: Target, input: DriverInput, spec: Extract<Spec, 
   return { pairs: spec.pairs, crossNode: spec.crossNode === true, ...r }
 }
 
+/**
+ * Two nodes, and groups that each live on one of them: a group's listeners
+ * are all connected to node g % 2, and its sender posts over REST to the
+ * other node, which holds no socket of the group. Every delivery crosses the
+ * broker once, and each node should receive the publications of the groups
+ * it has listeners of, and of no other (see the orchestrator's per-node
+ * broker counts). Ours only (REST sends).
+ */
+async function split (target: Target, input: DriverInput, spec: Extract<Spec, { scenario: 'split' }>) {
+  const urls = target.urls
+  const users = await target.users(spec.groups * spec.members, 's')
+  const groupOf = (i: number) => Math.floor(i / spec.members)
+  const rooms = await pool(Array.from({ length: spec.groups }, (_, g) => g), 4, (g) => target.room(users.slice(g * spec.members, (g + 1) * spec.members), 'split'))
+  const members: Member[] = users.map((user, i) => ({ user, rooms: [rooms[groupOf(i)]!], url: urls[groupOf(i) % 2]! }))
+  const state = newState()
+  const rec = recorder(state)
+  const isSender = (i: number) => i % spec.members === 0
+  // Each listener's index in `members`, for the recorder (senders have no socket).
+  const listenerIndex = members.map((_, i) => i).filter((i) => !isSender(i))
+  const listeners = await connectAll(target, listenerIndex.map((i) => members[i]!), (k, room, id, content) => rec.onDelivery(listenerIndex[k]!, room, id, content), rec.onAck)
+  const clients: BenchClient[] = []
+  listeners.forEach((c, k) => { clients[listenerIndex[k]!] = c })
+  for (const [i, m] of members.entries()) {
+    if (!isSender(i)) continue
+    const other = urls[(groupOf(i) + 1) % 2]!
+    clients[i] = {
+      ready: Promise.resolve(),
+      send (room, id, content) {
+        void fetch(`${other}/v1/conversations/${room}/messages`, { method: 'POST', headers: { authorization: `Bearer ${m.user.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ content, clientMessageId: id }) })
+          .then(async (res) => { await res.arrayBuffer(); if (res.status === 201) rec.onAck(id) }, () => {})
+      },
+      close () {}
+    }
+  }
+  log(`split: ${listeners.length} listeners in ${spec.groups} groups over two nodes`)
+  const slots = rooms.map((room, g) => ({ sender: g * spec.members, room }))
+  const r = await traffic(clients, members, slots, spec.rate, spec.seconds, input.contentBytes, 'split', state)
+  log(`split ${spec.rate}/s: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, exactly once ${r.exactlyOnce}`)
+  for (const c of listeners) c.close()
+  const perGroup = Math.round(spec.rate * spec.seconds / spec.groups)
+  return { groups: spec.groups, members: spec.members, sentPerNodeGroups: [0, 1].map((n) => rooms.filter((_, g) => g % 2 === n).length * perGroup), ...r }
+}
+
 /** Connects idle sockets, says READY, holds them until the orchestrator (which measures the server) says done. */
 async function idle (target: Target, spec: Extract<Spec, { scenario: 'idle' }>) {
   const users = await target.users(spec.users, 'i')
@@ -384,6 +428,7 @@ async function main () {
   else if (spec.scenario === 'directs') result = await directs(target, input, spec)
   else if (spec.scenario === 'idle') result = await idle(target, spec)
   else if (spec.scenario === 'reactions') result = await reactions(target, input, spec)
+  else if (spec.scenario === 'split') result = await split(target, input, spec)
   else result = await churn(target, input, spec)
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
   process.exit(0)

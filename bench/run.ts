@@ -9,7 +9,7 @@
  *   npm run bench -- --smoke         seconds; what the test suite runs
  *   npm run bench -- --out DIR       write results.json / RESULTS.md there instead
  *   npm run bench -- --only a,b      only these scenarios (fanout, fanout10, reactions, search, encryption, directs,
- *                                    directsLight, churn, idle, history); the other figures are
+ *                                    directsLight, broker, churn, idle, history); the other figures are
  *                                    kept from the last results.json, and the page says which ran when
  */
 import type { ChildProcess } from 'node:child_process'
@@ -19,13 +19,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { MongoClient, ObjectId } from 'mongodb'
-import { FerretProcess, NodeProcess, RedisProcess, stopAll, type Restartable } from './lib/cluster.js'
+import { FerretProcess, NodeProcess, RedisClusterProcess, RedisProcess, stopAll, type Restartable } from './lib/cluster.js'
 import { runDriver } from './lib/drive.js'
 import { inspect, rssBytes } from './lib/inspect.js'
 import { pool } from './lib/targets.js'
 import { apiOk } from './lib/workload.js'
 import type { DriverInput, Spec } from './driver.js'
-import { ensureRedisServer, ferretHarness, freePort, root } from '../scripts/services.mjs'
+import { ensureRedisServer, ferretHarness, freePort, redisCli, root } from '../scripts/services.mjs'
 import { searchWordsOf } from '../src/domain/search.js'
 import { createKeyRing, parseKeyRing } from '../src/domain/keyring.js'
 
@@ -42,8 +42,8 @@ let drives = 0
 
 /** Sizes: the issue's for the full run, tiny ones for the smoke run. */
 const SIZES = smoke
-  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 100, seconds: 1 }, reactions: { members: 5, rate: 20, storeRate: 10, seconds: 1 }, search: { conversations: 4, messages: 120, queries: 8, storeQueries: 4 }, encryption: { messages: 100, requests: 5 } }
-  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, storeRate: 20, seconds: 10 }, search: { conversations: 100, messages: 100_000, queries: 100, storeQueries: 10 }, encryption: { messages: 10_000, requests: 50 } }
+  ? { fanout: { members: 5, rates: [50, 100], stepSeconds: 1 }, fanout10: { rate: 100, seconds: 1 }, directs: { pairs: 5, rate: 50, seconds: 1 }, directsLight: { pairs: 5, rate: 20, seconds: 1 }, idle: { connections: 40, users: 2 }, churn: { seconds: 1, concurrency: 2 }, history: { messages: 100, seconds: 1 }, reactions: { members: 5, rate: 20, storeRate: 10, seconds: 1 }, search: { conversations: 4, messages: 120, queries: 8, storeQueries: 4 }, encryption: { messages: 100, requests: 5 }, crossFanout: { members: 6, rate: 20, seconds: 1 }, split: { groups: 4, members: 3, rate: 20, seconds: 1 } }
+  : { fanout: { members: 100, rates: [100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 6000, 8000], stepSeconds: 5 }, fanout10: { rate: 1000, seconds: 10 }, directs: { pairs: 500, rate: 500, seconds: 10 }, directsLight: { pairs: 500, rate: 50, seconds: 20 }, idle: { connections: 10_000, users: 100 }, churn: { seconds: 10, concurrency: 20 }, history: { messages: 100_000, seconds: 10 }, reactions: { members: 100, rate: 100, storeRate: 20, seconds: 10 }, search: { conversations: 100, messages: 100_000, queries: 100, storeQueries: 10 }, encryption: { messages: 10_000, requests: 50 }, crossFanout: { members: 50, rate: 40, seconds: 10 }, split: { groups: 12, members: 10, rate: 40, seconds: 10 } }
 
 const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECONDS: '86400', WS_MAX_CONNECTIONS_PER_IP: '1000000' }
 
@@ -109,6 +109,44 @@ async function counterSum (server: Server, name: string): Promise<number> {
     sum += Number(line?.split(' ')[1] ?? 0)
   }
   return sum
+}
+
+/** Each node's broker counters by channel kind (broker_published_total, broker_received_total), from its /metrics. */
+async function brokerByNode (server: Server): Promise<Array<{ published: Record<string, number>, received: Record<string, number> }>> {
+  return Promise.all(server.procs.map(async (p) => {
+    const text = await (await fetch(`${p.baseUrl}/metrics`)).text()
+    const out = { published: {} as Record<string, number>, received: {} as Record<string, number> }
+    for (const m of text.matchAll(/^broker_(published|received)_total\{channel="(\w+)"\} ([\d.e+-]+)$/gm)) out[m[1] as 'published' | 'received'][m[2]!] = Number(m[3])
+    return out
+  }))
+}
+
+/** The publications each master of the Redis Cluster has sent over the cluster bus, classic and sharded (a sharded one goes to the master's replica only). */
+function shardStats (cluster: RedisClusterProcess): Array<{ port: number, busPublish: number, busPublishShard: number }> {
+  return cluster.ports.filter((port) => /role:master/.test(redisCli(port, 'info', 'replication'))).map((port) => {
+    const info = redisCli(port, 'cluster', 'info')
+    const counter = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? 0)
+    return { port, busPublish: counter('cluster_stats_messages_publish_sent'), busPublishShard: counter('cluster_stats_messages_publishshard_sent') }
+  })
+}
+
+/**
+ * Two nodes (over one Redis or a Redis Cluster): the fan-out with members on
+ * both nodes, then the split groups, with what each node's broker published
+ * and received during the split, and on a cluster what each shard held and
+ * sent over the cluster bus.
+ */
+async function twoNodeBroker (server: Server, cluster?: RedisClusterProcess): Promise<Record<string, unknown>> {
+  const fanoutCrossNode = await drive(server, { scenario: 'fanout', members: SIZES.crossFanout.members, rates: [SIZES.crossFanout.rate], stepSeconds: SIZES.crossFanout.seconds, p99LimitMs: 1e9 })
+  const before = await brokerByNode(server)
+  const shardsBefore = cluster === undefined ? undefined : shardStats(cluster)
+  const split = await drive(server, { scenario: 'split', ...SIZES.split })
+  const after = await brokerByNode(server)
+  const delta = (k: 'published' | 'received', n: number) => Object.fromEntries(Object.entries(after[n]![k]).map(([c, v]) => [c, v - (before[n]![k][c] ?? 0)]))
+  const nodes = [0, 1].map((n) => ({ published: delta('published', n), received: delta('received', n) }))
+  const shards = cluster === undefined ? undefined : shardStats(cluster).map((s, i) => ({ ...s, busPublish: s.busPublish - (shardsBefore![i]?.busPublish ?? 0), busPublishShard: s.busPublishShard - (shardsBefore![i]?.busPublishShard ?? 0) }))
+  log(`${server.name}: split groups, conversation messages received per node ${nodes.map((n) => n.received.conversation ?? 0).join(' / ')} of ${(split.sentPerNodeGroups as number[]).join(' / ')} sent into each node's groups`)
+  return { fanoutCrossNode, split: { ...split, nodes, ...(shards !== undefined && { shards }) } }
 }
 
 /** Two users registered for one scenario on `base`, the first one's token, and a POST helper (tag: their names' suffix). */
@@ -275,14 +313,15 @@ async function main () {
   ensureRedisServer(log)
   const harness = await ferretHarness(log)
   const redis = await RedisProcess.start()
+  const redisCluster = await RedisClusterProcess.start()
   const database = `chat_bench_${runId}`
   const db = await FerretProcess.start(database, harness)
-  const started: Restartable[] = [redis, db]
+  const started: Restartable[] = [redis, redisCluster, db]
   const cleanup = async () => { await stopAll(started); await db.dropDatabases([database]) }
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
 
   const mongoEnv = { MONGODB_URL: db.url, REDIS_URL: redis.url }
-  const servers: Array<{ name: string, kind: DriverInput['kind'], nodes: number, env: Record<string, string>, script?: string, mongo: boolean, encrypted?: boolean }> = [
+  const servers: Array<{ name: string, kind: DriverInput['kind'], nodes: number, env: Record<string, string>, script?: string, mongo: boolean, encrypted?: boolean, redisCluster?: boolean }> = [
     { name: 'ws limit', kind: 'ws', nodes: 1, env: {}, script: join(root, 'bench', 'baselines', 'ws-server.ts'), mongo: false },
     { name: 'Socket.IO peer', kind: 'socketio', nodes: 1, env: { ...mongoEnv, MONGODB_DB: `sio_${runId}` }, script: join(root, 'bench', 'baselines', 'socketio-server.ts'), mongo: true },
     { name: 'ours (memory)', kind: 'ours', nodes: 1, env: BASE_ENV, mongo: false },
@@ -292,6 +331,8 @@ async function main () {
     // Two nodes before one: the history run (last on one node) leaves FerretDB busy for minutes
     // with the queries of requests that timed out, and scenario 6 must follow no such load.
     { name: 'ours (2 nodes)', kind: 'ours', nodes: 2, env: { ...BASE_ENV, ...mongoEnv }, mongo: true },
+    // The same two nodes on a Redis Cluster of three masters (sharded pub/sub): the broker scenarios only.
+    { name: 'ours (2 nodes, Redis Cluster)', kind: 'ours', nodes: 2, env: { ...BASE_ENV, MONGODB_URL: db.url, REDIS_CLUSTER_NODES: redisCluster.seeds }, mongo: true, redisCluster: true },
     { name: 'ours (mongo+redis)', kind: 'ours', nodes: 1, env: { ...BASE_ENV, ...mongoEnv }, mongo: true }
   ]
   const results: Record<string, Record<string, unknown>> = {}
@@ -313,7 +354,10 @@ async function main () {
       // two: each runs first on its servers, so that neither follows an overload.
       if (s.encrypted === true) {
         if (want('encryption')) r.encryption = await encryptionBench(server, s.mongo ? db.url : undefined, true)
+      } else if (s.redisCluster === true) {
+        if (want('broker')) Object.assign(r, await twoNodeBroker(server, redisCluster))
       } else if (s.nodes === 2) {
+        if (want('broker')) Object.assign(r, await twoNodeBroker(server))
         if (want('directsLight')) r.directsLightCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directsLight, crossNode: true })
         if (want('directs')) r.directsCrossNode = await drive(server, { scenario: 'directs', ...SIZES.directs, crossNode: true })
         r.seqConflicts = await counterSum(server, 'message_seq_conflicts_total')
@@ -372,6 +416,7 @@ function write (fresh: Figures) {
   const mem = results['ours (memory)'] ?? {}
   const mr = results['ours (mongo+redis)'] ?? {}
   const two = results['ours (2 nodes)'] ?? {}
+  const twoCluster = results['ours (2 nodes, Redis Cluster)'] ?? {}
   const ratio = (a?: number, b?: number) => (a === undefined || b === undefined || b === 0 ? 'n/a' : (a / b).toFixed(2))
   const once = Object.values(results).flatMap((r) => Object.values(r)).flatMap((x) => x?.steps ?? [x]).filter((x) => x?.exactlyOnce !== undefined)
   const allOnce = once.every((x) => x.exactlyOnce === true)
@@ -429,6 +474,15 @@ ${lines(direct('ws limit', ws.directs), direct('Socket.IO peer', sio.directs), d
 ### 6. Two nodes over Redis
 At ${SIZES.directsLight.rate} msgs/s (under the store's capacity): cross-node p50/p99 ${two.directsLightCrossNode?.p50Ms ?? 'n/a'}/${two.directsLightCrossNode?.p99Ms ?? 'n/a'} ms against ${mr.directsLight?.p50Ms ?? 'n/a'}/${mr.directsLight?.p99Ms ?? 'n/a'} ms on one node: **${two.directsLightCrossNode === undefined || mr.directsLight === undefined ? 'n/a' : (two.directsLightCrossNode.p99Ms - mr.directsLight.p99Ms).toFixed(2)} ms** extra p99 (goal ≤ 2 ms); exactly once ${two.directsLightCrossNode?.exactlyOnce === true && mr.directsLight?.exactlyOnce === true ? 'yes' : 'n/a or NO'}.
 At ${SIZES.directs.rate} msgs/s both are over capacity: cross-node p50/p99 ${two.directsCrossNode?.p50Ms ?? 'n/a'}/${two.directsCrossNode?.p99Ms ?? 'n/a'} ms, one node ${mr.directs?.p50Ms ?? 'n/a'}/${mr.directs?.p99Ms ?? 'n/a'} ms; inserts that found their seq taken by the other node (both scenarios): ${two.seqConflicts ?? 'n/a'}.
+
+### 10. Two nodes: one Redis beside a Redis Cluster (sharded pub/sub)
+Fan-out across nodes: one conversation of ${SIZES.crossFanout.members}, members alternating between the nodes, one sender at ${SIZES.crossFanout.rate} msgs/s for ${SIZES.crossFanout.seconds} s. Split groups: ${SIZES.split.groups} groups of ${SIZES.split.members}, each group's listeners all on one node (even groups node 0, odd node 1) and its sender posting over REST to the other node, ${SIZES.split.rate} msgs/s for ${SIZES.split.seconds} s: each node should receive the publications of its own groups and of no other.
+
+| server | fan-out across nodes p50/p99 ms | exactly once | split p50/p99 ms | exactly once | conversation messages each node received (its groups' share of the sends) |
+|---|---|---|---|---|---|
+${lines(...([['one Redis', two], ['Redis Cluster, 3 masters', twoCluster]] as Array<[string, Figures[string]]>).map(([n, r]) => r.split === undefined ? '' : `| ${n} | ${r.fanoutCrossNode.steps[0].p50Ms}/${r.fanoutCrossNode.steps[0].p99Ms} | ${r.fanoutCrossNode.exactlyOnce ? 'yes' : 'NO'} | ${r.split.p50Ms}/${r.split.p99Ms} | ${r.split.exactlyOnce ? 'yes' : 'NO'} | ${r.split.nodes.map((x: Record<string, Record<string, number>>, i: number) => `node ${i}: ${x.received!.conversation ?? 0} (${r.split.sentPerNodeGroups[i]})`).join(', ')} |`))}
+
+On the cluster, during the split: ${(twoCluster.split?.shards as Array<Record<string, number>> | undefined)?.map((x) => `master :${x.port} sent ${x.busPublishShard} sharded publications over the cluster bus (to its replica) and ${x.busPublish} classic ones`).join('; ') ?? 'n/a'}. Each group's channel lives on the master owning its slot, so the publications spread over the masters; with classic PUBLISH every one would cross the bus to all six Redis nodes.
 
 ### 3. Idle connections
 | server | sockets | RSS per socket (after GC) | event-loop delay p99 | time to open all |

@@ -19,7 +19,7 @@ t.test('npm run bench -- --smoke: every scenario, both baselines, exactly once',
   t.equal(run.status, 0, run.status === 0 ? 'the harness ran' : `the harness failed: ${run.stderr.slice(-2000)}`)
   const { results, machine } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
   t.ok(machine.cores > 0 && typeof machine.node === 'string', 'the machine is recorded')
-  t.same(Object.keys(results).sort(), ['Socket.IO peer', 'ours (2 nodes)', 'ours (memory)', 'ours (memory, encrypted)', 'ours (mongo+redis)', 'ours (mongo+redis, encrypted)', 'ws limit'], 'every server')
+  t.same(Object.keys(results).sort(), ['Socket.IO peer', 'ours (2 nodes)', 'ours (2 nodes, Redis Cluster)', 'ours (memory)', 'ours (memory, encrypted)', 'ours (mongo+redis)', 'ours (mongo+redis, encrypted)', 'ws limit'], 'every server')
   for (const name of ['ours (memory)', 'ours (memory, encrypted)', 'ours (mongo+redis)', 'ours (mongo+redis, encrypted)']) {
     const e = results[name].encryption
     t.ok(e.send.exactlyOnce && e.history.p50Ms > 0 && e.encrypted === name.includes('encrypted'), `${name}: sends and history, encryption ${e.encrypted ? 'on' : 'off'}`)
@@ -44,5 +44,15 @@ t.test('npm run bench -- --smoke: every scenario, both baselines, exactly once',
   }
   t.ok(results['ours (2 nodes)'].directsCrossNode.exactlyOnce && results['ours (2 nodes)'].directsLightCrossNode.exactlyOnce, 'cross-node directs, exactly once')
   t.ok(results['ours (mongo+redis)'].directsLight.exactlyOnce, 'one-node directs under capacity, exactly once')
+  for (const name of ['ours (2 nodes)', 'ours (2 nodes, Redis Cluster)']) {
+    const { fanoutCrossNode, split } = results[name]
+    t.ok(fanoutCrossNode.exactlyOnce && split.exactlyOnce, `${name}: fan-out across nodes and split groups, exactly once`)
+    const [own0, own1] = split.sentPerNodeGroups as [number, number]
+    const got = (split.nodes as Array<{ received: Record<string, number> }>).map((n) => n.received.conversation ?? 0)
+    t.ok(got[0]! >= own0 && got[0]! < own0 + own1 && got[1]! >= own1 && got[1]! < own0 + own1, `${name}: each node received its own groups' publications and not the other's (${got.join(', ')} of ${own0}, ${own1})`)
+  }
+  const shards = results['ours (2 nodes, Redis Cluster)'].split.shards as Array<{ busPublish: number, busPublishShard: number }>
+  t.equal(shards.length, 3, 'three masters reported')
+  t.ok(shards.every((x) => x.busPublish === 0) && shards.some((x) => x.busPublishShard > 0), 'publications crossed the cluster bus only as sharded ones (to the owner\'s replica), never as classic broadcasts')
   t.match(readFileSync(join(out, 'RESULTS.md'), 'utf8'), /Exactly once in every run: \*\*yes\*\*/, 'RESULTS.md says so')
 })
