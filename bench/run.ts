@@ -122,12 +122,26 @@ async function brokerByNode (server: Server): Promise<Array<{ published: Record<
 }
 
 /** The publications each master of the Redis Cluster has sent over the cluster bus, classic and sharded (a sharded one goes to the master's replica only). */
-function shardStats (cluster: RedisClusterProcess): Array<{ port: number, busPublish: number, busPublishShard: number }> {
+function shardStats (cluster: RedisClusterProcess): Array<{ port: number, busPublish: number, busPublishShard: number, commands: number }> {
   return cluster.ports.filter((port) => /role:master/.test(redisCli(port, 'info', 'replication'))).map((port) => {
-    const info = redisCli(port, 'cluster', 'info')
+    const info = redisCli(port, 'cluster', 'info') + redisCli(port, 'info', 'stats')
     const counter = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? 0)
-    return { port, busPublish: counter('cluster_stats_messages_publish_sent'), busPublishShard: counter('cluster_stats_messages_publishshard_sent') }
+    return { port, busPublish: counter('cluster_stats_messages_publish_sent'), busPublishShard: counter('cluster_stats_messages_publishshard_sent'), commands: counter('total_commands_processed') }
   })
+}
+
+/** Store operations by name, summed over the server's nodes (their /metrics). */
+async function storeCounts (server: Server): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const p of server.procs) {
+    const text = await (await fetch(`${p.baseUrl}/metrics`)).text()
+    for (const m of text.matchAll(/^store_operation_duration_seconds_count\{([^}]*)\} ([\d.e+-]+)$/gm)) {
+      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]))
+      const key = `${labels.repository}.${labels.operation}`
+      out[key] = (out[key] ?? 0) + Number(m[2])
+    }
+  }
+  return out
 }
 
 /**
@@ -139,14 +153,21 @@ function shardStats (cluster: RedisClusterProcess): Array<{ port: number, busPub
 async function twoNodeBroker (server: Server, cluster?: RedisClusterProcess): Promise<Record<string, unknown>> {
   const fanoutCrossNode = await drive(server, { scenario: 'fanout', members: SIZES.crossFanout.members, rates: [SIZES.crossFanout.rate], stepSeconds: SIZES.crossFanout.seconds, p99LimitMs: 1e9 })
   const before = await brokerByNode(server)
+  const storeBefore = await storeCounts(server)
   const shardsBefore = cluster === undefined ? undefined : shardStats(cluster)
   const split = await drive(server, { scenario: 'split', ...SIZES.split })
   const after = await brokerByNode(server)
+  const storeAfter = await storeCounts(server)
+  const sent = split.acked as number
+  const perMessage = (n: number) => Math.round((n / Math.max(1, sent)) * 100) / 100
+  const storeOpsPerMessage = Object.fromEntries(Object.entries(storeAfter).map(([k, v]) => [k, perMessage(v - (storeBefore[k] ?? 0))]).filter(([, v]) => (v as number) > 0))
   const delta = (k: 'published' | 'received', n: number) => Object.fromEntries(Object.entries(after[n]![k]).map(([c, v]) => [c, v - (before[n]![k][c] ?? 0)]))
   const nodes = [0, 1].map((n) => ({ published: delta('published', n), received: delta('received', n) }))
-  const shards = cluster === undefined ? undefined : shardStats(cluster).map((s, i) => ({ ...s, busPublish: s.busPublish - (shardsBefore![i]?.busPublish ?? 0), busPublishShard: s.busPublishShard - (shardsBefore![i]?.busPublishShard ?? 0) }))
+  const shards = cluster === undefined ? undefined : shardStats(cluster).map((s, i) => ({ ...s, busPublish: s.busPublish - (shardsBefore![i]?.busPublish ?? 0), busPublishShard: s.busPublishShard - (shardsBefore![i]?.busPublishShard ?? 0), commands: s.commands - (shardsBefore![i]?.commands ?? 0) }))
+  // Less the bench's own reading on each master between the two counts: the first INFO stats, then INFO replication and CLUSTER INFO.
+  const redisCommandsPerMessage = shards === undefined ? undefined : perMessage(shards.reduce((n, x) => n + x.commands - 3, 0))
   log(`${server.name}: split groups, conversation messages received per node ${nodes.map((n) => n.received.conversation ?? 0).join(' / ')} of ${(split.sentPerNodeGroups as number[]).join(' / ')} sent into each node's groups`)
-  return { fanoutCrossNode, split: { ...split, nodes, ...(shards !== undefined && { shards }) } }
+  return { fanoutCrossNode, split: { ...split, nodes, storeOpsPerMessage, ...(shards !== undefined && { shards, redisCommandsPerMessage }) } }
 }
 
 /** Two users registered for one scenario on `base`, the first one's token, and a POST helper (tag: their names' suffix). */
@@ -482,7 +503,7 @@ Fan-out across nodes: one conversation of ${SIZES.crossFanout.members}, members 
 |---|---|---|---|---|---|
 ${lines(...([['one Redis', two], ['Redis Cluster, 3 masters', twoCluster]] as Array<[string, Figures[string]]>).map(([n, r]) => r.split === undefined ? '' : `| ${n} | ${r.fanoutCrossNode.steps[0].p50Ms}/${r.fanoutCrossNode.steps[0].p99Ms} | ${r.fanoutCrossNode.exactlyOnce ? 'yes' : 'NO'} | ${r.split.p50Ms}/${r.split.p99Ms} | ${r.split.exactlyOnce ? 'yes' : 'NO'} | ${r.split.nodes.map((x: Record<string, Record<string, number>>, i: number) => `node ${i}: ${x.received!.conversation ?? 0} (${r.split.sentPerNodeGroups[i]})`).join(', ')} |`))}
 
-On the cluster, during the split: ${(twoCluster.split?.shards as Array<Record<string, number>> | undefined)?.map((x) => `master :${x.port} sent ${x.busPublishShard} sharded publications over the cluster bus (to its replica) and ${x.busPublish} classic ones`).join('; ') ?? 'n/a'}. Each group's channel lives on the master owning its slot, so the publications spread over the masters; with classic PUBLISH every one would cross the bus to all six Redis nodes.
+On the cluster, during the split: ${(twoCluster.split?.shards as Array<Record<string, number>> | undefined)?.map((x) => `master :${x.port} sent ${x.busPublishShard} sharded publications over the cluster bus (to its replica) and ${x.busPublish} classic ones`).join('; ') ?? 'n/a'}. Each group's channel lives on the master owning its slot, so the publications spread over the masters; with classic PUBLISH every one would cross the bus to all six Redis nodes. Per message sent in the split (${SIZES.split.members - 1} listeners each, their delivered receipts included): Redis commands on the masters ${twoCluster.split?.redisCommandsPerMessage ?? 'n/a'}; store operations ${Object.entries((twoCluster.split?.storeOpsPerMessage ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'n/a'}.
 
 ### 3. Idle connections
 | server | sockets | RSS per socket (after GC) | event-loop delay p99 | time to open all |

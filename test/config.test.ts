@@ -1,5 +1,7 @@
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { clusterSeeds } from '../src/redis.js'
+import { readConcernOf } from '../src/store/index.js'
 
 t.test('defaults: memory store, in-process broker, port 3000, a generated secret', async (t) => {
   const c = loadConfig({})
@@ -58,4 +60,22 @@ t.test('empty variables count as unset', async (t) => {
   const c = loadConfig({ MONGODB_URL: '', PORT: '' })
   t.equal(c.MONGODB_URL, undefined)
   t.equal(c.PORT, 3000)
+})
+
+t.test('Redis: one Redis or a cluster, never both; cluster seeds as host:port or URLs', async (t) => {
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:7000' }), /set REDIS_URL \(one Redis\) or REDIS_CLUSTER_NODES \(a Redis Cluster\), not both/)
+  for (const bad of ['b', 'b:', ':7000', 'b:7000,', 'http://b:7000', 'b:7000 c:7001']) t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: bad }), /REDIS_CLUSTER_NODES/, bad)
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis://10.0.0.2:7001' }).REDIS_CLUSTER_NODES, '10.0.0.1:7000,redis://10.0.0.2:7001')
+  t.same(clusterSeeds('10.0.0.1:7000,redis://10.0.0.2:7001'), { nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }], redisOptions: {} })
+  t.same(clusterSeeds('rediss://app:s%40cret@r1.example:7000,r2.example:7000'), { nodes: [{ host: 'r1.example', port: 7000 }, { host: 'r2.example', port: 7000 }], redisOptions: { password: 's@cret', username: 'app', tls: {} } }, 'credentials and TLS from the URL, for every node')
+})
+
+t.test('MongoDB concerns: majority writes; the read concern majority on replica sets unless told', async (t) => {
+  t.equal(loadConfig({}).MONGODB_WRITE_CONCERN, 'majority')
+  t.throws(() => loadConfig({ MONGODB_WRITE_CONCERN: 'all' }), /MONGODB_WRITE_CONCERN/)
+  t.throws(() => loadConfig({ MONGODB_READ_CONCERN: 'snapshot' }), /MONGODB_READ_CONCERN/)
+  t.equal(readConcernOf('mongodb://db:27017/chat', 'auto'), 'local', 'one server')
+  t.equal(readConcernOf('mongodb://a,b,c/chat?replicaSet=rs0', 'auto'), 'majority', 'a replica set')
+  t.equal(readConcernOf('mongodb+srv://cluster.example/chat', undefined), 'majority', 'SRV: a replica set')
+  t.equal(readConcernOf('mongodb://a,b,c/chat?replicaSet=rs0', 'local'), 'local', 'as told')
 })
