@@ -13,6 +13,15 @@ function recorder (broker: Broker) {
   return got
 }
 
+/** A broker subscribed to `channel`, and the payloads it receives from then on; closed when the test ends. */
+export async function listeningOn (t: Test, broker: Broker, channel: string): Promise<unknown[]> {
+  t.teardown(() => broker.close())
+  const got: unknown[] = []
+  broker.onMessage((m) => got.push(m.payload))
+  await broker.subscribe(channel)
+  return got
+}
+
 /** Gives the wire time to deliver, then checks nothing more arrives than expected. */
 const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms))
 

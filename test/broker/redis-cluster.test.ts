@@ -7,7 +7,7 @@ import calculateSlot from 'cluster-key-slot'
 import t, { type Test } from 'tap'
 import type { Cluster } from 'ioredis'
 import { createRedisBroker } from '../../src/broker/redis/index.js'
-import { brokerContract } from './contract.js'
+import { brokerContract, listeningOn } from './contract.js'
 import { nodesOn } from '../contract-nodes.js'
 import { markSuiteRan, redisClusterTestClient, redisClusterTestPair } from '../services.js'
 
@@ -57,11 +57,7 @@ t.test('sharded pub/sub: a channel is subscribed only on the master owning its s
 t.test('a publication on an unsubscribed channel reaches no one, and a classic PUBLISH of the same name is not ours', async (t) => {
   const redis = await redisClusterTestClient(t)
   if (redis === undefined) return
-  const mine = broker(redis.client, redis.prefix)
-  t.teardown(() => mine.close())
-  const got: unknown[] = []
-  mine.onMessage((m) => got.push(m.payload))
-  await mine.subscribe('c')
+  const got = await listeningOn(t, broker(redis.client, redis.prefix), 'c')
   await redis.client.publish(`${redis.prefix}c`, JSON.stringify({ o: 'elsewhere', p: 'classic' }))
   await redis.client.spublish(`${redis.prefix}c`, 'not json')
   await redis.client.spublish(`${redis.prefix}d`, JSON.stringify({ o: 'elsewhere', p: 'other channel' }))

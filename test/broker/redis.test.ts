@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import type { Redis } from 'ioredis'
 import { createRedisBroker } from '../../src/broker/redis/index.js'
-import { brokerContract } from './contract.js'
+import { brokerContract, listeningOn } from './contract.js'
 import { markSuiteRan, redisTestClient, redisTestPair, unreachableRedis } from '../services.js'
 
 markSuiteRan(t, 'broker-redis')
@@ -15,11 +15,7 @@ brokerContract(t, async (t) => {
 t.test('a malformed envelope on the wire is ignored', async (t) => {
   const redis = redisTestClient(t)
   if (redis === undefined) return
-  const mine = broker(redis.client, redis.prefix)
-  t.teardown(() => mine.close())
-  const got: unknown[] = []
-  mine.onMessage((m) => got.push(m.payload))
-  await mine.subscribe('c')
+  const got = await listeningOn(t, broker(redis.client, redis.prefix), 'c')
   await redis.client.publish(`${redis.prefix}c`, 'not json')
   const otherClient = redis.client.duplicate()
   const other = broker(otherClient, redis.prefix)
