@@ -239,12 +239,24 @@ async function split (target: Target, input: DriverInput, spec: Extract<Spec, { 
     }
   }
   log(`split: ${listeners.length} listeners in ${spec.groups} groups over two nodes`)
+  // The orchestrator reads the nodes' counters between the setup and the traffic.
+  await readyThenWait()
   const slots = rooms.map((room, g) => ({ sender: g * spec.members, room }))
   const r = await traffic(clients, members, slots, spec.rate, spec.seconds, input.contentBytes, 'split', state)
   log(`split ${spec.rate}/s: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, exactly once ${r.exactlyOnce}`)
+  await readyThenWait()
   for (const c of listeners) c.close()
-  const perGroup = Math.round(spec.rate * spec.seconds / spec.groups)
-  return { groups: spec.groups, members: spec.members, sentPerNodeGroups: [0, 1].map((n) => rooms.filter((_, g) => g % 2 === n).length * perGroup), ...r }
+  // Sends go to the groups in turn (traffic's slots): group g gets the k-th sends with k % groups = g.
+  const sentTo = (g: number) => Math.floor(r.sent / spec.groups) + (g < r.sent % spec.groups ? 1 : 0)
+  return { groups: spec.groups, members: spec.members, sentPerNodeGroups: [0, 1].map((n) => rooms.reduce((sum, _, g) => sum + (g % 2 === n ? sentTo(g) : 0), 0)), ...r }
+}
+
+/** Says READY and waits for the orchestrator's line (it measures the server meanwhile). */
+async function readyThenWait (): Promise<void> {
+  process.stdout.write('READY\n')
+  const rl = createInterface({ input: process.stdin })
+  await new Promise<void>((resolve) => rl.once('line', () => resolve()))
+  rl.close()
 }
 
 /** Connects idle sockets, says READY, holds them until the orchestrator (which measures the server) says done. */
@@ -255,10 +267,7 @@ async function idle (target: Target, spec: Extract<Spec, { scenario: 'idle' }>) 
   const clients = await connectAll(target, members, () => {}, () => {})
   const seconds = (now() - started) / 1000
   log(`idle: ${clients.length} sockets open in ${seconds.toFixed(1)} s`)
-  process.stdout.write('READY\n')
-  const rl = createInterface({ input: process.stdin })
-  await new Promise<void>((resolve) => rl.once('line', () => resolve()))
-  rl.close()
+  await readyThenWait()
   for (const c of clients) c.close()
   return { connections: clients.length, connectSeconds: Math.round(seconds * 10) / 10 }
 }

@@ -50,14 +50,21 @@ const BASE_ENV = { RATE_LIMITS: 'off', LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL_SECON
 interface Server { name: string, procs: NodeProcess[], inspectPort: number, kind: DriverInput['kind'] }
 
 /** Runs the driver on one scenario; for idle, measures the server while the sockets are held. */
-async function drive (server: Server, spec: Spec, urls = server.procs.map((p) => p.baseUrl)): Promise<Record<string, unknown>> {
+async function drive (server: Server, spec: Spec, urls = server.procs.map((p) => p.baseUrl), atReady: Array<() => Promise<void>> = []): Promise<Record<string, unknown>> {
   const input: DriverInput = { kind: server.kind, urls, runId: `${runId}${++drives}`, contentBytes: CONTENT_BYTES, spec }
   let measured: Record<string, unknown> = {}
   const probe = spec.scenario === 'idle' ? await inspect(server.inspectPort) : undefined
   const pid = server.procs[0]!.pid!
   if (probe !== undefined) await probe.gc()
   const rssBefore = rssBytes(pid)
+  // Each READY the driver says (a scenario that waits for the orchestrator) runs the next of atReady, then lets it go on.
+  let readied = 0
   const watch = (out: string, child: ChildProcess) => {
+    const said = out.split('READY\n').length - 1
+    while (atReady.length > 0 && readied < said) {
+      const hook = atReady[readied++]
+      void (hook ?? (async () => {}))().finally(() => child.stdin?.write('go\n'))
+    }
     if (probe !== undefined && out.includes('READY\n') && Object.keys(measured).length === 0) {
       measured = { pending: true }
       void (async () => {
@@ -122,11 +129,12 @@ async function brokerByNode (server: Server): Promise<Array<{ published: Record<
 }
 
 /** The publications each master of the Redis Cluster has sent over the cluster bus, classic and sharded (a sharded one goes to the master's replica only). */
-function shardStats (cluster: RedisClusterProcess): Array<{ port: number, busPublish: number, busPublishShard: number, commands: number }> {
+function shardStats (cluster: RedisClusterProcess): Array<{ port: number, busPublish: number, busPublishShard: number, commands: Record<string, number> }> {
   return cluster.ports.filter((port) => /role:master/.test(redisCli(port, 'info', 'replication'))).map((port) => {
-    const info = redisCli(port, 'cluster', 'info') + redisCli(port, 'info', 'stats')
+    const info = redisCli(port, 'cluster', 'info')
     const counter = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? 0)
-    return { port, busPublish: counter('cluster_stats_messages_publish_sent'), busPublishShard: counter('cluster_stats_messages_publishshard_sent'), commands: counter('total_commands_processed') }
+    const commands = Object.fromEntries([...redisCli(port, 'info', 'commandstats').matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]))
+    return { port, busPublish: counter('cluster_stats_messages_publish_sent'), busPublishShard: counter('cluster_stats_messages_publishshard_sent'), commands }
   })
 }
 
@@ -152,20 +160,32 @@ async function storeCounts (server: Server): Promise<Record<string, number>> {
  */
 async function twoNodeBroker (server: Server, cluster?: RedisClusterProcess): Promise<Record<string, unknown>> {
   const fanoutCrossNode = await drive(server, { scenario: 'fanout', members: SIZES.crossFanout.members, rates: [SIZES.crossFanout.rate], stepSeconds: SIZES.crossFanout.seconds, p99LimitMs: 1e9 })
-  const before = await brokerByNode(server)
-  const storeBefore = await storeCounts(server)
-  const shardsBefore = cluster === undefined ? undefined : shardStats(cluster)
-  const split = await drive(server, { scenario: 'split', ...SIZES.split })
-  const after = await brokerByNode(server)
-  const storeAfter = await storeCounts(server)
+  // Counters read once the split's users, groups and sockets are set up, right before its traffic, and right after it.
+  let before: Awaited<ReturnType<typeof brokerByNode>> = []
+  let storeBefore: Record<string, number> = {}
+  let shardsBefore: ReturnType<typeof shardStats> | undefined
+  let after: Awaited<ReturnType<typeof brokerByNode>> = []
+  let storeAfter: Record<string, number> = {}
+  let shardsAfter: ReturnType<typeof shardStats> | undefined
+  const split = await drive(server, { scenario: 'split', ...SIZES.split }, undefined, [async () => {
+    before = await brokerByNode(server)
+    storeBefore = await storeCounts(server)
+    shardsBefore = cluster === undefined ? undefined : shardStats(cluster)
+  }, async () => {
+    after = await brokerByNode(server)
+    storeAfter = await storeCounts(server)
+    shardsAfter = cluster === undefined ? undefined : shardStats(cluster)
+  }])
   const sent = split.acked as number
   const perMessage = (n: number) => Math.round((n / Math.max(1, sent)) * 100) / 100
   const storeOpsPerMessage = Object.fromEntries(Object.entries(storeAfter).map(([k, v]) => [k, perMessage(v - (storeBefore[k] ?? 0))]).filter(([, v]) => (v as number) > 0))
   const delta = (k: 'published' | 'received', n: number) => Object.fromEntries(Object.entries(after[n]![k]).map(([c, v]) => [c, v - (before[n]![k][c] ?? 0)]))
   const nodes = [0, 1].map((n) => ({ published: delta('published', n), received: delta('received', n) }))
-  const shards = cluster === undefined ? undefined : shardStats(cluster).map((s, i) => ({ ...s, busPublish: s.busPublish - (shardsBefore![i]?.busPublish ?? 0), busPublishShard: s.busPublishShard - (shardsBefore![i]?.busPublishShard ?? 0), commands: s.commands - (shardsBefore![i]?.commands ?? 0) }))
-  // Less the bench's own reading on each master between the two counts: the first INFO stats, then INFO replication and CLUSTER INFO.
-  const redisCommandsPerMessage = shards === undefined ? undefined : perMessage(shards.reduce((n, x) => n + x.commands - 3, 0))
+  const shards = shardsAfter?.map((s, i) => ({ ...s, busPublish: s.busPublish - (shardsBefore![i]?.busPublish ?? 0), busPublishShard: s.busPublishShard - (shardsBefore![i]?.busPublishShard ?? 0), commands: Object.fromEntries(Object.entries(s.commands).map(([c, n]) => [c, n - (shardsBefore![i]?.commands[c] ?? 0)]).filter(([, n]) => (n as number) > 0)) }))
+  // Redis commands per message by command, over the masters, less the bench's own readings (INFO and CLUSTER INFO).
+  const redisCommandsPerMessage = shards === undefined
+    ? undefined
+    : Object.fromEntries([...new Set(shards.flatMap((x) => Object.keys(x.commands)))].filter((c) => c !== 'info' && c !== 'cluster|info').map((c) => [c, perMessage(shards.reduce((n, x) => n + (x.commands[c] ?? 0), 0))]))
   log(`${server.name}: split groups, conversation messages received per node ${nodes.map((n) => n.received.conversation ?? 0).join(' / ')} of ${(split.sentPerNodeGroups as number[]).join(' / ')} sent into each node's groups`)
   return { fanoutCrossNode, split: { ...split, nodes, storeOpsPerMessage, ...(shards !== undefined && { shards, redisCommandsPerMessage }) } }
 }
@@ -503,7 +523,7 @@ Fan-out across nodes: one conversation of ${SIZES.crossFanout.members}, members 
 |---|---|---|---|---|---|
 ${lines(...([['one Redis', two], ['Redis Cluster, 3 masters', twoCluster]] as Array<[string, Figures[string]]>).map(([n, r]) => r.split === undefined ? '' : `| ${n} | ${r.fanoutCrossNode.steps[0].p50Ms}/${r.fanoutCrossNode.steps[0].p99Ms} | ${r.fanoutCrossNode.exactlyOnce ? 'yes' : 'NO'} | ${r.split.p50Ms}/${r.split.p99Ms} | ${r.split.exactlyOnce ? 'yes' : 'NO'} | ${r.split.nodes.map((x: Record<string, Record<string, number>>, i: number) => `node ${i}: ${x.received!.conversation ?? 0} (${r.split.sentPerNodeGroups[i]})`).join(', ')} |`))}
 
-On the cluster, during the split: ${(twoCluster.split?.shards as Array<Record<string, number>> | undefined)?.map((x) => `master :${x.port} sent ${x.busPublishShard} sharded publications over the cluster bus (to its replica) and ${x.busPublish} classic ones`).join('; ') ?? 'n/a'}. Each group's channel lives on the master owning its slot, so the publications spread over the masters; with classic PUBLISH every one would cross the bus to all six Redis nodes. Per message sent in the split (${SIZES.split.members - 1} listeners each, their delivered receipts included): Redis commands on the masters ${twoCluster.split?.redisCommandsPerMessage ?? 'n/a'}; store operations ${Object.entries((twoCluster.split?.storeOpsPerMessage ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'n/a'}.
+On the cluster, during the split: ${(twoCluster.split?.shards as Array<Record<string, number>> | undefined)?.map((x) => `master :${x.port} sent ${x.busPublishShard} sharded publications over the cluster bus (to its replica) and ${x.busPublish} classic ones`).join('; ') ?? 'n/a'}. Each group's channel lives on the master owning its slot, so the publications spread over the masters; with classic PUBLISH every one would cross the bus to all six Redis nodes. Per message sent in the split (${SIZES.split.members - 1} listeners each, which send no receipts; counted from the end of the setup to the end of the traffic, before the sockets close): Redis commands on the masters (\`INFO commandstats\`, which counts the commands a script runs too: ZADD, ZCARD, ZRANGE, ZREMRANGEBYSCORE, PEXPIREAT and TIME are the presence scripts' insides) ${Object.entries((twoCluster.split?.redisCommandsPerMessage ?? {}) as Record<string, number>).map(([k, v]) => `${k.toUpperCase()} ${v}`).join(', ') || 'n/a'}; store operations ${Object.entries((twoCluster.split?.storeOpsPerMessage ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'n/a'}.
 
 ### 3. Idle connections
 | server | sockets | RSS per socket (after GC) | event-loop delay p99 | time to open all |
