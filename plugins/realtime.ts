@@ -85,10 +85,12 @@ export default fp(async (app) => {
     connection: {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       closeGraceMs: config.WS_CLOSE_GRACE_MS,
-      onFrameOut: (type) => app.metrics.wsFrames.inc({ direction: 'out', type })
+      onFrameOut: (type) => app.metrics.wsFrames.inc({ direction: 'out', type }),
+      onWriteFailed: (reason) => app.metrics.wsDeliveryFailures.inc({ reason }),
+      onPingRtt: (seconds) => app.metrics.wsPingRtt.observe(seconds)
     },
-    onOpen: () => app.metrics.wsConnections.inc(),
-    onClose: () => app.metrics.wsConnections.dec()
+    onOpen: () => { app.metrics.wsConnections.inc(); app.metrics.wsOpened.inc() },
+    onClose: (reason) => { app.metrics.wsConnections.dec(); app.metrics.wsClosed.inc({ reason }) }
   })
 
   const beat = setInterval(() => {

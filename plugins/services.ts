@@ -115,6 +115,7 @@ export default fp(async (app) => {
     events,
     onSent: (message, source, trace) => {
       app.metrics.messagesSent.inc({ source })
+      app.metrics.messageSize.observe(Buffer.byteLength(message.content))
       app.log.info({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, source, ...trace, nodeId: broker.nodeId }, 'message stored and published')
     }
   })

@@ -66,6 +66,14 @@ export function ensureRedisServer (log = console.log) {
   run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
 }
 
+/** Installs Debian's prometheus package (prometheus and promtool, for the alert suites) when it is missing. */
+export function ensurePrometheus (log = console.log) {
+  if (which('promtool') && which('prometheus')) return
+  log('alerts: prometheus missing; installing the Debian package')
+  run('apt-get', ['update', '-qq'])
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
 /** Installs Debian's chromium (for the browser suite) when it is missing. */
 export function ensureChromium (log = console.log) {
   if (existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return

@@ -17,6 +17,13 @@ export function createMetrics () {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry]
     }),
     wsConnections: new Gauge({ name: 'ws_connections', help: 'open websocket connections on this node', registers: [registry] }),
+    wsOpened: new Counter({ name: 'ws_connections_opened_total', help: 'websocket connections accepted (authenticated and upgraded)', registers: [registry] }),
+    wsRefused: new Counter({ name: 'ws_connections_refused_total', help: 'websocket connection attempts refused before the upgrade, by reason: unauthorized (no token, a bad or revoked one), too_many (WS_MAX_CONNECTIONS_PER_IP), other', labelNames: ['reason'] as const, registers: [registry] }),
+    wsClosed: new Counter({ name: 'ws_disconnects_total', help: 'websocket connections ended, by reason: client (a close frame from the client), abnormal (gone without a close frame), heartbeat (no pong), slow_consumer (1013), token_expired (4401), policy (1008), too_big (1009), internal (1011), server_restart (1012)', labelNames: ['reason'] as const, registers: [registry] }),
+    wsPingRtt: new Histogram({ name: 'ws_ping_rtt_seconds', help: 'from a heartbeat ping to its pong', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    wsDeliveryFailures: new Counter({ name: 'ws_deliveries_failed_total', help: 'frames not written to a socket, by reason: slow_consumer (its send buffer was full: the socket is closed with 1013), closed (it had closed)', labelNames: ['reason'] as const, registers: [registry] }),
+    messageSize: new Histogram({ name: 'message_content_bytes', help: 'size of a sent message\'s content, in UTF-8 bytes', buckets: [16, 64, 256, 1024, 4096, 16384, 65536], registers: [registry] }),
+    dependencyUp: new Gauge({ name: 'dependency_up', help: '1 when the dependency answered the node\'s last check (every 5 s, and each /health/ready), else 0', labelNames: ['dependency'] as const, registers: [registry] }),
     wsFrames: new Counter({ name: 'ws_frames_total', help: 'websocket frames by direction and type', labelNames: ['direction', 'type'] as const, registers: [registry] }),
     messagesSent: new Counter({ name: 'messages_sent_total', help: 'messages stored, by source', labelNames: ['source'] as const, registers: [registry] }),
     seqConflicts: new Counter({ name: 'message_seq_conflicts_total', help: 'inserts that found their seq taken by another node sending into the same conversation (each is retried with the next seq)', registers: [registry] }),

@@ -6,6 +6,7 @@ import { Parser } from '@asyncapi/parser'
 import { parse } from 'yaml'
 import { clientFrames, ServerFrames } from '../src/realtime/protocol.js'
 import { buildTestApp, client, register, testConfig } from './helper.js'
+import { WebSocket } from 'ws'
 import { WsClient } from './ws-client.js'
 import { FAST_ENV, memoryDeployment } from './realtime/nodes.js'
 
@@ -52,6 +53,41 @@ t.test('/metrics moves with traffic: HTTP, messages by source, frames, broker, s
   t.ok(metricValue(after, 'broker_published_total', 'channel="conversation"') >= 2)
   t.ok(metricValue(after, 'broker_received_total', 'channel="conversation"') >= 2)
   t.ok(metricValue(after, 'store_operation_duration_seconds_count', 'repository="messages",operation="insertMany",outcome="ok"') >= 2)
+})
+
+t.test('connection and delivery metrics: opened, refused by reason, ended by reason, ping round trips, message sizes, dependencies up', async (t) => {
+  const built = await buildTestApp(t, { env: FAST_ENV })
+  if (built === undefined) return
+  const { app } = built
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const scrape = async () => (await app.inject('/metrics')).body
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(metricValue(await scrape(), 'dependency_up', 'dependency="store"'), 1, 'the store is up (checked at start)')
+  t.equal(metricValue(await scrape(), 'dependency_up', 'dependency="broker"'), 1, 'the broker too')
+
+  const refused = await new Promise<number>((resolve) => {
+    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/ws`)
+    socket.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); socket.terminate() })
+    socket.on('error', () => {})
+  })
+  t.equal(refused, 401, 'a socket without a token is refused before the upgrade')
+  const { a, id, ws } = await directWithSocket(t, app, base, 'conn')
+  await a.post(`/v1/conversations/${id}/messages`, { content: 'héllo' })
+  await ws.waitFor('new_message')
+  // Two heartbeats (500 ms each): a ping and its pong.
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  ws.close()
+  await ws.waitClosed()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const after = await scrape()
+  t.equal(metricValue(after, 'ws_connections_opened_total'), 1, 'one socket opened')
+  t.equal(metricValue(after, 'ws_connections_refused_total', 'reason="unauthorized"'), 1, 'one refused for want of a token')
+  t.equal(metricValue(after, 'ws_disconnects_total', 'reason="client"'), 1, 'one ended by its client')
+  t.ok(metricValue(after, 'ws_ping_rtt_seconds_count') >= 1, 'ping round trips measured')
+  t.ok(metricValue(after, 'ws_ping_rtt_seconds_sum') < 1, 'in well under a second on loopback')
+  t.equal(metricValue(after, 'message_content_bytes_count'), 1, 'one message sized')
+  t.equal(metricValue(after, 'message_content_bytes_sum'), 6, 'in UTF-8 bytes (é is two)')
+  t.equal(metricValue(after, 'ws_connections'), 0)
 })
 
 t.test('broker_received_total counts each message a node receives once, however many handlers it has', async (t) => {

@@ -32,8 +32,40 @@ async function check (kind: string, ping: Promise<void>, timeoutMs: number, log:
   }
 }
 
+/** How often a node checks its store and broker for the dependency_up gauge (what the alerts read). */
+const DEPENDENCY_CHECK_MS = 5000
+
 /** Liveness (the process answers) and readiness (its store and broker answer). Public, unauthenticated. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
+  const warn = (what: string) => (err: unknown) => app.log.warn({ err: (err as Error).message }, `readiness: the ${what} did not answer`)
+  const quiet = () => {}
+  /** Pings both and sets dependency_up; `logged`: say in the log what did not answer (the periodic check says only changes). */
+  const checkBoth = async (logged: boolean) => {
+    const [store, broker] = await Promise.all([
+      check(app.store.kind, app.store.ping(), app.config.DEPENDENCY_TIMEOUT_MS, logged ? warn('store') : quiet),
+      check(app.broker.kind, app.broker.ping(), app.config.DEPENDENCY_TIMEOUT_MS, logged ? warn('broker') : quiet)
+    ])
+    for (const [dependency, c] of [['store', store], ['broker', broker]] as const) {
+      const up = c.status === 'up' ? 1 : 0
+      if (!logged && up !== was.get(dependency)) app.log[up === 1 ? 'info' : 'warn']({ dependency }, `the ${dependency} is ${up === 1 ? 'up' : 'down'}`)
+      was.set(dependency, up)
+      app.metrics.dependencyUp.set({ dependency }, up)
+    }
+    return { store, broker }
+  }
+  const was = new Map<string, number>([['store', 1], ['broker', 1]])
+  // Between scrapes too: an alert on a dependency needs no request to /health/ready to see it go.
+  let checking = false
+  const periodic = () => {
+    if (checking) return
+    checking = true
+    checkBoth(false).catch(() => {}).finally(() => { checking = false })
+  }
+  const timer = setInterval(periodic, DEPENDENCY_CHECK_MS)
+  timer.unref()
+  app.addHook('onReady', async () => { periodic() })
+  app.addHook('onClose', async () => { clearInterval(timer) })
+
   app.get('/live', {
     schema: {
       tags: ['health'],
@@ -53,10 +85,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Readiness, 503: Readiness }
     }
   }, async (_request, reply) => {
-    const [store, broker] = await Promise.all([
-      check(app.store.kind, app.store.ping(), app.config.DEPENDENCY_TIMEOUT_MS, (err) => app.log.warn({ err: (err as Error).message }, 'readiness: the store did not answer')),
-      check(app.broker.kind, app.broker.ping(), app.config.DEPENDENCY_TIMEOUT_MS, (err) => app.log.warn({ err: (err as Error).message }, 'readiness: the broker did not answer'))
-    ])
+    const { store, broker } = await checkBoth(true)
     const status = store.status === 'down' ? 'unavailable' : broker.status === 'down' ? 'degraded' : 'ready'
     return reply.code(status === 'unavailable' ? 503 : 200).send({ status, checks: { store, broker } })
   })

@@ -31,7 +31,14 @@ export interface ConnectionOptions {
   log: ConnectionLog
   /** A frame was written by send() (fan-outs count theirs once, in the hub). */
   onFrameOut?: (type: string) => void
+  /** A frame was not written: the send buffer was full (the socket is closed as too slow) or the socket had closed. */
+  onWriteFailed?: (reason: 'slow_consumer' | 'closed') => void
+  /** A heartbeat's pong came back, this long after its ping. */
+  onPingRtt?: (seconds: number) => void
 }
+
+/** Why a connection ended, when the server ended it (else the close code says). */
+export type EndReason = 'heartbeat' | 'slow_consumer' | 'token_expired'
 
 /** A socket as the realtime layer owns it: the hub's Connection, plus its heartbeat and end. */
 export interface LiveConnection extends Connection {
@@ -44,6 +51,8 @@ export interface LiveConnection extends Connection {
   resumeReading (): void
   /** Logs with the connection's id and user. */
   readonly log: ConnectionLog
+  /** Set when the server ended the socket for one of its own reasons. */
+  readonly endReason: EndReason | undefined
 }
 
 /**
@@ -56,7 +65,13 @@ export function createConnection (socket: WebSocket, options: ConnectionOptions)
   const log = options.log.child({ connectionId: id, userId: options.userId })
   let alive = true
   let corked = false
-  socket.on('pong', () => { alive = true })
+  let pingedAt = 0
+  let endReason: EndReason | undefined
+  socket.on('pong', () => {
+    alive = true
+    if (pingedAt > 0) options.onPingRtt?.((performance.now() - pingedAt) / 1000)
+    pingedAt = 0
+  })
 
   const uncork = () => { corked = false; tcp!.uncork() }
   const coalesce = () => {
@@ -67,26 +82,35 @@ export function createConnection (socket: WebSocket, options: ConnectionOptions)
   }
 
   const dropSlow = () => {
+    endReason ??= 'slow_consumer'
     log.info({ buffered: socket.bufferedAmount }, 'closing a socket that stopped reading')
     socket.close(CloseCode.TRY_AGAIN_LATER, 'too slow: the send buffer is full')
     // Its close frame waits behind the unread data; do not wait for a reader that is gone.
     setTimeout(() => socket.terminate(), options.closeGraceMs).unref()
   }
 
-  const expiry = setTimeout(() => socket.close(CloseCode.TOKEN_EXPIRED, 'access token expired'), Math.max(0, options.expiresAt - Date.now()))
+  const expiry = setTimeout(() => {
+    endReason ??= 'token_expired'
+    socket.close(CloseCode.TOKEN_EXPIRED, 'access token expired')
+  }, Math.max(0, options.expiresAt - Date.now()))
 
   const conn: LiveConnection = {
     id,
     userId: options.userId,
     sessionId: options.sessionId,
     log,
+    get endReason () { return endReason },
     send (frame) {
       if (conn.write(JSON.stringify(frame))) options.onFrameOut?.(frame.type)
     },
     write (text) {
-      if (socket.readyState !== socket.OPEN) return false
+      if (socket.readyState !== socket.OPEN) {
+        options.onWriteFailed?.('closed')
+        return false
+      }
       // A client that stops reading must not grow our memory without bound.
       if (socket.bufferedAmount + text.length > maxBufferedBytes) {
+        options.onWriteFailed?.('slow_consumer')
         dropSlow()
         return false
       }
@@ -96,8 +120,13 @@ export function createConnection (socket: WebSocket, options: ConnectionOptions)
     },
     close (code, reason) { socket.close(code, reason) },
     beat () {
-      if (!alive) { socket.terminate(); return }
+      if (!alive) {
+        endReason ??= 'heartbeat'
+        socket.terminate()
+        return
+      }
       alive = false
+      pingedAt = performance.now()
       socket.ping()
     },
     end () { clearTimeout(expiry) },

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws'
 import { CloseCode } from './close-codes.js'
-import { createConnection, type ConnectionLog, type ConnectionOptions, type LiveConnection } from './connection.js'
+import { createConnection, type ConnectionLog, type ConnectionOptions, type EndReason, type LiveConnection } from './connection.js'
 import type { Hub } from './hub.js'
 import { createSession, type Session, type SessionDeps } from './session.js'
 
@@ -9,9 +9,27 @@ export interface GatewayDeps {
   sessionDeps: SessionDeps
   /** Open sockets one client address may hold on this node. */
   maxPerAddress: number
-  connection: Pick<ConnectionOptions, 'maxBufferedBytes' | 'closeGraceMs' | 'onFrameOut'>
+  connection: Pick<ConnectionOptions, 'maxBufferedBytes' | 'closeGraceMs' | 'onFrameOut' | 'onWriteFailed' | 'onPingRtt'>
   onOpen?: () => void
-  onClose?: () => void
+  /** A socket ended, and why (see disconnectReason). */
+  onClose?: (reason: DisconnectReason) => void
+}
+
+export type DisconnectReason = 'client' | 'abnormal' | 'heartbeat' | 'slow_consumer' | 'token_expired' | 'policy' | 'too_big' | 'internal' | 'server_restart'
+
+/** Why a socket ended: the server's own reason when it ended it, else what its close code says. */
+export function disconnectReason (code: number, ended: EndReason | undefined): DisconnectReason {
+  if (ended !== undefined) return ended
+  switch (code) {
+    case CloseCode.POLICY_VIOLATION: return 'policy'
+    case CloseCode.MESSAGE_TOO_BIG: return 'too_big'
+    case CloseCode.INTERNAL_ERROR: return 'internal'
+    case CloseCode.SERVICE_RESTART: return 'server_restart'
+    case CloseCode.TRY_AGAIN_LATER: return 'slow_consumer'
+    case CloseCode.TOKEN_EXPIRED: return 'token_expired'
+    case 1006: return 'abnormal'
+    default: return 'client'
+  }
 }
 
 export interface AcceptOptions {
@@ -59,7 +77,7 @@ export function createGateway (deps: GatewayDeps) {
       })
       socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'))
       socket.on('close', (code) => {
-        deps.onClose?.()
+        deps.onClose?.(disconnectReason(code, conn.endReason))
         const left = (perAddress.get(address) ?? 1) - 1
         if (left > 0) perAddress.set(address, left)
         else perAddress.delete(address)

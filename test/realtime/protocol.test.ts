@@ -192,4 +192,7 @@ t.test('a client that stops reading is closed with 1013 before its buffer grows 
   const closed = await slow.waitClosed(5000)
   t.ok([1013, 1006].includes(closed.code), `closed with ${closed.code}`)
   t.equal((await a.get(`/v1/conversations/${id}/messages?limit=1`)).body.items[0].seq, sent, 'every send was stored all the same')
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, /^ws_deliveries_failed_total\{reason="slow_consumer"\} [1-9]/m, 'the frame that did not fit is counted as a failed delivery')
+  t.match(metrics, /^ws_disconnects_total\{reason="slow_consumer"\} 1$/m, 'and the socket as dropped for being too slow')
 })

@@ -36,6 +36,11 @@ const ws: FastifyPluginAsync = async (app) => {
         throw new AppError('RATE_LIMITED', `too many open sockets from this address (at most ${app.config.WS_MAX_CONNECTIONS_PER_IP} per node)`)
       }
       request.wsAuth = { userId: claims.sub, sessionId: claims.sid, expiresAt: (claims.exp ?? 0) * 1000 }
+    },
+    // An attempt answered without an upgrade was refused: count it by why.
+    onResponse: async (_request, reply) => {
+      if (reply.statusCode < 400) return
+      app.metrics.wsRefused.inc({ reason: reply.statusCode === 401 ? 'unauthorized' : reply.statusCode === 429 ? 'too_many' : 'other' })
     }
   }, (socket: WebSocket, request) => {
     // Synchronously, before any await: no frame is missed.
