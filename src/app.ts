@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
 import type { Config } from './config.js'
 import { createValidatorCompiler } from './validation.js'
-import { loggerOptions } from './logging.js'
+import { loggerOptions, readableLogs } from './logging.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
@@ -43,8 +43,12 @@ export interface BuildOptions {
  * tests both call this, so both validate and serialise exactly alike.
  */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // TLS_CERT_FILE and TLS_KEY_FILE: the node serves HTTPS, and the websocket (on the same server) WSS. The
+  // instance's type stays the HTTP one: routes and plugins see the same request and reply either way.
+  const tls: object = config.tls === null ? {} : { https: { cert: config.tls.cert, key: config.tls.key, minVersion: 'TLSv1.2' } }
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config.LOG_LEVEL),
+    ...tls,
+    logger: options.logger ?? loggerOptions(config.LOG_LEVEL, readableLogs(config.NODE_ENV)),
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
     // A client's X-Request-Id is kept only when it is a short, plain token (it is logged and echoed back).

@@ -31,6 +31,8 @@ export const ConfigSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret, at least 32 characters' })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86400, default: 900 }),
   REFRESH_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a PEM certificate (chain) file: with TLS_KEY_FILE, the node serves HTTPS and WSS itself; unset: plain HTTP (behind a proxy that terminates TLS)' })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'the PEM private key of TLS_CERT_FILE' })),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$', description: 'the base URL clients reach the service at (https://chat.example.com): the URLs the server hands out, such as a webhook\'s, are built on it; unset: on the request\'s own address, which behind a proxy a client can choose (refused in production)' })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'GET /metrics requires it as a Bearer token (required in production; unset elsewhere: /metrics is open)' })),
   LOG_LEVEL: Type.Union(
@@ -115,6 +117,8 @@ export type Config = Omit<RawConfig, 'JWT_SECRET'> & {
   JWT_SECRET: string
   /** The key ring of encryption at rest (ENCRYPTION_KEYS or ENCRYPTION_KEYS_FILE), the active key first; null: no encryption. */
   encryptionKeys: RingKey[] | null
+  /** The certificate and key the node serves HTTPS and WSS with (TLS_CERT_FILE, TLS_KEY_FILE), read at start; null: plain HTTP. */
+  tls: { cert: Buffer, key: Buffer } | null
   /** EVENT_ENDPOINTS_ALLOW_PRIVATE as a boolean. */
   eventEndpointsAllowPrivate: boolean
   /** true when JWT_SECRET was generated for this process (development only). */
@@ -161,6 +165,15 @@ function trustProxyOf (value: string): Config['trustProxy'] {
     return (_address, hop) => hop < hops
   }
   return value
+}
+
+/** A file a setting names (a certificate, a key), or a ConfigError naming the setting; never its content. */
+function readSecretFile (name: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${name}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
 }
 
 function readRingFile (path: string): string {
@@ -214,6 +227,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
   }
 
+  if ((raw.TLS_CERT_FILE === undefined) !== (raw.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('invalid configuration: set TLS_CERT_FILE and TLS_KEY_FILE together (a certificate and its key), or neither')
+  }
+  const tls = raw.TLS_CERT_FILE === undefined ? null : { cert: readSecretFile('TLS_CERT_FILE', raw.TLS_CERT_FILE), key: readSecretFile('TLS_KEY_FILE', raw.TLS_KEY_FILE!) }
   if (raw.REDIS_URL !== undefined && raw.REDIS_CLUSTER_NODES !== undefined) {
     throw new ConfigError('invalid configuration: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both')
   }
@@ -254,6 +271,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(48).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined,
     encryptionKeys,
+    tls,
     eventEndpointsAllowPrivate: raw.EVENT_ENDPOINTS_ALLOW_PRIVATE === 'true',
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy: trustProxyOf(raw.TRUST_PROXY),

@@ -35,10 +35,21 @@ export function redactUrl (url: string): string {
   return `${segments.join('/')}?${query.join('&')}`
 }
 
-/** pino options: request lines without secrets, and the headers that carry them redacted. */
-export function loggerOptions (level: string): FastifyServerOptions['logger'] {
+/**
+ * Whether the log is for a person: in development, written to a terminal.
+ * Everywhere else (production, a pipe, a file, a log collector) it is JSON.
+ */
+export const readableLogs = (nodeEnv: string, stream: { isTTY?: boolean } = process.stdout): boolean => nodeEnv === 'development' && stream.isTTY === true
+
+/**
+ * pino options: request lines without secrets, and the headers that carry
+ * them redacted; `pretty`: through pino-pretty (colours, one line a record,
+ * the time of day), the same records redacted alike.
+ */
+export function loggerOptions (level: string, pretty = false): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(pretty && { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.refreshToken', '*.accessToken', '*.passwordHash', '*.token'],
       censor: '[redacted]'
