@@ -75,7 +75,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
   async function recover () {
     if (closed || !wire.ready) return
     try {
-      await wire.subscribe([...channels].map((c) => prefix + c))
+      await wire.resubscribe()
       if (!lost) return
       lost = false
       recovered()
@@ -85,6 +85,7 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     }
   }
   channels.add(CONTROL_CHANNEL)
+  wire.want(prefix + CONTROL_CHANNEL)
   handlers.add(({ channel }) => { if (channel === CONTROL_CHANNEL) recovered() })
 
   const call = unavailableAs('broker', () => { lost = true })
@@ -105,10 +106,11 @@ export function createRedisBroker (options: RedisBrokerOptions): Broker {
     async subscribe (channel) {
       if (channels.has(channel)) return
       channels.add(channel)
+      wire.want(prefix + channel)
       await wire.firstAttempt
-      if (!wire.ready) return
+      if (!wire.ready || !channels.has(channel)) return
       try {
-        await wire.subscribe([prefix + channel])
+        await wire.subscribe(prefix + channel)
       } catch {
         lost = true
       }

@@ -31,7 +31,18 @@ export function shardedWire (cluster: Cluster, events: WireEvents, isClosed: () 
   const wanted = new Set<string>()
   const failedAt = new Map<string, number>()
 
-  const ownerOf = (channel: string): string | undefined => cluster.slots[calculateSlot(channel)]?.[0]
+  /** Each wanted channel's slot (a CRC16 of its name), computed once. */
+  const slots = new Map<string, number>()
+  const ownerOf = (channel: string): string | undefined => {
+    let slot = slots.get(channel)
+    if (slot === undefined) slots.set(channel, (slot = calculateSlot(channel)))
+    return cluster.slots[slot]?.[0]
+  }
+  /** Subscribed where the slot map says, on a connection that is up: nothing to do. */
+  const inPlace = (channel: string): boolean => {
+    const at = placed.get(channel)
+    return at !== undefined && at === ownerOf(channel) && connections.get(at)?.status === 'ready'
+  }
 
   /** Forgets a connection and what was subscribed on it; true if it held a wanted channel. */
   function drop (owner: string, connection: Redis): boolean {
@@ -80,8 +91,8 @@ export function shardedWire (cluster: Cluster, events: WireEvents, isClosed: () 
   async function place (channel: string): Promise<void> {
     const owner = ownerOf(channel)
     if (owner === undefined) throw new Error(`no master owns the slot of ${channel}`)
+    if (inPlace(channel)) return
     const now = placed.get(channel)
-    if (now === owner && connections.get(owner)?.status === 'ready') return
     if (now !== undefined) {
       // Subscribed at a master that no longer owns the slot: publications went elsewhere meanwhile.
       placed.delete(channel)
@@ -116,15 +127,22 @@ export function shardedWire (cluster: Cluster, events: WireEvents, isClosed: () 
     firstAttempt,
     get ready () { return cluster.status === 'ready' },
     publish: (channel, raw) => cluster.spublish(channel, raw),
-    async subscribe (channels) {
-      for (const c of channels) wanted.add(c)
-      const results = await Promise.allSettled(channels.map(place))
-      const failed = results.find((r) => r.status === 'rejected')
-      if (failed !== undefined) throw failed.reason
+    want (channel) { wanted.add(channel) },
+    async subscribe (channel) {
+      wanted.add(channel)
+      await place(channel)
     },
     async unsubscribe (channel) {
       wanted.delete(channel)
+      slots.delete(channel)
       await unplace(channel)
+    },
+    // After every refresh of the slot map: only what moved, or lost its connection, is placed again.
+    async resubscribe () {
+      const todo = [...wanted].filter((c) => !inPlace(c))
+      const results = await Promise.allSettled(todo.map(place))
+      const failed = results.find((r) => r.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
     },
     close () {
       for (const [owner, connection] of connections) drop(owner, connection)

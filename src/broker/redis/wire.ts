@@ -21,18 +21,23 @@ export interface PubSubWire {
   /** True when subscribing can be tried now. */
   readonly ready: boolean
   publish (wireChannel: string, raw: string): Promise<unknown>
-  /**
-   * Makes sure each channel is subscribed (where it should be: on a cluster,
-   * at the master that owns its slot now); rejects when one could not be.
-   */
-  subscribe (wireChannels: string[]): Promise<void>
+  /** Wanted from now on, subscribed by the next resubscribe (no I/O). */
+  want (wireChannel: string): void
+  /** Wanted from now on, and subscribed now; rejects when it could not be (it stays wanted: see resubscribe). */
+  subscribe (wireChannel: string): Promise<void>
   unsubscribe (wireChannel: string): Promise<void>
+  /**
+   * Makes sure every wanted channel is subscribed, where it should be (on a
+   * cluster, at the master that owns its slot now); rejects when one could not be.
+   */
+  resubscribe (): Promise<void>
   close (): void
 }
 
 /** Classic pub/sub on one Redis: the command connection publishes, a duplicate subscribes. */
 export function classicWire (client: Redis, events: WireEvents, isClosed: () => boolean): PubSubWire {
-  // Channels are resubscribed by the broker on every 'ready', from the set it keeps.
+  // Channels are subscribed again on every 'ready' (the broker's resubscribe), from this set.
+  const wanted = new Set<string>()
   const subscriber = client.duplicate({ autoResubscribe: false, enableOfflineQueue: true })
   subscriber.on('message', (channel: string, raw: string) => events.message(channel, raw))
   // Errors surface through ping() and failed commands; without a listener ioredis would log them unhandled.
@@ -48,11 +53,17 @@ export function classicWire (client: Redis, events: WireEvents, isClosed: () => 
     firstAttempt,
     get ready () { return subscriber.status === 'ready' && client.status === 'ready' },
     publish: (channel, raw) => client.publish(channel, raw),
-    async subscribe (channels) {
-      if (channels.length > 0) await subscriber.subscribe(...channels)
+    want (channel) { wanted.add(channel) },
+    async subscribe (channel) {
+      wanted.add(channel)
+      await subscriber.subscribe(channel)
     },
     async unsubscribe (channel) {
+      wanted.delete(channel)
       if (subscriber.status === 'ready') await subscriber.unsubscribe(channel).catch(() => {})
+    },
+    async resubscribe () {
+      if (wanted.size > 0) await subscriber.subscribe(...wanted)
     },
     close () { subscriber.disconnect() }
   }
