@@ -10,6 +10,7 @@ export function waitFor (check: () => boolean | Promise<boolean>, what: string, 
 export function ensureChromium (log?: (msg: string) => void): void
 export function ensureRedisServer (log?: (msg: string) => void): void
 export function ensurePrometheus (log?: (msg: string) => void): void
+export function ensureNginx (log?: (msg: string) => void): void
 export function redisArgs (port: number): string[]
 export function freeClusterPort (taken?: Set<number>): Promise<number>
 export function redisClusterArgs (port: number, dir: string, nodeTimeoutMs?: number): string[]

@@ -66,6 +66,14 @@ export function ensureRedisServer (log = console.log) {
   run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
 }
 
+/** Installs Debian's nginx (for the test of the shipped nginx config) when it is missing. */
+export function ensureNginx (log = console.log) {
+  if (which('nginx') || existsSync('/usr/sbin/nginx')) return
+  log('nginx: missing; installing the Debian package')
+  run('apt-get', ['update', '-qq'])
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'nginx'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
 /** Installs Debian's prometheus package (prometheus and promtool, for the alert suites) when it is missing. */
 export function ensurePrometheus (log = console.log) {
   if (which('promtool') && which('prometheus')) return

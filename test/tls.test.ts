@@ -3,25 +3,13 @@
  * one port with a certificate the test makes (openssl), security headers on
  * the answers, and no plain HTTP on that port.
  */
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
 import { get as httpGet } from 'node:http'
 import { get as httpsGet } from 'node:https'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { buildTestApp, register } from './helper.js'
-
-/** A self-signed certificate for 127.0.0.1 and localhost, valid a day. */
-function certificate () {
-  const dir = mkdtempSync(join(tmpdir(), 'tls-'))
-  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`)
-  return { cert, key, ca: readFileSync(cert) }
-}
+import { certificate } from './certificate.js'
 
 t.test('the node serves HTTPS and WSS with its certificate, and refuses plain HTTP on that port', async (t) => {
   const { cert, key, ca } = certificate()
