@@ -22,12 +22,13 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ensureImageTools } from './image.mjs'
 import { ensureChromium, ensureNginx, ensurePrometheus, ensureRedisServer, ferretHarness, freePort, redisAnswers, redisArgs, root, startFerretHarness, startRedisCluster, waitFor } from './services.mjs'
 
 const cache = join(root, '.cache')
 const children = []
 const REQUIRED_SUITES = ['store-mongo', 'broker-redis', 'presence-redis', 'limits-redis', 'revocations-redis',
-  'broker-redis-cluster', 'presence-redis-cluster', 'limits-redis-cluster', 'revocations-redis-cluster', 'faults-redis-cluster', 'promtool', 'alerts-e2e', 'nginx', 'faults-node', 'faults-redis', 'faults-store', 'faults-outbox', 'browser']
+  'broker-redis-cluster', 'presence-redis-cluster', 'limits-redis-cluster', 'revocations-redis-cluster', 'faults-redis-cluster', 'promtool', 'alerts-e2e', 'nginx', 'image', 'faults-node', 'faults-redis', 'faults-store', 'faults-outbox', 'browser']
 
 const log = (msg) => console.log(`[test] ${msg}`)
 
@@ -108,8 +109,9 @@ async function main () {
   ensureChromium(log)
   // The alert suites run Prometheus' own tools.
   ensurePrometheus(log)
-  // The shipped nginx config is run by Debian's nginx.
+  // The shipped nginx config is run by Debian's nginx; the image is built by Debian's podman.
   ensureNginx(log)
+  ensureImageTools(log)
   const web = spawnSync(process.execPath, [join(root, 'scripts', 'build-web.mjs'), '--no-types'], { stdio: 'inherit' })
   if (web.status !== 0) throw new Error('building the demo web client failed')
   const markers = mkdtempSync(join(tmpdir(), 'chat-test-markers-'))
