@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { root, run, which } from './services.mjs'
+import { aptInstall, root, run, which } from './services.mjs'
 
 export const BASE = 'docker.io/library/node:20-bookworm-slim'
 export const IMAGE = 'localhost/chat-backend:test'
@@ -25,8 +25,7 @@ const podman = (args, opts = {}) => spawnSync('podman', args, { encoding: 'utf8'
 export function ensureImageTools (log = console.log) {
   if (which('podman') && (which('debootstrap') || existsSync('/usr/sbin/debootstrap'))) return
   log('image: podman or debootstrap missing; installing the Debian packages')
-  run('apt-get', ['update', '-qq'])
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'podman', 'debootstrap'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  aptInstall(['podman', 'debootstrap'], { lean: true })
 }
 
 /** The stand-in base image, made once (podman keeps it between runs). */

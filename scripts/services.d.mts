@@ -8,6 +8,7 @@ export function which (cmd: string): string | null
 export function run (cmd: string, args: string[], opts?: object): void
 export function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void>
 export function ensureChromium (log?: (msg: string) => void): void
+export function aptInstall (packages: string[], options?: { lean?: boolean }): void
 export function ensureRedisServer (log?: (msg: string) => void): void
 export function ensurePrometheus (log?: (msg: string) => void): void
 export function ensureNginx (log?: (msg: string) => void): void

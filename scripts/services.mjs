@@ -58,36 +58,38 @@ export async function waitFor (check, what, timeoutMs) {
   throw new Error(`${what} did not come up within ${timeoutMs} ms`)
 }
 
+/** Installs Debian packages (apt-get update, then install); `lean`: without their recommended packages. */
+export function aptInstall (packages, { lean = false } = {}) {
+  run('apt-get', ['update', '-qq'])
+  run('apt-get', ['install', '-y', '-qq', ...(lean ? ['--no-install-recommends'] : []), ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
 /** Installs Debian's redis-server when it is missing. */
 export function ensureRedisServer (log = console.log) {
   if (which('redis-server')) return
   log('redis: redis-server missing; installing the Debian package')
-  run('apt-get', ['update', '-qq'])
-  run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  aptInstall(['redis-server'])
 }
 
 /** Installs Debian's nginx (for the test of the shipped nginx config) when it is missing. */
 export function ensureNginx (log = console.log) {
   if (which('nginx') || existsSync('/usr/sbin/nginx')) return
   log('nginx: missing; installing the Debian package')
-  run('apt-get', ['update', '-qq'])
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'nginx'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  aptInstall(['nginx'], { lean: true })
 }
 
 /** Installs Debian's prometheus package (prometheus and promtool, for the alert suites) when it is missing. */
 export function ensurePrometheus (log = console.log) {
   if (which('promtool') && which('prometheus')) return
   log('alerts: prometheus missing; installing the Debian package')
-  run('apt-get', ['update', '-qq'])
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  aptInstall(['prometheus'], { lean: true })
 }
 
 /** Installs Debian's chromium (for the browser suite) when it is missing. */
 export function ensureChromium (log = console.log) {
   if (existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return
   log('browser: chromium missing; installing the Debian package')
-  run('apt-get', ['update', '-qq'])
-  run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  aptInstall(['chromium'])
 }
 
 /** Arguments for a redis-server that keeps nothing on disk. */

@@ -4,11 +4,12 @@
  * TEST_MONGODB_URL. Each test file gets its own database and key prefix.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { Cluster, Redis } from 'ioredis'
 import { clusterSeeds } from '../src/redis.js'
+import { which } from '../scripts/services.mjs'
 import type { MongoStoreOptions } from '../src/store/mongo/index.js'
 import type { Test } from 'tap'
 
@@ -30,6 +31,19 @@ function serviceUrl (t: Test, service: 'mongo' | 'redis' | 'redis cluster'): str
   const why = `${name} is not set (run the suite with npm test)`
   if (env.CI === 'true') t.fail(`${service} suite cannot run in CI: ${why}`)
   else void t.test(`${service} suite`, { skip: why }, () => {})
+  return undefined
+}
+
+/**
+ * The path of a program a suite needs (`command`, else one of `paths`), or
+ * undefined and the test ends: skipped outside CI, failed under CI=true.
+ * `pkg`: the Debian package that brings it (the test command installs it).
+ */
+export function requireTool (t: Test, command: string, pkg: string, paths: string[] = []): string | undefined {
+  const found = which(command) ?? paths.find((p) => existsSync(p))
+  if (found !== undefined && found !== null) return found
+  if (env.CI === 'true') t.fail(`${command} is not installed (Debian's ${pkg} package)`)
+  else void t.test(command, { skip: `${command} is not installed (apt-get install ${pkg})` }, () => {})
   return undefined
 }
 

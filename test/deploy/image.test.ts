@@ -11,18 +11,14 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { buildImage, ensureBaseImage, imageConfig, mountImage, unmountImage } from '../../scripts/image.mjs'
-import { freePort, root, waitFor, which } from '../../scripts/services.mjs'
-import { markSuiteRan, mongoTestUrl } from '../services.js'
+import { freePort, root, waitFor } from '../../scripts/services.mjs'
+import { markSuiteRan, mongoTestUrl, requireTool } from '../services.js'
 
 /** The host's chroot (the server's environment is the image's, whose PATH has no sbin). */
 const CHROOT = existsSync('/usr/sbin/chroot') ? '/usr/sbin/chroot' : 'chroot'
 
 t.test('the image builds from the Dockerfile and its files serve', async (t) => {
-  if (which('podman') === null) {
-    if (process.env.CI === 'true') t.fail('podman is not installed (Debian\'s podman package)')
-    else void t.test('image', { skip: 'podman is not installed (apt-get install podman debootstrap)' }, () => {})
-    return
-  }
+  if (requireTool(t, 'podman', 'podman') === undefined) return
   const mongoUrl = mongoTestUrl(t)
   const redisUrl = process.env.TEST_REDIS_URL
   if (mongoUrl === undefined || redisUrl === undefined) return

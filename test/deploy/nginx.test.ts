@@ -7,15 +7,15 @@
  * X-Forwarded-For does not change the address the limits see.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { WebSocket } from 'ws'
-import { freePort, probe, root, waitFor, which } from '../../scripts/services.mjs'
+import { freePort, probe, root, waitFor } from '../../scripts/services.mjs'
 import { certificate } from '../certificate.js'
-import { markSuiteRan } from '../services.js'
+import { markSuiteRan, requireTool } from '../services.js'
 import { startCluster } from '../faults/cluster.js'
 
 /** An HTTPS request trusting only `ca`: its status, headers and JSON body. */
@@ -38,12 +38,8 @@ const registrations = async (node: string) => {
 }
 
 t.test('nginx with the shipped config in front of two nodes', async (t) => {
-  const bin = which('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null)
-  if (bin === null) {
-    if (process.env.CI === 'true') t.fail('nginx is not installed (Debian\'s nginx package)')
-    else void t.test('nginx', { skip: 'nginx is not installed (apt-get install nginx)' }, () => {})
-    return
-  }
+  const bin = requireTool(t, 'nginx', 'nginx', ['/usr/sbin/nginx'])
+  if (bin === undefined) return
   // One proxy in front (TRUST_PROXY=1, as in the compose file); registrations limited to 4 a minute per address.
   const limits = { RATE_LIMITS: 'on', TRUST_PROXY: '1', RATE_LIMIT_REGISTER_IP: '4/60000', RATE_LIMIT_LOGIN_IP: '100000/60000', RATE_LIMIT_SEND_DIRECT: '100000/60000', RATE_LIMIT_CONVERSATION_CREATE: '100000/60000' }
   const cluster = await startCluster(t, 'nginx', limits)

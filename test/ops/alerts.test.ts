@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { root, which } from '../../scripts/services.mjs'
+import { root } from '../../scripts/services.mjs'
 import { buildTestApp } from '../helper.js'
-import { markSuiteRan } from '../services.js'
+import { markSuiteRan, requireTool } from '../services.js'
 
 const dir = join(root, 'deploy', 'prometheus')
 const rules = readFileSync(join(dir, 'alerts.yml'), 'utf8')
@@ -25,11 +25,7 @@ function promtool (t: Test, ...args: string[]) {
 }
 
 t.test('promtool checks the rules and runs the unit test of every alert', async (t) => {
-  if (which('promtool') === null) {
-    if (process.env.CI === 'true') t.fail('promtool is not installed (Debian\'s prometheus package)')
-    else void t.test('promtool', { skip: 'promtool is not installed (apt-get install prometheus)' }, () => {})
-    return
-  }
+  if (requireTool(t, 'promtool', 'prometheus') === undefined) return
   markSuiteRan(t, 'promtool')
   t.match(promtool(t, 'check', 'rules', 'alerts.yml'), /SUCCESS: \d+ rules found/)
   const out = promtool(t, 'test', 'rules', ...unitTests)

@@ -9,18 +9,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { freePort, root, waitFor, which } from '../../scripts/services.mjs'
-import { markSuiteRan } from '../services.js'
+import { freePort, root, waitFor } from '../../scripts/services.mjs'
+import { markSuiteRan, requireTool } from '../services.js'
 import { startCluster } from '../faults/cluster.js'
 
 interface Alert { labels: Record<string, string>, state: 'pending' | 'firing' }
 
 t.test('Prometheus sees ChatBrokerDown fire when Redis stops, and resolve when it is back', async (t) => {
-  if (which('prometheus') === null) {
-    if (process.env.CI === 'true') t.fail('prometheus is not installed (Debian\'s prometheus package)')
-    else void t.test('prometheus', { skip: 'prometheus is not installed (apt-get install prometheus)' }, () => {})
-    return
-  }
+  if (requireTool(t, 'prometheus', 'prometheus') === undefined) return
   const cluster = await startCluster(t, 'prom')
   if (cluster === undefined) return
   markSuiteRan(t, 'alerts-e2e')
